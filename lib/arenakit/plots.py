@@ -1,0 +1,136 @@
+"""The plots a model run shows: confusion matrix, reliability diagram, log loss by length.
+
+Figures are made with plt.subplots so they display inline in notebooks, and are never closed
+here: the caller may still want to show them. The backend is left to the caller (notebooks use
+the inline one, scripts and tests set Agg). With `path`, a PNG is saved there too.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from arenakit.metrics import check_predictions
+from arenakit.schema import CLASS_NAMES, N_CLASSES
+
+UNIFORM_LOG_LOSS = math.log(N_CLASSES)
+CLASS_COLORS = ("tab:blue", "tab:orange", "tab:gray")  # A, B, tie: ties read as "neither"
+
+
+def _save(fig, path) -> None:
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+
+
+def plot_confusion_matrix(y, proba, path=None, title=None):
+    """Argmax confusion matrix; cells show the count and the share of the true class's rows.
+
+    Colour follows the row share, so a rare class's errors are as visible as a common one's.
+    """
+    y, proba = check_predictions(y, proba)
+    pred = proba.argmax(axis=1)
+    counts = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
+    np.add.at(counts, (y, pred), 1)
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+
+    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i in range(N_CLASSES):
+        for j in range(N_CLASSES):
+            ax.text(
+                j, i, f"{counts[i, j]}\n{shares[i, j]:.0%}", ha="center", va="center",
+                color="white" if shares[i, j] > 0.5 else "black",
+            )
+    ax.set_xticks(range(N_CLASSES), CLASS_NAMES)
+    ax.set_yticks(range(N_CLASSES), CLASS_NAMES)
+    ax.set_xlabel("predicted (argmax)")
+    ax.set_ylabel("true")
+    ax.set_title(title or f"Confusion matrix (n={len(y)})")
+    fig.colorbar(image, ax=ax, label="share of true class", fraction=0.046, pad=0.04)
+    _save(fig, path)
+    return fig
+
+
+def plot_reliability(y, proba, path=None, n_bins=10, title=None):
+    """One-vs-rest reliability curves for A, B and tie, with the predictions' histogram below.
+
+    Predictions are binned on equal-width bins of [0, 1]; each point is a bin's mean predicted
+    probability against how often that class happened there. Empty bins have no point.
+    """
+    y, proba = check_predictions(y, proba)
+    if int(n_bins) < 1:
+        raise ValueError(f"n_bins must be at least 1; got {n_bins}")
+    n_bins = int(n_bins)
+    edges = np.linspace(0, 1, n_bins + 1)
+
+    fig, (ax, hist_ax) = plt.subplots(
+        2, 1, figsize=(5.5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    ax.plot([0, 1], [0, 1], linestyle="--", color="black", linewidth=1, label="perfect")
+    for k, (name, color) in enumerate(zip(CLASS_NAMES, CLASS_COLORS)):
+        p = proba[:, k].astype(np.float64)
+        hit = (y == k).astype(np.float64)
+        bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+        counts = np.bincount(bins, minlength=n_bins)
+        filled = counts > 0
+        mean_p = np.bincount(bins, weights=p, minlength=n_bins)[filled] / counts[filled]
+        observed = np.bincount(bins, weights=hit, minlength=n_bins)[filled] / counts[filled]
+        ax.plot(mean_p, observed, marker="o", color=color, label=name)
+        hist_ax.hist(p, bins=edges, histtype="step", color=color, label=name)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("observed frequency")
+    ax.set_title(title or f"Reliability (one vs rest, n={len(y)})")
+    ax.legend(loc="upper left")
+    hist_ax.set_xlabel("predicted probability")
+    hist_ax.set_ylabel("rows")
+    _save(fig, path)
+    return fig
+
+
+def plot_log_loss_by_length(table, path=None, title=None):
+    """Bars of log loss per length bucket, against the uniform guess (ln 3).
+
+    `table` is log_loss_by_length's DataFrame or the "by_length" list from evaluate (a reloaded
+    metrics.json). Empty buckets keep their label and get no bar.
+    """
+    table = pd.DataFrame(table)
+    missing = {"bucket", "n", "min_length", "max_length", "log_loss"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks columns {sorted(missing)}; pass log_loss_by_length's")
+    labels = []
+    for row in table.itertuples(index=False):
+        if row.n:
+            labels.append(f"{row.bucket}\n{row.min_length:.0f}-{row.max_length:.0f}\nn={row.n}")
+        else:
+            labels.append(f"{row.bucket}\nn=0")
+    losses = pd.to_numeric(table["log_loss"], errors="coerce").to_numpy(dtype=np.float64)
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    positions = np.arange(len(table))
+    bars = ax.bar(positions, np.nan_to_num(losses), color="tab:blue")
+    for bar, loss in zip(bars, losses):
+        if np.isfinite(loss):
+            ax.annotate(f"{loss:.3f}", (bar.get_x() + bar.get_width() / 2, loss),
+                        ha="center", va="bottom", fontsize=9)
+    uniform_label = f"uniform (ln 3 = {UNIFORM_LOG_LOSS:.4f})"
+    ax.axhline(UNIFORM_LOG_LOSS, color="red", linestyle="--", label=uniform_label)
+    ax.set_xticks(positions, labels)
+    ax.set_xlabel("length bucket")
+    ax.set_ylabel("log loss")
+    # Real models sit within a few hundredths of ln 3, invisible on an axis from 0: zoom to the
+    # values (the labels on the bars carry the exact numbers).
+    shown = [UNIFORM_LOG_LOSS, *losses[np.isfinite(losses)]]
+    low = 0.9 * min(shown)
+    ax.set_ylim(low, max(shown) + 0.3 * (max(shown) - low))
+    ax.set_title(title or "Log loss by length")
+    ax.legend(loc="upper right")
+    _save(fig, path)
+    return fig

@@ -1,0 +1,18 @@
+"""The competition's file format and the kit's one class order.
+
+Probabilities are always an (n, 3) float array in CLASS_COLUMNS order; labels are the index
+into it (0 = A preferred, 1 = B preferred, 2 = tie).
+"""
+
+CLASS_COLUMNS = ("winner_model_a", "winner_model_b", "winner_tie")
+N_CLASSES = len(CLASS_COLUMNS)
+CLASS_NAMES = ("A", "B", "tie")
+
+TEXT_COLUMNS = ("prompt", "response_a", "response_b")
+TRAIN_COLUMNS = ("id", "model_a", "model_b", *TEXT_COLUMNS, *CLASS_COLUMNS)
+TEST_COLUMNS = ("id", *TEXT_COLUMNS)
+SUBMISSION_COLUMNS = ("id", *CLASS_COLUMNS)
+
+TRAIN_FILE = "train.csv"
+TEST_FILE = "test.csv"
+SAMPLE_SUBMISSION_FILE = "sample_submission.csv"

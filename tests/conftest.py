@@ -1,0 +1,29 @@
+"""Shared fixtures: the real sample rows (skipped when absent) and synthetic competition folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REAL_SAMPLE_DIR = REPO_ROOT.parent / "shared" / "data" / "arena-sample"
+
+
+@pytest.fixture(scope="session")
+def real_sample_dir() -> Path:
+    """The 999 real training rows and the real 3-row test files, beside the project."""
+    if not (REAL_SAMPLE_DIR / "train.csv").is_file():
+        pytest.skip(f"real sample rows not present at {REAL_SAMPLE_DIR}")
+    return REAL_SAMPLE_DIR
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory) -> Path:
+    """A small synthetic competition folder, made once per test session."""
+    from arenakit.synthetic import write_sample
+
+    return write_sample(tmp_path_factory.mktemp("synthetic"), n_train=600, n_test=60, seed=7)

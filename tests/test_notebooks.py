@@ -1,0 +1,73 @@
+"""Notebook pairs stay in sync, and the runner executes notebooks and reports failures well."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+from jupytext.compare import compare_notebooks
+
+from arenakit.runner import NotebookFailed, available_notebooks, run_pipeline
+
+from conftest import REPO_ROOT
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+PAIRS = sorted(NOTEBOOK_DIR.glob("*.py"))
+
+
+def test_every_notebook_has_its_pair():
+    assert PAIRS, "no notebooks found"
+    assert sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb")) == [p.stem for p in PAIRS]
+
+
+@pytest.mark.parametrize("py_path", PAIRS, ids=lambda p: p.stem)
+def test_pair_in_sync(py_path):
+    # jupytext --diff exits 0 on drift and --sync trusts the newer file: compare the contents.
+    compare_notebooks(jupytext.read(py_path.with_suffix(".ipynb")), jupytext.read(py_path), fmt="py:percent")
+
+
+@pytest.mark.parametrize("py_path", PAIRS, ids=lambda p: p.stem)
+def test_notebook_is_thin_and_parameterised(py_path):
+    notebook = jupytext.read(py_path)
+    parameters = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(parameters) == 1 and "data_dir" in parameters[0].source and "out_dir" in parameters[0].source
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    assert all(c.outputs == [] for c in jupytext.read(py_path.with_suffix(".ipynb")).cells if c.cell_type == "code")
+
+
+def test_runner_reports_the_failing_notebook_and_cell(tmp_path, synthetic_dir):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "baseline.py").write_text(
+        '# %% tags=["parameters"]\ndata_dir = None\nout_dir = "."\n\n'
+        "# %%\nvalue = 1\n\n# %%\nraise ValueError(f'boom {value}')\n"
+    )
+    assert available_notebooks(notebooks) == ["baseline"]
+    with pytest.raises(NotebookFailed, match=r"notebook baseline failed in cell \d+ .*ValueError: boom 1"):
+        run_pipeline(notebooks, tmp_path / "out", data_dir=synthetic_dir)
+    # The executed notebook and its report are kept for reading the traceback.
+    assert (tmp_path / "out" / "baseline.html").stat().st_size > 1000
+    with pytest.raises(ValueError, match="unknown notebook"):
+        run_pipeline(notebooks, tmp_path / "out", names=["nope"])
+    with pytest.raises(ValueError, match="no selected notebook takes parameter"):
+        run_pipeline(notebooks, tmp_path / "out", parameters={"n_foldz": 3})
+
+
+def test_build_run_executes_baseline_on_the_synthetic_sample(tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, str(REPO_ROOT / "build.py"), "run", "--out", str(out),
+               "--sample-rows", "300", "-p", "n_folds=3", "baseline"]
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "baseline:" in completed.stdout
+    assert (out / "data" / "train.csv").exists()  # the default data: a synthetic sample in the run folder
+    executed = json.loads((out / "baseline.ipynb").read_text())
+    injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert "n_folds = 3" in "".join(injected[0]["source"])
+    assert (out / "baseline.html").read_text().count("<img") >= 1
+    assert (out / "plots" / "data_overview.png").stat().st_size > 10_000
+    assert json.loads((out / "folds.json").read_text())["n_folds"] == 3

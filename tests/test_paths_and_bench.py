@@ -1,0 +1,40 @@
+"""Finding the data (explicit, Kaggle mount, synthetic default) and the benchmark command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from arenakit.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV, find_input_dir, resolve_data_dir
+
+
+def test_competition_found_under_any_kaggle_mount_layout(tmp_path, monkeypatch):
+    root = tmp_path / "input"
+    (root / "some-dataset").mkdir(parents=True)
+    (root / "some-dataset" / "train.csv").write_text("not the competition\n")
+    mounted = root / "competitions" / "llm-classification-finetuning"
+    mounted.mkdir(parents=True)
+    for name in COMPETITION_FILES:
+        (mounted / name).write_text("id\n")
+    monkeypatch.setenv(KAGGLE_INPUT_ENV, str(root))
+    assert find_input_dir(COMPETITION_FILES) == mounted
+    assert resolve_data_dir(None, tmp_path / "out") == mounted
+    assert resolve_data_dir(tmp_path / "mine", tmp_path / "out") == (tmp_path / "mine").resolve()
+
+
+def test_synthetic_sample_is_the_default(tmp_path, monkeypatch):
+    monkeypatch.setenv(KAGGLE_INPUT_ENV, str(tmp_path / "no-such-folder"))
+    data_dir = resolve_data_dir(None, tmp_path / "out", sample_rows=50)
+    assert data_dir == (tmp_path / "out" / "data").resolve()
+    assert len((data_dir / "train.csv").read_text().splitlines()) > 50
+    before = (data_dir / "train.csv").stat().st_mtime_ns
+    assert resolve_data_dir(None, tmp_path / "out", sample_rows=50) == data_dir
+    assert (data_dir / "train.csv").stat().st_mtime_ns == before  # made once, then reused
+
+
+def test_benchmark_prints_its_figures():
+    completed = subprocess.run([sys.executable, "-m", "arenakit.bench", "--rows", "500", "--stages", "data"],
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    line = next(l for l in completed.stdout.splitlines() if l.startswith("data:"))
+    assert "rows=503" in line and "rows_per_s=" in line and "peak_rss_mb=" in line
