@@ -12,6 +12,7 @@ kit's "tools" extra; they are imported here only, so the library itself runs wit
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,8 @@ def run_notebook(py_path: Path, out_dir: Path, parameters: dict, kernel: str = "
     jupytext.write(notebook, executed)
     started = time.perf_counter()
     failure = None
+    # A non-inline MPLBACKEND (Agg in CI) inherited by the kernel would keep plots out of the report.
+    inherited_backend = os.environ.pop("MPLBACKEND", None)
     try:
         papermill.execute_notebook(
             executed, executed, parameters={k: v for k, v in parameters.items() if k in declared},
@@ -95,6 +98,9 @@ def run_notebook(py_path: Path, out_dir: Path, parameters: dict, kernel: str = "
             f"notebook {name} failed in cell {error.cell_index} (execution count {error.exec_count}): "
             f"{error.ename}: {error.evalue}\nexecuted notebook: {executed}"
         )
+    finally:
+        if inherited_backend is not None:
+            os.environ["MPLBACKEND"] = inherited_backend
     report = write_html_report(executed)
     if failure:
         raise failure
