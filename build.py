@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("notebooks", nargs="*", help="notebook names (default: all, in pipeline order)")
     run.add_argument("--data-dir", type=Path, help="competition folder (default: synthetic sample in OUT/data)")
     run.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT.relative_to(ROOT)})")
-    run.add_argument("--sample-rows", type=int, default=2000, help="train rows of the synthetic sample (default: 2000)")
+    run.add_argument("--sample-rows", type=int, default=1000, help="train rows of the synthetic sample (default: 1000)")
     run.add_argument("-p", "--parameter", dest="parameters", action="append", type=parse_parameter, default=[],
                      metavar="KEY=VALUE", help="notebook parameter, repeatable")
     run.set_defaults(handler=command_run)

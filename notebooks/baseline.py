@@ -23,12 +23,18 @@ data_dir = None  # competition folder; None: Kaggle input, else the synthetic sa
 out_dir = "."  # run folder shared by all notebooks (folds.csv, one subfolder per model)
 n_folds = 5
 seed = 42
+C = None  # logistic regression regularisation; None: chosen by inner cross-validation
+swap_augment = True  # train on both A/B orders
+swap_average = True  # average each prediction with the mapped-back prediction on swapped rows
 
 # %%
 from pathlib import Path
 
+from arenakit.cv import cross_validate
 from arenakit.data import load_competition
 from arenakit.folds import shared_folds
+from arenakit.metrics import per_class_table
+from arenakit.models.baseline import BaselineModel
 from arenakit.overview import longer_response_win_rate, plot_overview, summary_table
 from arenakit.paths import resolve_data_dir
 
@@ -60,3 +66,43 @@ plot_overview(train, out_dir / "plots" / "data_overview.png");
 # %%
 folds = shared_folds(out_dir, train, n_folds=n_folds, seed=seed)
 train.assign(fold=folds).pivot_table(index="fold", columns="label", values="id", aggfunc="count")
+
+# %% [markdown]
+# ## Out-of-fold evaluation
+# One model per fold, each trained on the other folds with C chosen by an inner CV on its own
+# training rows; every train row is predicted once by the model that did not see it.
+
+# %%
+model = BaselineModel(C=C, swap_augment=swap_augment, swap_average=swap_average, seed=seed)
+run = cross_validate(model, train, folds, test=test, name="baseline")
+chosen_C = [fold_model.C_ for fold_model in run.ensemble.models]
+print(f"out-of-fold log loss {run.metrics['oof_log_loss']:.4f} (uniform: 1.0986)  "
+      f"accuracy {run.metrics['accuracy']:.3f}  macro F1 {run.metrics['macro_f1']:.3f}")
+print("per fold:", ", ".join(f"{score:.4f}" for score in run.metrics["fold_log_loss"]), " C per fold:", chosen_C)
+
+# %%
+per_class_table(train["label"].to_numpy(), run.oof)
+
+# %%
+figures = run.plots(train, out_dir)
+
+# %% [markdown]
+# ## What the model uses
+# Standardised coefficients of the first fold model (features are signed-log transformed), and
+# how far one-order predictions (before swap averaging) are from A/B symmetric on held-out rows.
+
+# %%
+coefficients = run.ensemble.models[0].coefficients()
+ax = coefficients.head(20).iloc[::-1].plot.barh(figsize=(8, 7), title="Top coefficients (fold 0)")
+ax.figure.tight_layout()
+ax.figure.savefig(out_dir / "baseline" / "plots" / "coefficients.png", dpi=100)
+run.metrics["swap_asymmetry"] = run.ensemble.models[0].swap_asymmetry(train[folds == 0])
+print(f"mean |P - swapped P| of one-order predictions on fold 0: {run.metrics['swap_asymmetry']:.4f}")
+
+# %% [markdown]
+# ## Artifacts
+# oof.csv, test.csv, metrics.json and the fold models, read by the ensemble notebook.
+
+# %%
+folder = run.save(out_dir, train, test)
+sorted(path.name for path in folder.iterdir())

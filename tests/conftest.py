@@ -27,3 +27,12 @@ def synthetic_dir(tmp_path_factory) -> Path:
     from arenakit.synthetic import write_sample
 
     return write_sample(tmp_path_factory.mktemp("synthetic"), n_train=600, n_test=60, seed=7)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_embedding_cache(tmp_path_factory):
+    """Embeddings computed by tests go to a temp folder, shared by the session, never ~/.cache."""
+    import os
+
+    os.environ["ARENAKIT_CACHE"] = str(tmp_path_factory.mktemp("arenakit-cache"))
+    yield

@@ -33,8 +33,11 @@ def test_synthetic_sample_is_the_default(tmp_path, monkeypatch):
 
 
 def test_benchmark_prints_its_figures():
-    completed = subprocess.run([sys.executable, "-m", "arenakit.bench", "--rows", "500", "--stages", "data"],
-                               capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "arenakit.bench", "--rows", "500", "--embedder-rows", "12"]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    line = next(l for l in completed.stdout.splitlines() if l.startswith("data:"))
-    assert "rows=503" in line and "rows_per_s=" in line and "peak_rss_mb=" in line
+    lines = {line.split(":")[0]: line for line in completed.stdout.splitlines()}
+    assert "rows=503" in lines["data"] and "rows_per_s=" in lines["data"] and "peak_rss_mb=" in lines["data"]
+    assert "rows=500" in lines["features"] and "columns=" in lines["features"]
+    assert "rows=12" in lines["embedder"] and "kit_vs_plain_speedup=" in lines["embedder"]
+    assert "cache_speedup=" in lines["embedder"]

@@ -1,9 +1,14 @@
-"""Benchmarks that print figures: python -m arenakit.bench [--rows N] [--stages data ...]
+"""Benchmarks that print figures: python -m arenakit.bench [--rows N] [--stages data features embedder]
 
 Each stage runs in a fresh Python process on a synthetic sample written beforehand, so its
 peak memory (the child's max RSS) counts only what that stage loads, not the generator.
 
-    data   load + parse + clean + fold assignment of the competition files
+    data      load + parse + clean + fold assignment of the competition files
+    features  the length and structure featurizer on the parsed train rows
+    embedder  the kit's embedder against plain SentenceTransformer.encode, and a cached re-run;
+              on --embedder-data (e.g. ../shared/data/arena-sample) when given, else on the
+              synthetic sample, capped at --embedder-rows rows (a CPU embeds a few thousand
+              texts a minute)
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from arenakit.bench_embedder import stage_embedder
 
 REAL_TRAIN_ROWS = 57_477
 
@@ -39,7 +46,18 @@ def stage_data(data_dir: Path) -> dict:
     }
 
 
-STAGES = {"data": stage_data}
+def stage_features(data_dir: Path) -> dict:
+    from arenakit.data import load_competition
+    from arenakit.features import length_features
+
+    train = load_competition(data_dir, warn=False).train
+    started = time.perf_counter()
+    table = length_features(train)
+    seconds = time.perf_counter() - started
+    return {"rows": len(train), "columns": table.shape[1], "seconds": seconds, "rows_per_s": len(train) / seconds}
+
+
+STAGES = {"data": stage_data, "features": stage_features, "embedder": stage_embedder}
 
 
 def peak_rss_mb() -> float:
@@ -47,9 +65,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_stage_in_child(stage: str, data_dir: Path) -> dict:
+def run_stage_in_child(stage: str, data_dir: Path, embedder_rows: int) -> dict:
     completed = subprocess.run(
-        [sys.executable, "-m", "arenakit.bench", "--child", stage, str(data_dir)],
+        [sys.executable, "-m", "arenakit.bench", "--child", stage, str(data_dir), "--embedder-rows", str(embedder_rows)],
         capture_output=True, text=True, check=False,
     )
     if completed.returncode != 0:
@@ -57,16 +75,25 @@ def run_stage_in_child(stage: str, data_dir: Path) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+def format_figure(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.1e}" if 0 < abs(value) < 0.01 else f"{value:,.2f}"
+    return f"{value:,}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=REAL_TRAIN_ROWS, help="synthetic train rows (default: the real train size)")
     parser.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=list(STAGES))
+    parser.add_argument("--embedder-data", type=Path, help="competition folder for the embedder stage")
+    parser.add_argument("--embedder-rows", type=int, default=1000, help="rows the embedder stage uses (default: 1000)")
     parser.add_argument("--child", nargs=2, metavar=("STAGE", "DATA_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child:
         stage, data_dir = args.child
-        result = STAGES[stage](Path(data_dir))
+        extra = {"max_rows": args.embedder_rows} if stage == "embedder" else {}
+        result = STAGES[stage](Path(data_dir), **extra)
         result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
         return 0
@@ -79,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         size_mb = sum(f.stat().st_size for f in data_dir.iterdir()) / 1e6
         print(f"synthetic sample: {args.rows} train rows, {size_mb:.0f} MB, written in {time.perf_counter() - started:.1f} s")
         for stage in args.stages:
-            result = run_stage_in_child(stage, data_dir)
-            figures = "  ".join(f"{k}={v:,.2f}" if isinstance(v, float) else f"{k}={v:,}" for k, v in result.items())
+            stage_data_dir = args.embedder_data if stage == "embedder" and args.embedder_data else data_dir
+            result = run_stage_in_child(stage, stage_data_dir, args.embedder_rows)
+            figures = "  ".join(f"{key}={format_figure(value)}" for key, value in result.items())
             print(f"{stage}: {figures}")
     return 0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from arenakit.schema import SAMPLE_SUBMISSION_FILE, TEST_FILE, TRAIN_FILE
 
 KAGGLE_INPUT_ENV = "ARENAKIT_KAGGLE_INPUT"
+CACHE_ENV = "ARENAKIT_CACHE"
 DEFAULT_KAGGLE_INPUT = "/kaggle/input"
 COMPETITION_FILES = (TRAIN_FILE, TEST_FILE, SAMPLE_SUBMISSION_FILE)
 SAMPLE_DIR_NAME = "data"
@@ -37,7 +38,7 @@ def find_input_dir(marker_files: tuple[str, ...], root: Path | None = None) -> P
     return None
 
 
-def resolve_data_dir(data_dir: Path | str | None, out_dir: Path | str, sample_rows: int = 2000, seed: int = 0) -> Path:
+def resolve_data_dir(data_dir: Path | str | None, out_dir: Path | str, sample_rows: int = 1000, seed: int = 0) -> Path:
     """The competition folder to use.
 
     An explicit data_dir wins; else the competition mounted under the Kaggle input root; else
@@ -54,3 +55,8 @@ def resolve_data_dir(data_dir: Path | str | None, out_dir: Path | str, sample_ro
 
         write_sample(sample_dir, n_train=sample_rows, n_test=max(3, sample_rows // 10), seed=seed)
     return sample_dir
+
+
+def default_cache_dir() -> Path:
+    """Where computed embeddings are kept between runs: $ARENAKIT_CACHE, else ~/.cache/arenakit."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "arenakit")

@@ -123,7 +123,7 @@ def run_pipeline(
     data_dir: Path | None = None,
     names: list[str] | None = None,
     parameters: dict | None = None,
-    sample_rows: int = 2000,
+    sample_rows: int = 1000,
 ) -> list[NotebookResult]:
     """Run the selected notebooks (all by default) in pipeline order on one data folder."""
     notebook_dir, out_dir = Path(notebook_dir).resolve(), Path(out_dir).resolve()

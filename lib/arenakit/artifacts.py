@@ -1,0 +1,71 @@
+"""One folder per model run, the contract between the model notebooks and the ensemble.
+
+    <out_dir>/<model>/oof.csv        id + the three class columns, every train row once
+    <out_dir>/<model>/test.csv       id + the three class columns, every test row once
+    <out_dir>/<model>/metrics.json   at least oof_log_loss; the full evaluate() report and fold scores
+    <out_dir>/<model>/folds/fold_k/  the fold models (load with FoldEnsemble.load)
+    <out_dir>/<model>/plots/         confusion matrix, reliability diagram, loss by length, ...
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from arenakit.schema import CLASS_COLUMNS
+
+OOF_FILE = "oof.csv"
+TEST_FILE = "test.csv"
+METRICS_FILE = "metrics.json"
+FOLDS_DIR = "folds"
+PLOTS_DIR = "plots"
+
+
+def model_dir(out_dir: Path | str, name: str) -> Path:
+    return Path(out_dir) / name
+
+
+def proba_frame(ids, proba: np.ndarray) -> pd.DataFrame:
+    proba = np.asarray(proba, dtype=float)
+    if proba.shape != (len(ids), len(CLASS_COLUMNS)):
+        raise ValueError(f"expected predictions of shape ({len(ids)}, 3), got {proba.shape}")
+    frame = pd.DataFrame(proba, columns=list(CLASS_COLUMNS))
+    frame.insert(0, "id", np.asarray(ids))
+    return frame
+
+
+def save_predictions(path: Path, ids, proba: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    proba_frame(ids, proba).to_csv(path, index=False, float_format="%.8g")
+    return path
+
+
+def load_predictions(path: Path, ids=None) -> np.ndarray:
+    """Predictions from a CSV, in the order of `ids` when given (refusing missing or extra ids)."""
+    frame = pd.read_csv(path)
+    if ids is None:
+        return frame[list(CLASS_COLUMNS)].to_numpy()
+    by_id = frame.set_index("id")
+    wanted = pd.Index(np.asarray(ids))
+    missing = wanted.difference(by_id.index)
+    if len(missing) or len(by_id) != len(wanted):
+        raise ValueError(
+            f"{path}: predictions do not match the rows asked for ({len(missing)} id(s) missing, e.g. "
+            f"{list(missing[:5])}; {len(by_id)} rows for {len(wanted)} ids). Re-run that model on this data."
+        )
+    return by_id.loc[wanted, list(CLASS_COLUMNS)].to_numpy()
+
+
+def save_metrics(folder: Path, metrics: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / METRICS_FILE
+    path.write_text(json.dumps(metrics, indent=2, allow_nan=False))
+    return path
+
+
+def load_metrics(folder: Path) -> dict:
+    return json.loads((Path(folder) / METRICS_FILE).read_text())
+

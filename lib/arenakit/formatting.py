@@ -1,0 +1,271 @@
+"""The kit's one text formatter and truncation: training and inference build text with this code.
+
+    texts = format_sides(frame, "a", tokenizer, max_tokens=256)       # "prompt [SEP] response A", per row
+    text = format_side(prompt_turns, response_turns, tokenizer, 256)  # the same for one row
+
+A conversation is one or more columns of turns (the prompt, then one or more responses). Its text
+interleaves them turn by turn, p1 [SEP] r1 [SEP] p2 [SEP] r2, so turn i of the prompt sits beside
+turn i of each response; a response with fewer turns than the prompt gets empty turns. Budgets are
+counted in tokens of the given tokenizer, after its specials ([CLS] ... [SEP]) and the separators
+(its sep token, spaced where spaces cost nothing, as with WordPiece):
+
+- the prompt gets at most prompt_share of the budget while the responses need the room; what
+  either side leaves unused goes to the other;
+- the responses share the rest by water-filling (allocate), so A and B get equal budgets when both
+  are long; within a column its turns share its budget the same way;
+- a long turn keeps its head and its tail (head_tail): the opening says what the answer is, the
+  end how it concludes.
+
+Texts are cut out of the ORIGINAL strings at token boundaries (the tokenizer's offsets), so case,
+spacing and code survive. Every text is then tokenized again with the specials: a cut can
+tokenize longer than the tokens it kept (a word split mid-way), and those few rows are cut again
+with a smaller budget until they fit. Works with any Hugging Face fast tokenizer.
+
+Any change to the output must bump FORMATTER_VERSION: models store it beside their weights and
+refuse artifacts made with another version (check_formatter_version).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+FORMATTER_VERSION = 1
+
+# The turn columns of each text kind, in the order they are interleaved.
+TEXT_KINDS = {
+    "a": ("prompt_turns", "response_turns_a"),
+    "b": ("prompt_turns", "response_turns_b"),
+    "prompt": ("prompt_turns",),
+    "response_a": ("response_turns_a",),
+    "response_b": ("response_turns_b",),
+}
+# Strings per tokenizer call: offsets of 57k rows at once would take gigabytes of Python tuples.
+_CHUNK = 2048
+# Rounds of "tokenize again, cut again" before giving up; one is almost always enough.
+_MAX_ROUNDS = 8
+
+
+class FormatterVersionError(ValueError):
+    """Saved artifacts were made with text formatted by another formatter version."""
+
+
+def check_formatter_version(saved: int) -> None:
+    """Refuse artifacts whose text formatter differs: the model would read text unlike its training text."""
+    if int(saved) != FORMATTER_VERSION:
+        raise FormatterVersionError(
+            f"these artifacts were made with text formatter version {saved}, but this arenakit formats "
+            f"text with version {FORMATTER_VERSION}: retrain or use the kit version that made these artifacts."
+        )
+
+
+def allocate(lengths: Sequence[int], budget: int) -> list[int]:
+    """Water-filling: each piece gets min(its length, a fair share); what short pieces leave goes to long ones.
+
+    Pieces are served shortest first, each taking at most an equal split of what is left, so the
+    result sums to min(sum(lengths), budget) and no piece gets more than one token above another
+    piece that was also cut.
+    """
+    lengths = [max(0, int(length)) for length in lengths]
+    shares = [0] * len(lengths)
+    remaining = max(0, int(budget))
+    for rank, index in enumerate(sorted(range(len(lengths)), key=lengths.__getitem__)):
+        shares[index] = min(lengths[index], remaining // (len(lengths) - rank))
+        remaining -= shares[index]
+    return shares
+
+
+def _head_count(budget: int, head_share: float) -> int:
+    return min(budget, int(budget * head_share + 0.5))
+
+
+def head_tail(ids: Sequence, budget: int, head_share: float = 0.5) -> list:
+    """The first and last items of a sequence longer than budget (head_share of the budget to the head)."""
+    budget = max(0, int(budget))
+    if len(ids) <= budget:
+        return list(ids)
+    head = _head_count(budget, head_share)
+    return list(ids[:head]) + list(ids[len(ids) - (budget - head):])
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """One tokenized turn: enough of its offsets to cut it to any budget up to max_tokens."""
+
+    text: str
+    n_tokens: int
+    head_ends: np.ndarray  # end character of each of the first max_tokens tokens
+    tail_starts: np.ndarray  # start character of each of the last max_tokens tokens
+
+    def cut(self, budget: int, head_share: float) -> str:
+        if budget >= self.n_tokens:
+            return self.text
+        if budget <= 0:
+            return ""
+        head = _head_count(budget, head_share)
+        tail = budget - head
+        parts = []
+        if head:
+            parts.append(self.text[: self.head_ends[head - 1]])
+        if tail:
+            parts.append(self.text[self.tail_starts[len(self.tail_starts) - tail]:])
+        return " ".join(parts)
+
+
+_NO_OFFSETS = np.zeros(0, np.int32)
+_EMPTY_TURN = _Turn("", 0, _NO_OFFSETS, _NO_OFFSETS)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What a tokenizer adds around the pieces: the separator between them and the model's specials."""
+
+    joiner: str
+    sep_cost: int
+    specials: int
+
+    @classmethod
+    def of(cls, tokenizer) -> _Layout:
+        if not getattr(tokenizer, "is_fast", False):
+            raise TypeError(f"the formatter needs a fast tokenizer (offsets mapping); got {type(tokenizer).__name__}")
+        sep = tokenizer.sep_token or tokenizer.eos_token
+
+        def cost(joiner: str) -> int:
+            def count(text: str) -> int:
+                return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+            return max(0, count("a" + joiner + "b") - count("a") - count("b"))
+
+        # Spaces around the separator read better and cost nothing with WordPiece; SentencePiece
+        # makes the space before it a token of its own, so there the bare separator is used.
+        joiners = [f" {sep} ", sep] if sep else ["\n\n"]
+        joiner = min(joiners, key=cost)
+        return cls(joiner, cost(joiner), tokenizer.num_special_tokens_to_add(pair=False))
+
+
+def _tokenize_turns(strings: Sequence[str], tokenizer, keep: int) -> dict[str, _Turn]:
+    """Tokenize each distinct string once (batched), keeping the offsets of its first and last `keep` tokens."""
+    turns = {"": _EMPTY_TURN}
+    unique = [text for text in dict.fromkeys(strings) if text]
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start:start + _CHUNK]
+        encoded = tokenizer(
+            chunk, add_special_tokens=False, return_offsets_mapping=True,
+            return_attention_mask=False, return_token_type_ids=False, verbose=False,
+        )
+        for text, offsets in zip(chunk, encoded["offset_mapping"]):
+            head = np.fromiter((end for _, end in offsets[:keep]), np.int32)
+            tail = np.fromiter((begin for begin, _ in offsets[-keep:]), np.int32) if offsets else _NO_OFFSETS
+            turns[text] = _Turn(text, len(offsets), head, tail)
+    return turns
+
+
+def _column_budgets(totals: list[int], budget: int, prompt_share: float | None) -> list[int]:
+    if prompt_share is None or len(totals) == 1:
+        return allocate(totals, budget)
+    capped = min(totals[0], int(budget * prompt_share))
+    shares = allocate([capped, *totals[1:]], budget)
+    # The cap holds only while the responses need the room: what they leave goes back to the prompt.
+    shares[0] += min(totals[0] - shares[0], budget - sum(shares))
+    return shares
+
+
+def _compose(columns: list[tuple[_Turn, ...]], layout: _Layout, max_tokens: int,
+             prompt_share: float | None, head_share: float, slack: int) -> str:
+    n_turns = max(1, max(len(column) for column in columns))
+    columns = [column + (_EMPTY_TURN,) * (n_turns - len(column)) for column in columns]
+    room = max_tokens - layout.specials - slack
+    # Separators may take at most half the room; beyond that, keep the first and last turns.
+    max_turns = max(1, (room // 2 // max(1, layout.sep_cost) + 1) // len(columns))
+    if n_turns > max_turns:
+        columns = [tuple(head_tail(column, max_turns, head_share)) for column in columns]
+        n_turns = max_turns
+    budget = max(0, room - layout.sep_cost * (n_turns * len(columns) - 1))
+    totals = [sum(turn.n_tokens for turn in column) for column in columns]
+    pieces = []
+    for column, column_budget in zip(columns, _column_budgets(totals, budget, prompt_share)):
+        shares = allocate([turn.n_tokens for turn in column], column_budget)
+        pieces.append([turn.cut(share, head_share) for turn, share in zip(column, shares)])
+    return layout.joiner.join(column[i] for i in range(n_turns) for column in pieces)
+
+
+def _token_ids(texts: list[str], tokenizer) -> list[list[int]]:
+    ids = []
+    for start in range(0, len(texts), _CHUNK):
+        ids.extend(tokenizer(
+            texts[start:start + _CHUNK], add_special_tokens=True,
+            return_attention_mask=False, return_token_type_ids=False, verbose=False,
+        )["input_ids"])
+    return ids
+
+
+def format_conversations(
+    conversations: Sequence[Sequence[Sequence[str]]],
+    tokenizer,
+    max_tokens: int,
+    prompt_share: float | None = None,
+    head_share: float = 0.5,
+    return_ids: bool = False,
+) -> list[str] | tuple[list[str], list[list[int]]]:
+    """The text of each conversation (a tuple of turn columns, the prompt first), fitted to max_tokens.
+
+    prompt_share caps the first column while the others need the room (None: no cap). With
+    return_ids, also the token ids of each text with the model's specials, as the model will see
+    them: the fit check has computed them already, so the embedder need not tokenize again.
+    """
+    layout = _Layout.of(tokenizer)
+    if max_tokens <= layout.specials:
+        raise ValueError(f"max_tokens={max_tokens} leaves no room beside the tokenizer's {layout.specials} special tokens")
+    conversations = [[tuple(column) for column in conversation] for conversation in conversations]
+    turns = _tokenize_turns([t for conv in conversations for column in conv for t in column], tokenizer, max_tokens)
+    tokenized = [[tuple(turns[t] for t in column) for column in conv] for conv in conversations]
+    texts: list[str] = [""] * len(conversations)
+    ids: list[list[int]] = [[] for _ in conversations]
+    slack = [0] * len(conversations)
+    todo = list(range(len(conversations)))
+    for _ in range(_MAX_ROUNDS):
+        for i in todo:
+            texts[i] = _compose(tokenized[i], layout, max_tokens, prompt_share, head_share, slack[i])
+        for i, row_ids in zip(todo, _token_ids([texts[i] for i in todo], tokenizer)):
+            ids[i] = row_ids
+            slack[i] += max(0, len(row_ids) - max_tokens)
+        todo = [i for i in todo if len(ids[i]) > max_tokens]
+        if not todo:
+            break
+    else:
+        raise RuntimeError(f"{len(todo)} text(s) still exceed max_tokens={max_tokens} after {_MAX_ROUNDS} cuts")
+    return (texts, ids) if return_ids else texts
+
+
+def format_side(
+    prompt_turns: Sequence[str],
+    response_turns: Sequence[str],
+    tokenizer,
+    max_tokens: int,
+    prompt_share: float = 0.3,
+    head_share: float = 0.5,
+) -> str:
+    """The text of one side of one row: prompt and response turns interleaved, fitted to max_tokens."""
+    return format_conversations([(prompt_turns, response_turns)], tokenizer, max_tokens, prompt_share, head_share)[0]
+
+
+def format_sides(
+    frame: pd.DataFrame,
+    side: str,
+    tokenizer,
+    max_tokens: int,
+    prompt_share: float = 0.3,
+    head_share: float = 0.5,
+) -> list[str]:
+    """The text of one kind for every row of a parsed frame, in frame order.
+
+    side "a" / "b": prompt and that response interleaved (format_side); "prompt", "response_a",
+    "response_b": that field alone, its turns joined by the separator.
+    """
+    if side not in TEXT_KINDS:
+        raise ValueError(f"side must be one of {', '.join(TEXT_KINDS)}; got {side!r}")
+    columns = [frame[column] for column in TEXT_KINDS[side]]
+    return format_conversations(list(zip(*columns)), tokenizer, max_tokens, prompt_share, head_share)

@@ -1,0 +1,164 @@
+"""MiniLM + LightGBM: sentence embeddings of each side plus the length features, gradient boosting.
+
+For each row the embedder gives the prompt alone, each response alone, and each side formatted
+as "prompt [SEP] response" (the kit's one formatter). The model sees
+  diff_emb_<i>          side A minus side B embedding (antisymmetric: negated under a swap)
+  pair_cos_sides, pair_cos_responses   cosine of the two sides / the two responses (symmetric)
+  prompt_cos_a / _b, diff_prompt_cos   how close each response is to the prompt
+  the length and structure features of arenakit.features
+named by the features module's convention, so swap_features gives the swapped rows' features
+without embedding anything again. Early stopping uses an inner holdout carved from the training
+rows (never the fold being predicted), then the model is refit on all of them.
+
+Embeddings are cached on disk (cache_dir, default $ARENAKIT_CACHE or ~/.cache/arenakit), so the
+K fold models, swap averaging and a re-run embed each distinct text once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from arenakit.data import swap_labels
+from arenakit.features import FEATURES_VERSION, length_features, swap_features
+from arenakit.formatting import FORMATTER_VERSION, check_formatter_version
+from arenakit.models.base import ArenaModel, training_labels
+from arenakit.paths import default_cache_dir
+from arenakit.swap import swap_average
+
+BOOSTER_FILE = "lightgbm.txt"
+
+
+def _cosine(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1)
+    return (left * right).sum(axis=1) / np.maximum(norms, 1e-12)
+
+
+def embedding_features(embeddings: dict, n_components: int | None = None) -> pd.DataFrame:
+    """Pair features from embed_sides() output; n_components keeps the first dims of the difference."""
+    diff = embeddings["a"] - embeddings["b"]
+    if n_components:
+        diff = diff[:, :n_components]
+    columns = {f"diff_emb_{i}": diff[:, i] for i in range(diff.shape[1])}
+    columns["pair_cos_sides"] = _cosine(embeddings["a"], embeddings["b"])
+    columns["pair_cos_responses"] = _cosine(embeddings["response_a"], embeddings["response_b"])
+    columns["prompt_cos_a"] = _cosine(embeddings["prompt"], embeddings["response_a"])
+    columns["prompt_cos_b"] = _cosine(embeddings["prompt"], embeddings["response_b"])
+    columns["diff_prompt_cos"] = columns["prompt_cos_a"] - columns["prompt_cos_b"]
+    return pd.DataFrame(columns).astype(np.float32)
+
+
+class MiniLMLightGBMModel(ArenaModel):
+    """Embeddings + length features -> LightGBM multiclass, K-fold ready, swap-symmetric."""
+
+    def __init__(self, model_path: str | None = None, cache_dir: str | None = None, batch_size: int = 64,
+                 device: str | None = None, prompt_share: float = 0.3, use_length_features: bool = True,
+                 num_leaves: int = 7, learning_rate: float = 0.03, max_rounds: int = 2000,
+                 min_child_samples: int = 40, feature_fraction: float = 0.3, bagging_fraction: float = 0.8,
+                 lambda_l2: float = 10.0, early_stopping_rounds: int = 100, valid_fraction: float = 0.15,
+                 swap_augment: bool = True, swap_average: bool = True, seed: int = 0):
+        self.model_path = model_path
+        self.cache_dir = cache_dir
+        self.batch_size = batch_size
+        self.device = device
+        self.prompt_share = prompt_share
+        self.use_length_features = use_length_features
+        self.num_leaves = num_leaves
+        self.learning_rate = learning_rate
+        self.max_rounds = max_rounds
+        self.min_child_samples = min_child_samples
+        self.feature_fraction = feature_fraction
+        self.bagging_fraction = bagging_fraction
+        self.lambda_l2 = lambda_l2
+        self.early_stopping_rounds = early_stopping_rounds
+        self.valid_fraction = valid_fraction
+        self.swap_augment = swap_augment
+        self.swap_average = swap_average
+        self.seed = seed
+
+    def _embedder(self):
+        from arenakit.embedder import SentenceEmbedder
+
+        if getattr(self, "embedder_", None) is None:
+            # Without a cache every fold would embed its training rows again; "" turns it off.
+            cache_dir = default_cache_dir() / "embeddings" if self.cache_dir is None else (self.cache_dir or None)
+            self.embedder_ = SentenceEmbedder(self.model_path, batch_size=self.batch_size, device=self.device,
+                                              cache_dir=cache_dir)
+        return self.embedder_
+
+    def features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's input table for these rows (embeddings are cached on disk when cache_dir is set)."""
+        table = embedding_features(self._embedder().embed_sides(frame, prompt_share=self.prompt_share))
+        if self.use_length_features:
+            table = pd.concat([table, length_features(frame).reset_index(drop=True)], axis=1)
+        return table
+
+    def _lgb_params(self) -> dict:
+        return {
+            "objective": "multiclass", "num_class": 3, "num_leaves": self.num_leaves,
+            "learning_rate": self.learning_rate, "min_child_samples": self.min_child_samples,
+            "feature_fraction": self.feature_fraction, "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": 1, "lambda_l2": self.lambda_l2, "seed": self.seed, "verbosity": -1,
+            "num_threads": 0,
+        }
+
+    def _dataset(self, table: pd.DataFrame, y: np.ndarray) -> lgb.Dataset:
+        if self.swap_augment:
+            table = pd.concat([table, swap_features(table)], ignore_index=True)
+            y = np.concatenate([y, swap_labels(y)])
+        return lgb.Dataset(table, label=y, free_raw_data=False)
+
+    def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> "MiniLMLightGBMModel":
+        y = training_labels(frame, y)
+        table = self.features(frame.reset_index(drop=True))
+        rng = np.random.default_rng(self.seed)
+        holdout = rng.random(len(table)) < self.valid_fraction
+        params = self._lgb_params()
+        # A row and its swap stay on the same side of the split: the holdout is drawn first.
+        probe = lgb.train(
+            params, self._dataset(table[~holdout], y[~holdout]), num_boost_round=self.max_rounds,
+            valid_sets=[self._dataset(table[holdout], y[holdout])],
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+        )
+        # Refit on every training row, with rounds scaled for the rows the holdout had kept out.
+        self.best_rounds_ = max(1, int(round(probe.best_iteration / (1 - self.valid_fraction))))
+        self.booster_ = lgb.train(params, self._dataset(table, y), num_boost_round=self.best_rounds_)
+        self.columns_ = tuple(table.columns)
+        return self
+
+    def _predict_table(self, table: pd.DataFrame) -> np.ndarray:
+        return self.booster_.predict(table[list(self.columns_)])
+
+    def predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
+        return self._predict_table(self.features(frame.reset_index(drop=True)))
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        # Swap averaging from the features alone: the swapped rows need no second embedding pass.
+        table = self.features(frame.reset_index(drop=True))
+        proba = self._predict_table(table)
+        if self.swap_average:
+            proba = swap_average(proba, self._predict_table(swap_features(table)))
+        return proba
+
+    def feature_importance(self) -> pd.Series:
+        """Total gain per feature, the embedding dimensions summed into one entry."""
+        gain = pd.Series(self.booster_.feature_importance("gain"), index=list(self.columns_))
+        is_embedding = gain.index.str.startswith("diff_emb_")
+        summed = pd.concat([gain[~is_embedding], pd.Series({"diff_emb (all dims)": gain[is_embedding].sum()})])
+        return summed.sort_values(ascending=False)
+
+    def _save_state(self, folder: Path) -> dict:
+        self.booster_.save_model(str(folder / BOOSTER_FILE))
+        return {"columns": list(self.columns_), "best_rounds": self.best_rounds_,
+                "formatter_version": FORMATTER_VERSION, "features_version": FEATURES_VERSION}
+
+    def _load_state(self, folder: Path, extras: dict) -> None:
+        check_formatter_version(extras["formatter_version"])
+        if extras["features_version"] != FEATURES_VERSION:
+            raise ValueError(f"{folder}: saved with features version {extras['features_version']}, "
+                             f"this kit computes {FEATURES_VERSION}; retrain this model")
+        self.booster_ = lgb.Booster(model_file=str(folder / BOOSTER_FILE))
+        self.columns_, self.best_rounds_ = tuple(extras["columns"]), extras["best_rounds"]

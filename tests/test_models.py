@@ -1,0 +1,125 @@
+"""The baseline and MiniLM + LightGBM estimators: learning, symmetry, save/load, quality on real rows."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from arenakit.cv import cross_validate
+from arenakit.data import load_competition, swap_ab
+from arenakit.folds import assign_folds, prompt_groups
+from arenakit.metrics import log_loss
+from arenakit.models import FoldEnsemble, load_model
+from arenakit.models.baseline import BaselineModel
+from arenakit.models.minilm_lgbm import MiniLMLightGBMModel
+from arenakit.swap import swap_proba
+
+UNIFORM = np.log(3)
+
+
+@pytest.fixture(scope="module")
+def synthetic(synthetic_dir):
+    competition = load_competition(synthetic_dir)
+    train = competition.train
+    folds = assign_folds(train["label"].to_numpy(), prompt_groups(train), n_folds=3, seed=0)
+    return train, competition.test, folds
+
+
+@pytest.fixture(scope="module")
+def real_rows(real_sample_dir):
+    train = load_competition(real_sample_dir).train
+    return train, assign_folds(train["label"].to_numpy(), prompt_groups(train), n_folds=5, seed=42)
+
+
+def check_probabilities(proba, n):
+    assert proba.shape == (n, 3) and np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+
+
+def check_symmetric(model, frame):
+    # Swap-averaged predictions on swapped rows are the original ones with A and B exchanged.
+    np.testing.assert_allclose(model.predict_proba(swap_ab(frame)), swap_proba(model.predict_proba(frame)), atol=1e-9)
+
+
+def test_baseline_learns_the_synthetic_rule(synthetic):
+    train, test, folds = synthetic
+    run = cross_validate(BaselineModel(), train, folds, test=test, name="baseline", progress=False)
+    assert run.metrics["oof_log_loss"] < UNIFORM - 0.03
+    assert run.metrics["oof_log_loss"] == pytest.approx(log_loss(train["label"].to_numpy(), run.oof))
+    check_probabilities(run.oof, len(train))
+    check_probabilities(run.test_proba, len(test))
+    model = run.ensemble.models[0]
+    assert model.C_ in model.Cs and len(model.C_scores_) == len(model.Cs)
+    check_symmetric(model, test)
+    assert 0 < model.swap_asymmetry(test) < 0.1  # one-order predictions are nearly, not exactly, symmetric
+
+
+def test_baseline_without_swap_tricks_is_not_symmetric(synthetic):
+    train, test, _ = synthetic
+    model = BaselineModel(C=0.1, swap_augment=False, swap_average=False).fit(train)
+    assert model.C_ == 0.1 and model.C_scores_ == {}
+    assert model.swap_asymmetry(test) > 0.001
+    np.testing.assert_array_equal(model.predict_proba(test), model.predict_one_order(test))
+
+
+def test_baseline_save_load_round_trip(synthetic, tmp_path):
+    train, test, folds = synthetic
+    run = cross_validate(BaselineModel(C=0.01), train, folds, name="baseline", progress=False)
+    run.ensemble.save(tmp_path / "folds")
+    loaded = FoldEnsemble.load(tmp_path / "folds")
+    assert len(loaded.models) == 3
+    np.testing.assert_allclose(loaded.predict_proba(test), run.ensemble.predict_proba(test), atol=1e-12)
+    record = json.loads((tmp_path / "folds" / "fold_0" / "model.json").read_text())
+    record["state"]["features_version"] = -1
+    (tmp_path / "folds" / "fold_0" / "model.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="features version -1.*retrain"):
+        load_model(tmp_path / "folds" / "fold_0")
+
+
+def test_baseline_on_real_rows_beats_the_target(real_rows):
+    train, folds = real_rows
+    run = cross_validate(BaselineModel(), train, folds, name="baseline", progress=False)
+    assert run.metrics["oof_log_loss"] < 1.035  # issue target; uniform is 1.0986
+
+
+@pytest.fixture(scope="module")
+def small_minilm_run(synthetic):
+    train, test, folds = synthetic
+    train = train.iloc[:240].reset_index(drop=True)
+    model = MiniLMLightGBMModel(max_rounds=300, early_stopping_rounds=30)
+    return cross_validate(model, train, folds[:240], test=test.iloc[:30], name="minilm_lgbm", progress=False), train
+
+
+def test_minilm_lgbm_fits_predicts_and_is_symmetric(small_minilm_run, synthetic):
+    run, train = small_minilm_run
+    _, test, _ = synthetic
+    check_probabilities(run.oof, len(train))
+    check_probabilities(run.test_proba, 30)
+    model = run.ensemble.models[0]
+    assert model.best_rounds_ >= 1
+    table = model.features(test.iloc[:5])
+    assert table.shape == (5, len(model.columns_)) and "diff_emb_383" in table.columns
+    check_symmetric(model, test.iloc[:20])
+    importance = model.feature_importance()
+    assert "diff_emb (all dims)" in importance.index and (importance >= 0).all()
+
+
+def test_minilm_lgbm_save_load_and_formatter_version(small_minilm_run, synthetic, tmp_path):
+    run, _ = small_minilm_run
+    test = synthetic[1].iloc[:10]
+    run.ensemble.models[0].save(tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
+    np.testing.assert_allclose(loaded.predict_proba(test), run.ensemble.models[0].predict_proba(test), atol=1e-12)
+    record = json.loads((tmp_path / "model" / "model.json").read_text())
+    record["state"]["formatter_version"] = 0
+    (tmp_path / "model" / "model.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="formatter version"):
+        load_model(tmp_path / "model")
+
+
+def test_minilm_lgbm_on_real_rows_beats_the_target(real_rows):
+    train, folds = real_rows
+    run = cross_validate(MiniLMLightGBMModel(), train, folds, name="minilm_lgbm", progress=False)
+    assert run.metrics["oof_log_loss"] < 1.045  # issue target; uniform is 1.0986
