@@ -34,6 +34,7 @@ from arenakit.cv import cross_validate
 from arenakit.data import load_competition
 from arenakit.folds import shared_folds
 from arenakit.metrics import per_class_table
+from arenakit.plots import plot_top_features
 from arenakit.models.baseline import BaselineModel
 from arenakit.overview import longer_response_win_rate, plot_overview, summary_table
 from arenakit.paths import resolve_data_dir
@@ -75,10 +76,8 @@ train.assign(fold=folds).pivot_table(index="fold", columns="label", values="id",
 # %%
 model = BaselineModel(C=C, swap_augment=swap_augment, swap_average=swap_average, seed=seed)
 run = cross_validate(model, train, folds, test=test, name="baseline")
-chosen_C = [fold_model.C_ for fold_model in run.ensemble.models]
-print(f"out-of-fold log loss {run.metrics['oof_log_loss']:.4f} (uniform: 1.0986)  "
-      f"accuracy {run.metrics['accuracy']:.3f}  macro F1 {run.metrics['macro_f1']:.3f}")
-print("per fold:", ", ".join(f"{score:.4f}" for score in run.metrics["fold_log_loss"]), " C per fold:", chosen_C)
+print(run.summary())
+print("C per fold:", [fold_model.C_ for fold_model in run.ensemble.models])
 
 # %%
 per_class_table(train["label"].to_numpy(), run.oof)
@@ -92,12 +91,9 @@ figures = run.plots(train, out_dir)
 # how far one-order predictions (before swap averaging) are from A/B symmetric on held-out rows.
 
 # %%
-coefficients = run.ensemble.models[0].coefficients()
-ax = coefficients.head(20).iloc[::-1].plot.barh(figsize=(8, 7), title="Top coefficients (fold 0)")
-ax.figure.tight_layout()
-ax.figure.savefig(out_dir / "baseline" / "plots" / "coefficients.png", dpi=100)
-run.metrics["swap_asymmetry"] = run.ensemble.models[0].swap_asymmetry(train[folds == 0])
-print(f"mean |P - swapped P| of one-order predictions on fold 0: {run.metrics['swap_asymmetry']:.4f}")
+plot_top_features(run.ensemble.models[0].coefficients(), out_dir / "baseline" / "plots" / "coefficients.png",
+                  title="Top standardised coefficients (fold 0)")
+print(f"mean |P - swapped P| of one-order predictions on held-out rows: {run.record_swap_asymmetry(train, folds):.4f}")
 
 # %% [markdown]
 # ## Artifacts

@@ -27,7 +27,7 @@ seed = 42
 model_path = None  # sentence-transformers folder; None: the bundled all-MiniLM-L6-v2
 batch_size = 64
 cache_dir = None  # embedding cache; None: $ARENAKIT_CACHE or ~/.cache/arenakit, "": no cache
-num_leaves = 7
+num_leaves = 15
 learning_rate = 0.03
 feature_fraction = 0.3
 swap_augment = True  # train on both A/B orders
@@ -40,6 +40,7 @@ from arenakit.cv import cross_validate
 from arenakit.data import load_competition
 from arenakit.folds import shared_folds
 from arenakit.metrics import per_class_table
+from arenakit.plots import plot_top_features
 from arenakit.models.minilm_lgbm import MiniLMLightGBMModel
 from arenakit.paths import resolve_data_dir
 
@@ -69,10 +70,8 @@ model.features(train).shape
 
 # %%
 run = cross_validate(model, train, folds, test=test, name="minilm_lgbm")
-print(f"out-of-fold log loss {run.metrics['oof_log_loss']:.4f} (uniform: 1.0986)  "
-      f"accuracy {run.metrics['accuracy']:.3f}  macro F1 {run.metrics['macro_f1']:.3f}")
-print("per fold:", ", ".join(f"{score:.4f}" for score in run.metrics["fold_log_loss"]),
-      " boosting rounds per fold:", [fold_model.best_rounds_ for fold_model in run.ensemble.models])
+print(run.summary())
+print("boosting rounds per fold:", [fold_model.best_rounds_ for fold_model in run.ensemble.models])
 
 # %%
 per_class_table(train["label"].to_numpy(), run.oof)
@@ -86,12 +85,9 @@ figures = run.plots(train, out_dir)
 # predictions (before swap averaging) are from A/B symmetric on held-out rows.
 
 # %%
-importance = run.ensemble.models[0].feature_importance()
-ax = importance.head(20).iloc[::-1].plot.barh(figsize=(8, 7), title="Feature importance, total gain (fold 0)")
-ax.figure.tight_layout()
-ax.figure.savefig(out_dir / "minilm_lgbm" / "plots" / "feature_importance.png", dpi=100)
-run.metrics["swap_asymmetry"] = run.ensemble.models[0].swap_asymmetry(train[folds == 0])
-print(f"mean |P - swapped P| of one-order predictions on fold 0: {run.metrics['swap_asymmetry']:.4f}")
+plot_top_features(run.ensemble.models[0].feature_importance(), title="Feature importance, total gain (fold 0)",
+                  path=out_dir / "minilm_lgbm" / "plots" / "feature_importance.png")
+print(f"mean |P - swapped P| of one-order predictions on held-out rows: {run.record_swap_asymmetry(train, folds):.4f}")
 
 # %% [markdown]
 # ## Artifacts

@@ -46,6 +46,20 @@ class CVRun:
         self.ensemble.save(folder / FOLDS_DIR)
         return folder
 
+    def summary(self) -> str:
+        """The headline figures of the out-of-fold report."""
+        m = self.metrics
+        folds = ", ".join(f"{score:.4f}" for score in m["fold_log_loss"])
+        return (f"{self.name}: out-of-fold log loss {m['oof_log_loss']:.4f} (uniform 1.0986), accuracy "
+                f"{m['accuracy']:.3f}, macro F1 {m['macro_f1']:.3f}; per fold {folds}")
+
+    def record_swap_asymmetry(self, train: pd.DataFrame, folds: np.ndarray) -> float:
+        """Mean |P - swapped P| of one-order predictions of the first fold model on its held-out rows."""
+        fold = np.unique(folds)[0]
+        value = self.ensemble.models[0].swap_asymmetry(train[np.asarray(folds) == fold].reset_index(drop=True))
+        self.metrics["swap_asymmetry"] = value
+        return value
+
     def plots(self, train: pd.DataFrame, out_dir: Path | str) -> dict:
         """The out-of-fold report as figures, also saved as PNG in the model's plots folder."""
         from arenakit.plots import plot_confusion_matrix, plot_log_loss_by_length, plot_reliability

@@ -134,3 +134,13 @@ def plot_log_loss_by_length(table, path=None, title=None):
     ax.legend(loc="upper right")
     _save(fig, path)
     return fig
+
+
+def plot_top_features(table, path=None, title=None, top: int = 20):
+    """Horizontal bars of the largest entries: a Series (importance) or a DataFrame (one column per class)."""
+    table = table.head(top).iloc[::-1]
+    ax = table.plot.barh(figsize=(8, 0.3 * len(table) + 1.5), title=title or "Top features")
+    fig = ax.figure
+    fig.tight_layout()
+    _save(fig, path)
+    return fig

@@ -56,9 +56,9 @@ class MiniLMLightGBMModel(ArenaModel):
 
     def __init__(self, model_path: str | None = None, cache_dir: str | None = None, batch_size: int = 64,
                  device: str | None = None, prompt_share: float = 0.3, use_length_features: bool = True,
-                 num_leaves: int = 7, learning_rate: float = 0.03, max_rounds: int = 2000,
+                 num_leaves: int = 15, learning_rate: float = 0.03, max_rounds: int = 2000,
                  min_child_samples: int = 40, feature_fraction: float = 0.3, bagging_fraction: float = 0.8,
-                 lambda_l2: float = 10.0, early_stopping_rounds: int = 100, valid_fraction: float = 0.15,
+                 lambda_l2: float = 10.0, early_stopping_rounds: int = 100, valid_fraction: float = 0.25,
                  swap_augment: bool = True, swap_average: bool = True, seed: int = 0):
         self.model_path = model_path
         self.cache_dir = cache_dir
