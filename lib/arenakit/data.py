@@ -128,8 +128,7 @@ def labels_from_winners(frame: pd.DataFrame, path: Path | str) -> np.ndarray:
             "hold something else. Fix those cells."
         )
     counts = winners.sum(axis=1)
-    for count, what in ((0, "no winner"), (2, "several winners")):
-        wrong = counts == count if count == 0 else counts >= count
+    for wrong, what in ((counts == 0, "no winner"), (counts > 1, "several winners")):
         if wrong.any():
             raise ArenaDataError(
                 f"{path}: {int(wrong.sum())} row(s) with {what}: id(s) {_examples(frame['id'][wrong])}. "
