@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from arenakit.errors import examples
 from arenakit.schema import CLASS_COLUMNS
 
 OOF_FILE = "oof.csv"
@@ -54,7 +55,7 @@ def load_predictions(path: Path, ids=None) -> np.ndarray:
     if len(missing) or len(by_id) != len(wanted):
         raise ValueError(
             f"{path}: predictions do not match the rows asked for ({len(missing)} id(s) missing, e.g. "
-            f"{list(missing[:5])}; {len(by_id)} rows for {len(wanted)} ids). Re-run that model on this data."
+            f"{examples(missing)}; {len(by_id)} rows for {len(wanted)} ids). Re-run that model on this data."
         )
     return by_id.loc[wanted, list(CLASS_COLUMNS)].to_numpy()
 

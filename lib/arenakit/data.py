@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.errors import ArenaDataError
+from arenakit.errors import MAX_EXAMPLES, ArenaDataError, examples
 from arenakit.schema import (
     CLASS_COLUMNS,
     SAMPLE_SUBMISSION_FILE,
@@ -46,7 +46,6 @@ SIDE_PAIRS = (
     ("null_response_a", "null_response_b"),
     ("winner_model_a", "winner_model_b"),
 )
-_EXAMPLES = 5
 
 
 @dataclass(frozen=True)
@@ -71,12 +70,6 @@ class Competition:
 
     def issues_frame(self) -> pd.DataFrame:
         return pd.DataFrame([vars(issue) for issue in self.issues], columns=["file", "row_id", "column", "problem"])
-
-
-def _examples(values) -> str:
-    values = list(values)
-    shown = ", ".join(str(value) for value in values[:_EXAMPLES])
-    return shown + (f" and {len(values) - _EXAMPLES} more" if len(values) > _EXAMPLES else "")
 
 
 def read_table(path: Path | str, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -105,14 +98,14 @@ def read_table(path: Path | str, columns: tuple[str, ...]) -> pd.DataFrame:
     bad = frame.index[ids.isna() | (ids != np.round(ids))]
     if len(bad):
         raise ArenaDataError(
-            f"{path}: id is not an integer on line(s) {_examples(bad + 2)} "
-            f"(values {_examples(frame['id'][bad].map(repr))}). Every row needs an integer id."
+            f"{path}: id is not an integer on line(s) {examples(bad + 2)} "
+            f"(values {examples(frame['id'][bad].map(repr))}). Every row needs an integer id."
         )
     frame["id"] = ids.astype("int64")
     duplicated = frame["id"][frame["id"].duplicated()].unique()
     if len(duplicated):
         raise ArenaDataError(
-            f"{path}: {len(duplicated)} duplicate id(s): {_examples(duplicated)}. "
+            f"{path}: {len(duplicated)} duplicate id(s): {examples(duplicated)}. "
             "Ids must be unique; remove the repeated rows or give them their own ids."
         )
     return frame
@@ -124,14 +117,14 @@ def labels_from_winners(frame: pd.DataFrame, path: Path | str) -> np.ndarray:
     not_binary = ~winners.isin([0, 1]).all(axis=1)
     if not_binary.any():
         raise ArenaDataError(
-            f"{path}: winner columns must hold 0 or 1; row id(s) {_examples(frame['id'][not_binary])} "
+            f"{path}: winner columns must hold 0 or 1; row id(s) {examples(frame['id'][not_binary])} "
             "hold something else. Fix those cells."
         )
     counts = winners.sum(axis=1)
     for wrong, what in ((counts == 0, "no winner"), (counts > 1, "several winners")):
         if wrong.any():
             raise ArenaDataError(
-                f"{path}: {int(wrong.sum())} row(s) with {what}: id(s) {_examples(frame['id'][wrong])}. "
+                f"{path}: {int(wrong.sum())} row(s) with {what}: id(s) {examples(frame['id'][wrong])}. "
                 f"Each row needs exactly one of {', '.join(CLASS_COLUMNS)} set to 1; fix or remove those rows."
             )
     return winners.to_numpy().argmax(axis=1).astype("int8")
@@ -180,8 +173,8 @@ def load_sample_submission(path: Path | str, test_ids: np.ndarray) -> pd.DataFra
     extra = np.setdiff1d(frame["id"], test_ids)
     if len(missing) or len(extra):
         raise ArenaDataError(
-            f"{path}: ids differ from test.csv ({len(missing)} test id(s) missing, e.g. {_examples(missing)}; "
-            f"{len(extra)} not in test.csv, e.g. {_examples(extra)}). Use the two files of the same download."
+            f"{path}: ids differ from test.csv ({len(missing)} test id(s) missing, e.g. {examples(missing)}; "
+            f"{len(extra)} not in test.csv, e.g. {examples(extra)}). Use the two files of the same download."
         )
     for column in CLASS_COLUMNS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
@@ -196,7 +189,7 @@ def load_competition(data_dir: Path | str, warn: bool = True) -> Competition:
     sample = load_sample_submission(data_dir / SAMPLE_SUBMISSION_FILE, test["id"].to_numpy())
     competition = Competition(data_dir, train, test, sample, train_issues + test_issues)
     if warn and competition.issues:
-        shown = "; ".join(f"{i.file} id {i.row_id} {i.column}: {i.problem}" for i in competition.issues[:_EXAMPLES])
+        shown = "; ".join(f"{i.file} id {i.row_id} {i.column}: {i.problem}" for i in competition.issues[:MAX_EXAMPLES])
         warnings.warn(
             f"{len(competition.issues)} cell(s) were not clean JSON lists and were kept as raw text "
             f"({shown}). Competition.issues_frame() lists them all.",

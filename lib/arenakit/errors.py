@@ -1,5 +1,14 @@
 """Errors the kit raises for bad input. Messages name the file, the row id and what to do."""
 
+MAX_EXAMPLES = 5  # ids (or values) an error message names before it says how many more
+
+
+def examples(values) -> str:
+    """A few values for an error message: "1, 2, 3, 4, 5 and 7 more"."""
+    values = list(values)
+    shown = ", ".join(str(value) for value in values[:MAX_EXAMPLES])
+    return shown + (f" and {len(values) - MAX_EXAMPLES} more" if len(values) > MAX_EXAMPLES else "")
+
 
 class ArenaDataError(ValueError):
     """A competition file cannot be used as it is."""

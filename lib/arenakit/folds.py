@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.errors import ArenaDataError
+from arenakit.errors import ArenaDataError, examples
 from arenakit.schema import N_CLASSES
 
 FOLDS_FILE = "folds.csv"
@@ -104,7 +104,7 @@ def load_folds(out_dir: Path | str, train: pd.DataFrame) -> np.ndarray:
     if len(missing) or len(by_id) != len(train):
         raise ArenaDataError(
             f"{path} was made for other data: {len(missing)} train id(s) are not in it "
-            f"(e.g. {', '.join(map(str, missing[:5]))}) and it holds {len(by_id)} rows for {len(train)} train rows. "
+            f"(e.g. {examples(missing)}) and it holds {len(by_id)} rows for {len(train)} train rows. "
             "Delete it (and the model folders beside it) or use a fresh output folder."
         )
     return by_id.loc[train["id"].to_numpy()].to_numpy()

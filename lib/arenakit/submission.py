@@ -12,17 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.errors import SubmissionError
+from arenakit.errors import SubmissionError, examples
 from arenakit.schema import CLASS_COLUMNS, N_CLASSES, SUBMISSION_COLUMNS
 
 ROW_SUM_TOLERANCE = 1e-6
-N_EXAMPLES = 5  # ids named in an error message
-
-
-def _examples(values) -> str:
-    values = list(values)
-    shown = ", ".join(str(v) for v in values[:N_EXAMPLES])
-    return shown + (", ..." if len(values) > N_EXAMPLES else "")
 
 
 def _id_keys(ids) -> pd.Series:
@@ -42,16 +35,16 @@ def _check_ids(ids, expected_ids, what: str) -> None:
         n_rows = int(keys.isin(duplicated).sum())
         raise SubmissionError(
             f"{what}: {len(duplicated)} ids appear more than once ({n_rows} rows), "
-            f"e.g. {_examples(duplicated)}"
+            f"e.g. {examples(duplicated)}"
         )
     expected = _id_keys(expected_ids)
     missing = expected[~expected.isin(keys)]
     extra = keys[~keys.isin(expected)]
     problems = []
     if len(missing):
-        problems.append(f"{len(missing)} test ids are missing, e.g. {_examples(missing)}")
+        problems.append(f"{len(missing)} test ids are missing, e.g. {examples(missing)}")
     if len(extra):
-        problems.append(f"{len(extra)} ids are not in test.csv, e.g. {_examples(extra)}")
+        problems.append(f"{len(extra)} ids are not in test.csv, e.g. {examples(extra)}")
     if problems:
         raise SubmissionError(f"{what}: " + "; ".join(problems))
 
@@ -90,14 +83,14 @@ def validate_submission(frame: pd.DataFrame, test_ids, eps: float = 0.0) -> None
         rows = non_numeric.any(axis=1).to_numpy()
         raise SubmissionError(
             f"{int(rows.sum())} rows have non-numeric probabilities, "
-            f"e.g. ids {_examples(ids[rows])}"
+            f"e.g. ids {examples(ids[rows])}"
         )
     array = values.to_numpy(dtype=np.float64)
     rows = (~np.isfinite(array)).any(axis=1)
     if rows.any():
         raise SubmissionError(
             f"{int(rows.sum())} rows have empty, NaN or infinite probabilities, "
-            f"e.g. ids {_examples(ids[rows])}"
+            f"e.g. ids {examples(ids[rows])}"
         )
     low, high = max(eps, 0.0), 1.0 - max(eps, 0.0)
     outside = (array <= 0) | (array >= 1) | (array < low) | (array > high)
@@ -106,14 +99,14 @@ def validate_submission(frame: pd.DataFrame, test_ids, eps: float = 0.0) -> None
         bounds = f"[{eps:g}, 1 - {eps:g}]" if eps > 0 else "(0, 1)"
         raise SubmissionError(
             f"{int(rows.sum())} rows have probabilities outside {bounds}, "
-            f"e.g. ids {_examples(ids[rows])}; clip them (make_submission does)"
+            f"e.g. ids {examples(ids[rows])}; clip them (make_submission does)"
         )
     sums = array.sum(axis=1)
     rows = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
     if rows.any():
         raise SubmissionError(
             f"{int(rows.sum())} rows do not sum to 1 (within {ROW_SUM_TOLERANCE:g}), "
-            f"e.g. ids {_examples(ids[rows])} (sums {_examples(np.round(sums[rows], 6))})"
+            f"e.g. ids {examples(ids[rows])} (sums {examples(np.round(sums[rows], 6))})"
         )
 
 
@@ -141,7 +134,7 @@ def make_submission(
     if bad.any():
         raise SubmissionError(
             f"{int(bad.sum())} rows of proba are not probabilities (NaN, infinite, negative or "
-            f"all zero), e.g. ids {_examples(ids[bad])}"
+            f"all zero), e.g. ids {examples(ids[bad])}"
         )
     if "id" not in sample_submission.columns:
         raise SubmissionError("sample_submission has no 'id' column")
