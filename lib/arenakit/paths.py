@@ -26,16 +26,20 @@ def kaggle_input_root() -> Path:
     return Path(os.environ.get(KAGGLE_INPUT_ENV, DEFAULT_KAGGLE_INPUT))
 
 
-def find_input_dir(marker_files: tuple[str, ...], root: Path | None = None) -> Path | None:
-    """The shallowest folder under the Kaggle input root holding every marker file, or None."""
+def iter_input_dirs(marker_files: tuple[str, ...], root: Path | None = None):
+    """Every folder under the Kaggle input root holding all marker files, shallowest first."""
     root = kaggle_input_root() if root is None else Path(root)
     level = [root] if root.is_dir() else []
     for _ in range(_SEARCH_DEPTH + 1):
         for folder in sorted(level):
             if all((folder / marker).is_file() for marker in marker_files):
-                return folder
+                yield folder
         level = [child for folder in level for child in folder.iterdir() if child.is_dir()]
-    return None
+
+
+def find_input_dir(marker_files: tuple[str, ...], root: Path | None = None) -> Path | None:
+    """The shallowest folder under the Kaggle input root holding every marker file, or None."""
+    return next(iter_input_dirs(marker_files, root), None)
 
 
 def resolve_data_dir(data_dir: Path | str | None, out_dir: Path | str, sample_rows: int = 1000, seed: int = 0) -> Path:

@@ -68,10 +68,14 @@ class ArenaModel(BaseEstimator):
         return folder
 
     @classmethod
-    def load(cls, folder: Path | str) -> "ArenaModel":
+    def load(cls, folder: Path | str, **overrides) -> "ArenaModel":
+        """The saved model; overrides replace saved parameters (another weights path, device, max_length, swap_average)."""
         folder = Path(folder)
         record = json.loads((folder / MODEL_FILE).read_text())
-        model = cls(**record["params"])
+        unknown = sorted(set(overrides) - set(record["params"]))
+        if unknown:
+            raise TypeError(f"{folder}: {cls.__name__} has no parameter(s) {', '.join(unknown)}; it has: {', '.join(sorted(record['params']))}")
+        model = cls(**{**record["params"], **overrides})
         model._load_state(folder, record["state"])
         return model
 
@@ -110,15 +114,15 @@ class FoldEnsemble:
         return folder
 
     @classmethod
-    def load(cls, folder: Path | str) -> "FoldEnsemble":
+    def load(cls, folder: Path | str, **overrides) -> "FoldEnsemble":
         folder = Path(folder)
         fold_dirs = sorted(folder.glob("fold_*"), key=lambda p: int(p.name.split("_")[1]))
         if not fold_dirs:
             raise FileNotFoundError(f"{folder}: no fold_<k> folders; run the model's notebook first")
-        return cls([load_model(fold_dir) for fold_dir in fold_dirs])
+        return cls([load_model(fold_dir, **overrides) for fold_dir in fold_dirs])
 
 
-def load_model(folder: Path | str) -> ArenaModel:
+def load_model(folder: Path | str, **overrides) -> ArenaModel:
     """Load any kit model saved with save(); the class is named in its model.json."""
     folder = Path(folder)
     path = folder / MODEL_FILE
@@ -126,4 +130,4 @@ def load_model(folder: Path | str) -> ArenaModel:
         raise FileNotFoundError(f"{path} not found: not a saved arenakit model folder")
     module_name, _, class_name = json.loads(path.read_text())["class"].rpartition(".")
     model_class = getattr(importlib.import_module(module_name), class_name)
-    return model_class.load(folder)
+    return model_class.load(folder, **overrides)
