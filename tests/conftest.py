@@ -36,3 +36,11 @@ def isolated_embedding_cache(tmp_path_factory):
 
     os.environ["ARENAKIT_CACHE"] = str(tmp_path_factory.mktemp("arenakit-cache"))
     yield
+
+
+@pytest.fixture(scope="session")
+def tiny_deberta_dir(tmp_path_factory) -> Path:
+    """A random 2-layer DebertaV2 with a SentencePiece tokenizer trained on synthetic text (built in seconds)."""
+    from tiny_backbones import build_tiny_deberta
+
+    return build_tiny_deberta(tmp_path_factory.mktemp("tiny-deberta"))

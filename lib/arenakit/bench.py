@@ -9,6 +9,9 @@ peak memory (the child's max RSS) counts only what that stage loads, not the gen
               on --embedder-data (e.g. ../shared/data/arena-sample) when given, else on the
               synthetic sample, capped at --embedder-rows rows (a CPU embeds a few thousand
               texts a minute)
+    lora      LoRA fine-tuning and inference of the MiniLM cross-encoder (tokens/s), dynamic
+              padding with length sorting against fixed max_length padding (arenakit.bench_lora);
+              on --embedder-data when given, first --embedder-rows rows, --lora-max-length tokens
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import time
 from pathlib import Path
 
 from arenakit.bench_embedder import stage_embedder
+from arenakit.bench_lora import stage_lora
 
 REAL_TRAIN_ROWS = 57_477
 
@@ -57,7 +61,9 @@ def stage_features(data_dir: Path) -> dict:
     return {"rows": len(train), "columns": table.shape[1], "seconds": seconds, "rows_per_s": len(train) / seconds}
 
 
-STAGES = {"data": stage_data, "features": stage_features, "embedder": stage_embedder}
+STAGES = {"data": stage_data, "features": stage_features, "embedder": stage_embedder, "lora": stage_lora}
+# Stages that run on the model data (--embedder-data) and take the row cap.
+MODEL_STAGES = ("embedder", "lora")
 
 
 def peak_rss_mb() -> float:
@@ -65,9 +71,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_stage_in_child(stage: str, data_dir: Path, embedder_rows: int) -> dict:
+def run_stage_in_child(stage: str, data_dir: Path, embedder_rows: int, lora_max_length: int) -> dict:
     completed = subprocess.run(
-        [sys.executable, "-m", "arenakit.bench", "--child", stage, str(data_dir), "--embedder-rows", str(embedder_rows)],
+        [sys.executable, "-m", "arenakit.bench", "--child", stage, str(data_dir), "--embedder-rows", str(embedder_rows),
+         "--lora-max-length", str(lora_max_length)],
         capture_output=True, text=True, check=False,
     )
     if completed.returncode != 0:
@@ -86,13 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=REAL_TRAIN_ROWS, help="synthetic train rows (default: the real train size)")
     parser.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=list(STAGES))
     parser.add_argument("--embedder-data", type=Path, help="competition folder for the embedder stage")
-    parser.add_argument("--embedder-rows", type=int, default=1000, help="rows the embedder stage uses (default: 1000)")
+    parser.add_argument("--embedder-rows", type=int, default=1000, help="rows the embedder and lora stages use (default: 1000)")
+    parser.add_argument("--lora-max-length", type=int, default=512, help="tokens per row in the lora stage (default: 512)")
     parser.add_argument("--child", nargs=2, metavar=("STAGE", "DATA_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child:
         stage, data_dir = args.child
-        extra = {"max_rows": args.embedder_rows} if stage == "embedder" else {}
+        extra = {"max_rows": args.embedder_rows} if stage in MODEL_STAGES else {}
+        if stage == "lora":
+            extra.update(max_length=args.lora_max_length, train_rows=min(64, args.embedder_rows))
         result = STAGES[stage](Path(data_dir), **extra)
         result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
@@ -106,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         size_mb = sum(f.stat().st_size for f in data_dir.iterdir()) / 1e6
         print(f"synthetic sample: {args.rows} train rows, {size_mb:.0f} MB, written in {time.perf_counter() - started:.1f} s")
         for stage in args.stages:
-            stage_data_dir = args.embedder_data if stage == "embedder" and args.embedder_data else data_dir
-            result = run_stage_in_child(stage, stage_data_dir, args.embedder_rows)
+            stage_data_dir = args.embedder_data if stage in MODEL_STAGES and args.embedder_data else data_dir
+            result = run_stage_in_child(stage, stage_data_dir, args.embedder_rows, args.lora_max_length)
             figures = "  ".join(f"{key}={format_figure(value)}" for key, value in result.items())
             print(f"{stage}: {figures}")
     return 0

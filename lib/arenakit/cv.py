@@ -5,11 +5,20 @@
     run.plots(train, out_dir)           # confusion matrix, reliability diagram, loss by length
 
 Each fold model is trained on the other folds and predicts its own fold (out-of-fold); the fold
-models together predict new rows by averaging.
+models together predict new rows by averaging. Big models may train only some folds
+(only_folds): the out-of-fold predictions then cover those folds' rows, and metrics.json says
+which folds (folds_trained) and how many rows (oof_rows).
+
+With fold_dir, each fold model is saved there as soon as it is trained, and a rerun loads a
+saved fold (same rows, same parameters) instead of training it again; a model with a
+checkpoint_dir parameter also checkpoints inside each fold (fold_dir/../checkpoints/fold_k), so
+an interrupted run continues where it stopped.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +30,12 @@ from tqdm.auto import tqdm
 
 from arenakit.artifacts import FOLDS_DIR, OOF_FILE, PLOTS_DIR, TEST_FILE, model_dir, save_metrics, save_predictions
 from arenakit.metrics import evaluate, log_loss, log_loss_by_length
-from arenakit.models.base import FoldEnsemble
+from arenakit.models.base import FoldEnsemble, load_model
+
+FOLD_RECORD = "fold.json"
+# Parameters that change how a run goes, not what a fold model learns.
+_RUN_ONLY_PARAMS = {"progress", "checkpoint_dir", "checkpoint_every", "device", "inference_batch_size"}
+CHECKPOINTS_DIR = "checkpoints"
 
 
 def response_lengths(frame: pd.DataFrame) -> np.ndarray:
@@ -36,10 +50,15 @@ class CVRun:
     ensemble: FoldEnsemble
     metrics: dict
     test_proba: np.ndarray | None = None
+    oof_rows: np.ndarray | None = None  # which train rows have out-of-fold predictions (None: all)
+
+    def rows(self) -> np.ndarray:
+        return np.ones(len(self.oof), dtype=bool) if self.oof_rows is None else self.oof_rows
 
     def save(self, out_dir: Path | str, train: pd.DataFrame, test: pd.DataFrame | None = None) -> Path:
         folder = model_dir(out_dir, self.name)
-        save_predictions(folder / OOF_FILE, train["id"].to_numpy(), self.oof)
+        rows = self.rows()
+        save_predictions(folder / OOF_FILE, train["id"].to_numpy()[rows], self.oof[rows])
         if self.test_proba is not None and test is not None:
             save_predictions(folder / TEST_FILE, test["id"].to_numpy(), self.test_proba)
         save_metrics(folder, self.metrics)
@@ -53,10 +72,11 @@ class CVRun:
         return (f"{self.name}: out-of-fold log loss {m['oof_log_loss']:.4f} (uniform 1.0986), accuracy "
                 f"{m['accuracy']:.3f}, macro F1 {m['macro_f1']:.3f}; per fold {folds}")
 
-    def record_swap_asymmetry(self, train: pd.DataFrame, folds: np.ndarray) -> float:
-        """Mean |P - swapped P| of one-order predictions of the first fold model on its held-out rows."""
-        fold = np.unique(folds)[0]
-        value = self.ensemble.models[0].swap_asymmetry(train[np.asarray(folds) == fold].reset_index(drop=True))
+    def record_swap_asymmetry(self, train: pd.DataFrame, folds: np.ndarray, max_rows: int = 128) -> float:
+        """Mean |P - swapped P| of one-order predictions of the first fold model on (up to max_rows of) its held-out rows."""
+        fold = self.ensemble.fold_ids[0]
+        held_out = train[np.asarray(folds) == fold].reset_index(drop=True)
+        value = self.ensemble.models[0].swap_asymmetry(held_out.iloc[:max_rows])
         self.metrics["swap_asymmetry"] = value
         return value
 
@@ -65,13 +85,38 @@ class CVRun:
         from arenakit.plots import plot_confusion_matrix, plot_log_loss_by_length, plot_reliability
 
         folder = model_dir(out_dir, self.name) / PLOTS_DIR
-        y = train["label"].to_numpy()
-        table = log_loss_by_length(y, self.oof, response_lengths(train))
+        rows = self.rows()
+        y, oof = train["label"].to_numpy()[rows], self.oof[rows]
+        table = log_loss_by_length(y, oof, response_lengths(train)[rows])
         return {
-            "confusion": plot_confusion_matrix(y, self.oof, folder / "confusion_matrix.png", title=f"{self.name}: out-of-fold"),
-            "reliability": plot_reliability(y, self.oof, folder / "reliability.png", title=f"{self.name}: out-of-fold"),
+            "confusion": plot_confusion_matrix(y, oof, folder / "confusion_matrix.png", title=f"{self.name}: out-of-fold"),
+            "reliability": plot_reliability(y, oof, folder / "reliability.png", title=f"{self.name}: out-of-fold"),
             "by_length": plot_log_loss_by_length(table, folder / "log_loss_by_length.png", title=f"{self.name}: loss by length"),
         }
+
+
+def _fold_key(model, fit_ids: np.ndarray) -> str:
+    """What a saved fold model must match to be reused: its training rows and its parameters."""
+    params = {k: v for k, v in model.get_params(deep=False).items() if k not in _RUN_ONLY_PARAMS}
+    params = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(np.asarray(fit_ids).astype(str).tobytes() + params.encode()).hexdigest()[:16]
+
+
+def _fit_fold(model, fit_frame: pd.DataFrame, fold: int, fold_dir: Path | None):
+    """A fitted clone for one fold: loaded when fold_dir holds a matching one, else trained (and saved)."""
+    fold_model = clone(model)
+    if fold_dir is None:
+        return fold_model.fit(fit_frame)
+    folder = fold_dir / f"fold_{fold}"
+    if "checkpoint_dir" in fold_model.get_params():
+        fold_model.set_params(checkpoint_dir=str(fold_dir.parent / CHECKPOINTS_DIR / f"fold_{fold}"))
+    key = _fold_key(model, fit_frame["id"].to_numpy())
+    record = folder / FOLD_RECORD
+    if record.is_file() and json.loads(record.read_text()).get("key") == key:
+        return load_model(folder)
+    fold_model.fit(fit_frame).save(folder)
+    record.write_text(json.dumps({"key": key}))  # written last: a fold without it is retrained
+    return fold_model
 
 
 def cross_validate(
@@ -81,31 +126,42 @@ def cross_validate(
     test: pd.DataFrame | None = None,
     name: str | None = None,
     progress: bool = True,
+    only_folds: list[int] | None = None,
+    fold_dir: Path | str | None = None,
 ) -> CVRun:
-    """Fit one clone of `model` per fold; out-of-fold predictions, fold scores, test predictions."""
+    """Fit one clone of `model` per fold (or per fold in only_folds); out-of-fold predictions, fold scores, test predictions."""
     folds = np.asarray(folds)
     if len(folds) != len(train):
         raise ValueError(f"{len(folds)} fold indices for {len(train)} train rows: use the folds of this train frame")
+    all_folds = [int(k) for k in np.unique(folds)]
+    chosen = all_folds if only_folds is None else [int(k) for k in only_folds]
+    unknown = sorted(set(chosen) - set(all_folds))
+    if unknown or not chosen:
+        raise ValueError(f"only_folds={only_folds}: the folds are {all_folds}")
+    fold_dir = Path(fold_dir) if fold_dir is not None else None
     y = train["label"].to_numpy()
     oof = np.full((len(train), 3), np.nan)
     fold_models, fold_scores, fold_seconds = [], [], []
-    for fold in tqdm(np.unique(folds), desc=f"{name or type(model).__name__} folds", disable=not progress):
+    for fold in tqdm(chosen, desc=f"{name or type(model).__name__} folds", disable=not progress):
         started = time.perf_counter()
         fit_rows, valid_rows = folds != fold, folds == fold
-        fold_model = clone(model).fit(train[fit_rows].reset_index(drop=True))
+        fold_model = _fit_fold(model, train[fit_rows].reset_index(drop=True), fold, fold_dir)
         oof[valid_rows] = fold_model.predict_proba(train[valid_rows].reset_index(drop=True))
         fold_models.append(fold_model)
         fold_scores.append(log_loss(y[valid_rows], oof[valid_rows]))
         fold_seconds.append(time.perf_counter() - started)
-    ensemble = FoldEnsemble(fold_models)
-    metrics = evaluate(y, oof, response_lengths(train))
+    ensemble = FoldEnsemble(fold_models, chosen)
+    rows = np.isin(folds, chosen)
+    metrics = evaluate(y[rows], oof[rows], response_lengths(train)[rows])
     metrics.update({
+        "folds_trained": chosen,
+        "oof_rows": int(rows.sum()),
         "oof_log_loss": metrics["log_loss"],
         "fold_log_loss": fold_scores,
         "fold_seconds": fold_seconds,
-        "n_folds": len(fold_models),
+        "n_folds": len(all_folds),
         "model": type(model).__name__,
         "params": {k: v for k, v in model.get_params(deep=False).items() if isinstance(v, (int, float, str, bool, type(None)))},
     })
     test_proba = ensemble.predict_proba(test.reset_index(drop=True)) if test is not None else None
-    return CVRun(name or type(model).__name__, oof, ensemble, metrics, test_proba)
+    return CVRun(name or type(model).__name__, oof, ensemble, metrics, test_proba, None if rows.all() else rows)

@@ -173,11 +173,27 @@ def _column_budgets(totals: list[int], budget: int, prompt_share: float | None) 
     return shares
 
 
+def _latest_rounds(columns: list[tuple[_Turn, ...]], room: int, sep_cost: int) -> int:
+    """How many of the latest rounds (turn i of every column) fit the room whole; at least the last one."""
+    used, kept = -sep_cost, 0
+    for i in reversed(range(len(columns[0]))):
+        used += sum(column[i].n_tokens for column in columns) + sep_cost * len(columns)
+        if used > room and kept:
+            break
+        kept += 1
+    return kept
+
+
 def _compose(columns: list[tuple[_Turn, ...]], layout: _Layout, max_tokens: int,
-             prompt_share: float | None, head_share: float, slack: int) -> str:
+             prompt_share: float | None, head_share: float, slack: int, keep_turns: str = "ends") -> str:
     n_turns = max(1, max(len(column) for column in columns))
     columns = [column + (_EMPTY_TURN,) * (n_turns - len(column)) for column in columns]
     room = max_tokens - layout.specials - slack
+    if keep_turns == "latest":
+        # A cross-encoder judges the last answers: older rounds go first, whole, when the room is short.
+        kept = _latest_rounds(columns, room, layout.sep_cost)
+        columns = [column[n_turns - kept:] for column in columns]
+        n_turns = kept
     # Separators may take at most half the room; beyond that, keep the first and last turns.
     max_turns = max(1, (room // 2 // max(1, layout.sep_cost) + 1) // len(columns))
     if n_turns > max_turns:
@@ -209,13 +225,19 @@ def format_conversations(
     prompt_share: float | None = None,
     head_share: float = 0.5,
     return_ids: bool = False,
+    keep_turns: str = "ends",
 ) -> list[str] | tuple[list[str], list[list[int]]]:
     """The text of each conversation (a tuple of turn columns, the prompt first), fitted to max_tokens.
 
-    prompt_share caps the first column while the others need the room (None: no cap). With
+    prompt_share caps the first column while the others need the room (None: no cap). keep_turns
+    says which rounds survive when they do not all fit: "ends" keeps every round (cut to share the
+    room) until separators would take half of it, then the first and last; "latest" keeps the
+    latest rounds that fit whole (at least the last one, cut when it alone is too long). With
     return_ids, also the token ids of each text with the model's specials, as the model will see
     them: the fit check has computed them already, so the embedder need not tokenize again.
     """
+    if keep_turns not in ("ends", "latest"):
+        raise ValueError(f"keep_turns must be 'ends' or 'latest'; got {keep_turns!r}")
     layout = _Layout.of(tokenizer)
     if max_tokens <= layout.specials:
         raise ValueError(f"max_tokens={max_tokens} leaves no room beside the tokenizer's {layout.specials} special tokens")
@@ -228,7 +250,7 @@ def format_conversations(
     todo = list(range(len(conversations)))
     for _ in range(_MAX_ROUNDS):
         for i in todo:
-            texts[i] = _compose(tokenized[i], layout, max_tokens, prompt_share, head_share, slack[i])
+            texts[i] = _compose(tokenized[i], layout, max_tokens, prompt_share, head_share, slack[i], keep_turns)
         for i, row_ids in zip(todo, _token_ids([texts[i] for i in todo], tokenizer)):
             ids[i] = row_ids
             slack[i] += max(0, len(row_ids) - max_tokens)

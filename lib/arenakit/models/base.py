@@ -99,18 +99,20 @@ def with_swapped_rows(frame: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame,
 class FoldEnsemble:
     """The K fold models of a cross-validation run; new rows get the average of their predictions."""
 
-    def __init__(self, models: list):
+    def __init__(self, models: list, fold_ids: list[int] | None = None):
         if not models:
             raise ValueError("FoldEnsemble needs at least one fitted model")
         self.models = list(models)
+        # Which fold each model held out: a run may train only some folds.
+        self.fold_ids = list(range(len(self.models))) if fold_ids is None else [int(k) for k in fold_ids]
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         return np.mean([model.predict_proba(frame) for model in self.models], axis=0)
 
     def save(self, folder: Path | str) -> Path:
         folder = Path(folder)
-        for index, model in enumerate(self.models):
-            model.save(folder / f"fold_{index}")
+        for fold, model in zip(self.fold_ids, self.models):
+            model.save(folder / f"fold_{fold}")
         return folder
 
     @classmethod
@@ -119,7 +121,8 @@ class FoldEnsemble:
         fold_dirs = sorted(folder.glob("fold_*"), key=lambda p: int(p.name.split("_")[1]))
         if not fold_dirs:
             raise FileNotFoundError(f"{folder}: no fold_<k> folders; run the model's notebook first")
-        return cls([load_model(fold_dir, **overrides) for fold_dir in fold_dirs])
+        return cls([load_model(fold_dir, **overrides) for fold_dir in fold_dirs],
+                   [int(fold_dir.name.split("_")[1]) for fold_dir in fold_dirs])
 
 
 def load_model(folder: Path | str, **overrides) -> ArenaModel:

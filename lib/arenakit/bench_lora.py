@@ -1,0 +1,66 @@
+"""Benchmark stage "lora": CPU training and inference throughput of the LoRA classifier (MiniLM backbone).
+
+    python -m arenakit.bench --stages lora --embedder-data ../shared/data/arena-sample --embedder-rows 200
+
+On the first rows of the data folder, at --lora-max-length tokens (default 512):
+- training: one epoch of LoRA fine-tuning (both A/B orders, length-grouped batches of 8);
+- inference: length-sorted batches with dynamic padding against every batch padded to max_length
+  (what a plain DataLoader with padding="max_length" does), the same rows and batch size; the two
+  must agree on the probabilities.
+Tokens/s count real tokens (padding excluded), so both inference figures share a numerator.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train_rows: int = 64) -> dict:
+    import torch
+
+    from arenakit.data import load_competition
+    from arenakit.data import swap_ab
+    from arenakit.lora.predict import predict_proba
+    from arenakit.lora.train import TrainConfig, train_classifier
+    from arenakit.models.deberta_lora import LoRAClassifierModel
+
+    torch.manual_seed(0)
+    frame = load_competition(data_dir, warn=False).train.iloc[:max_rows].reset_index(drop=True)
+    model = LoRAClassifierModel(backbone="minilm", max_length=max_length, device="cpu", progress=False)
+    ids = model.input_ids(frame)
+    pad_id = model.tokenizer().pad_token_id
+    from arenakit.lora.backbone import add_lora
+
+    model.model_ = add_lora(model._load_backbone(), model.lora_r, model.lora_alpha, model.lora_dropout)
+
+    fit_rows = frame.iloc[:train_rows]
+    train_ids = [seq for pair in zip(model.input_ids(fit_rows), model.input_ids(swap_ab(fit_rows))) for seq in pair]
+    labels = np.column_stack([fit_rows["label"], fit_rows["label"]]).ravel()
+    started = time.perf_counter()
+    train_classifier(model.model_, train_ids, labels, [], [], pad_id,
+                     TrainConfig(batch_size=8, swap_pairs=True, checkpoint_every=0), device="cpu", progress=False)
+    train_seconds = time.perf_counter() - started
+
+    real_tokens = sum(len(seq) for seq in ids)
+    started = time.perf_counter()
+    dynamic = predict_proba(model.model_, ids, pad_id, batch_size=16, devices=["cpu"], progress=False)
+    dynamic_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    fixed = predict_proba(model.model_, ids, pad_id, batch_size=16, devices=["cpu"], pad_to=max_length, progress=False)
+    fixed_seconds = time.perf_counter() - started
+    return {
+        "rows": len(frame),
+        "max_length": max_length,
+        "mean_tokens": real_tokens / len(ids),
+        "train_sequences": len(train_ids),
+        "train_tokens_per_s": sum(len(seq) for seq in train_ids) / train_seconds,
+        "train_sequences_per_s": len(train_ids) / train_seconds,
+        "infer_dynamic_tokens_per_s": real_tokens / dynamic_seconds,
+        "infer_fixed_tokens_per_s": real_tokens / fixed_seconds,
+        "dynamic_vs_fixed_speedup": fixed_seconds / dynamic_seconds,
+        "max_proba_diff": float(np.abs(dynamic - fixed).max()),
+        "threads": torch.get_num_threads(),
+    }

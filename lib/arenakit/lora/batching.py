@@ -1,0 +1,54 @@
+"""Length-grouped batches with dynamic padding, for training and inference.
+
+Sorting by length makes each batch pad to the length of similar rows instead of max_length;
+training shuffles within "megabatches" of similar length so batches stay random in order. A row
+and its A/B swap can be kept in the same batch (swap_pairs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+# Rows sorted together before cutting into batches: big enough to group lengths, small enough
+# to keep training batches random.
+MEGABATCH = 50
+
+
+def length_grouped_batches(lengths, batch_size: int, seed: int | None = None, pairs: bool = False) -> list[np.ndarray]:
+    """Index batches of rows of similar length.
+
+    seed None: one pass sorted longest first (inference; the biggest batch comes first, so an
+    out-of-memory shows at once). With a seed: shuffled, grouped within megabatches, batch order
+    shuffled (training). pairs=True treats rows 2k and 2k+1 (a row and its swap) as one unit.
+    """
+    lengths = np.asarray(lengths)
+    unit = 2 if pairs else 1
+    if pairs and len(lengths) % 2:
+        raise ValueError("pairs=True needs an even number of rows (each row followed by its swap)")
+    unit_lengths = lengths.reshape(-1, unit).max(axis=1)
+    per_batch = max(1, batch_size // unit)
+    if seed is None:
+        order = np.argsort(-unit_lengths, kind="stable")
+        groups = [order[i:i + per_batch] for i in range(0, len(order), per_batch)]
+    else:
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(unit_lengths))
+        groups = []
+        for start in range(0, len(order), per_batch * MEGABATCH):
+            mega = order[start:start + per_batch * MEGABATCH]
+            mega = mega[np.argsort(-unit_lengths[mega], kind="stable")]
+            groups.extend(mega[i:i + per_batch] for i in range(0, len(mega), per_batch))
+        groups = [groups[i] for i in rng.permutation(len(groups))]
+    return [(group[:, None] * unit + np.arange(unit)).ravel() for group in groups]
+
+
+def pad_batch(sequences: list[list[int]], pad_id: int, pad_to: int | None = None) -> dict[str, torch.Tensor]:
+    """input_ids and attention_mask padded on the right to the longest sequence (or to pad_to)."""
+    width = pad_to or max(len(seq) for seq in sequences)
+    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        input_ids[row, :len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+        attention_mask[row, :len(seq)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask}

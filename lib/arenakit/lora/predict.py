@@ -1,0 +1,71 @@
+"""Inference: length-sorted batches, dynamic padding, fp16 on CUDA, one worker per GPU.
+
+    proba = predict_proba(model, ids, pad_id, batch_size=32, devices=["cuda:0", "cuda:1"])
+
+With several devices, the length-sorted batches are dealt out in turn (0, 1, 0, 1, ...), so each
+device gets a similar share of long and short rows; each device runs its own copy of the model in
+a thread (CUDA kernels release the GIL, so the threads overlap).
+"""
+
+from __future__ import annotations
+
+import copy
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from arenakit.lora.backbone import is_quantized, place_on
+from arenakit.lora.batching import length_grouped_batches, pad_batch
+
+
+def available_devices(device: str = "auto") -> list[str]:
+    """"auto": every CUDA device, else the CPU; any other value is used as given ("cpu", "cuda:1")."""
+    if device != "auto":
+        return [device]
+    if torch.cuda.is_available():
+        return [f"cuda:{index}" for index in range(torch.cuda.device_count())]
+    return ["cpu"]
+
+
+def _run_batches(model, ids: list[list[int]], batches: list[np.ndarray], pad_id: int, device: str,
+                 pad_to: int | None, progress) -> dict[int, np.ndarray]:
+    out = {}
+    use_fp16 = device.startswith("cuda")
+    model.eval()
+    with torch.inference_mode():
+        for batch in batches:
+            inputs = {k: v.to(device) for k, v in pad_batch([ids[i] for i in batch], pad_id, pad_to).items()}
+            with torch.autocast("cuda", dtype=torch.float16, enabled=use_fp16):
+                logits = model(**inputs).logits
+            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            out.update(zip(batch.tolist(), probs))
+            if progress is not None:
+                progress.update(len(batch))
+    return out
+
+
+def predict_proba(model, ids: list[list[int]], pad_id: int, batch_size: int = 32, devices: list[str] | None = None,
+                  pad_to: int | None = None, progress: bool = True, desc: str = "predict") -> np.ndarray:
+    """(n, 3) class probabilities in row order. pad_to pads every batch to that width (for comparison only)."""
+    if not ids:
+        return np.zeros((0, 3))
+    devices = devices or available_devices()
+    if is_quantized(model):
+        devices = devices[:1]  # a quantized model cannot be copied to another device
+    batches = length_grouped_batches([len(seq) for seq in ids], batch_size)
+    bar = tqdm(total=len(ids), desc=desc, disable=not progress)
+    try:
+        if len(devices) == 1:
+            place_on(model, devices[0])
+            results = _run_batches(model, ids, batches, pad_id, devices[0], pad_to, bar)
+        else:
+            replicas = [place_on(model, devices[0])] + [copy.deepcopy(model).to(d) for d in devices[1:]]
+            with ThreadPoolExecutor(len(devices)) as pool:
+                parts = pool.map(lambda k: _run_batches(replicas[k], ids, batches[k::len(devices)], pad_id,
+                                                        devices[k], pad_to, bar), range(len(devices)))
+                results = {index: row for part in parts for index, row in part.items()}
+    finally:
+        bar.close()
+    return np.stack([results[i] for i in range(len(ids))]).astype(np.float64)

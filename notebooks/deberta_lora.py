@@ -1,0 +1,185 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # DeBERTa-LoRA: a fine-tuned cross-encoder with LoRA adapters
+#
+# One input per row, "[CLS] prompt [SEP] response A [SEP] response B [SEP]", read by a Hugging Face
+# sequence classifier (DeBERTa-v3 on Kaggle, any backbone by name or folder) whose attention and
+# feed-forward layers get LoRA adapters; the classification head is trained in full. Every
+# training row is seen in both A/B orders, and predictions average both orders.
+#
+# Settings left at None take the device's profile: on a GPU, microsoft/deberta-v3-small at 1024
+# tokens (fits a 16 GB T4 in fp16); on a CPU, a one-minute run of the bundled all-MiniLM-L6-v2 that
+# shows the pipeline working. Run with `python build.py run deberta_lora`.
+#
+# Two GPUs (Kaggle's 2 x T4): inference deals the length-sorted batches out to both, a model
+# copy per GPU. Training uses one: DDP needs one process per GPU, started by torchrun or
+# accelerate's notebook_launcher, and a papermill kernel cannot host those reliably (the
+# launched processes must re-import everything this notebook defines, and a failure in one
+# hangs the other). Train two folds at once in two kernels instead, each with `folds_to_train`.
+
+# %% tags=["arenakit-bootstrap"]
+# arenakit bootstrap: install the kit offline on Kaggle, before anything imports it.
+# This cell is lib/arenakit/kaggle_build/bootstrap.py, copied by `python build.py pair` into every notebook;
+# edit it there. On Kaggle (or with ARENAKIT_BOOTSTRAP=1) it finds the wheels dataset under the input root by
+# its marker file and installs the bundled wheels with pip, without the internet; locally it does nothing
+# when arenakit is importable. It uses the standard library only: arenakit is not installed yet.
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+WHEELS_MARKER = "arenakit-wheels.json"
+
+
+def install_bundled_wheels(depth=4):
+    """Install every wheel of the first folder under the input root that holds WHEELS_MARKER."""
+    on_kaggle = "KAGGLE_KERNEL_RUN_TYPE" in os.environ or os.environ.get("ARENAKIT_BOOTSTRAP") == "1"
+    if not on_kaggle and importlib.util.find_spec("arenakit") is not None:
+        return None
+    # The same search as arenakit.paths.iter_input_dirs (not importable yet): shallowest folder first.
+    root = Path(os.environ.get("ARENAKIT_KAGGLE_INPUT", "/kaggle/input"))
+    level = [root] if root.is_dir() else []
+    for _ in range(depth + 1):
+        found = sorted(folder for folder in level if (folder / WHEELS_MARKER).is_file())
+        if found:
+            wheels = sorted(str(path) for path in found[0].glob("*.whl"))
+            subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet",
+                            "--disable-pip-version-check", "--find-links", str(found[0]), *wheels], check=True)
+            importlib.invalidate_caches()
+            print(f"arenakit bootstrap: installed {len(wheels)} wheels from {found[0]}")
+            return found[0]
+        level = sorted(child for folder in level for child in folder.iterdir() if child.is_dir())
+    if importlib.util.find_spec("arenakit") is None:
+        raise RuntimeError(f"arenakit is not installed and no folder under {root} holds {WHEELS_MARKER}: attach the "
+                           f"wheels dataset that `python build.py` builds (dataset_sources of kernel-metadata.json)")
+    return None
+
+
+if __name__ == "__main__":
+    install_bundled_wheels()
+
+# %% tags=["parameters"]
+data_dir = None  # competition folder; None: Kaggle input, else the synthetic sample in out_dir/data
+out_dir = "."  # run folder shared by all notebooks (folds.csv, one subfolder per model)
+n_folds = 5
+seed = 42
+folds_to_train = None  # fold numbers to train, e.g. [0] or [0, 1, 2, 3, 4]; None: profile ([0])
+backbone = None  # name ("microsoft/deberta-v3-small", "minilm") or folder; None: profile
+max_length = None  # tokens per row, specials included; None: profile (1024 GPU, 96 CPU)
+lora_r = 8
+lora_alpha = 16
+lora_dropout = 0.05
+learning_rate = None  # None: profile (2e-4 GPU, 5e-4 CPU)
+epochs = None  # None: profile (1)
+batch_size = None  # None: profile (4 GPU, 16 CPU)
+grad_accum = None  # batches per optimizer step; None: profile (4 GPU, 1 CPU)
+label_smoothing = 0.0
+max_train_rows = None  # cap on training rows per fold; None: profile (all GPU, 160 CPU)
+inference_batch_size = None  # None: profile
+swap_augment = True  # train on both A/B orders
+swap_same_batch = True  # a row and its swap in the same batch
+swap_average = True  # average each prediction with the mapped-back prediction on swapped rows
+gradient_checkpointing = False  # trade compute for memory (longer max_length, bigger backbones)
+quantize = None  # "4bit" or "8bit" through bitsandbytes, CUDA only (for 7B+ decoder backbones)
+device = "auto"  # "auto": every CUDA device, else the CPU
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+
+from arenakit.cv import cross_validate
+from arenakit.data import load_competition
+from arenakit.folds import shared_folds
+from arenakit.lora.predict import available_devices
+from arenakit.lora.profiles import profile_name, resolve_settings
+from arenakit.metrics import per_class_table
+from arenakit.models.deberta_lora import LoRAClassifierModel
+from arenakit.paths import resolve_data_dir
+from arenakit.plots import plot_training_curves
+
+out_dir = Path(out_dir)
+data_dir = resolve_data_dir(data_dir, out_dir)
+competition = load_competition(data_dir)
+train, test = competition.train, competition.test
+folds = shared_folds(out_dir, train, n_folds=n_folds, seed=seed)
+settings = resolve_settings(dict(
+    backbone=backbone, max_length=max_length, learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
+    grad_accum=grad_accum, max_train_rows=max_train_rows, inference_batch_size=inference_batch_size,
+    folds_to_train=folds_to_train,
+), device)
+print(f"data: {data_dir}  train rows: {len(train)}  test rows: {len(test)}  folds: {n_folds}")
+print(f"devices: {', '.join(available_devices(device))}  profile: {profile_name(device)}")
+pd.Series(settings, name="setting").to_frame()
+
+# %%
+model = LoRAClassifierModel(
+    backbone=settings["backbone"], max_length=settings["max_length"], lora_r=lora_r, lora_alpha=lora_alpha,
+    lora_dropout=lora_dropout, learning_rate=settings["learning_rate"], epochs=settings["epochs"],
+    batch_size=settings["batch_size"], grad_accum=settings["grad_accum"], label_smoothing=label_smoothing,
+    max_train_rows=settings["max_train_rows"], gradient_checkpointing=gradient_checkpointing,
+    swap_augment=swap_augment, swap_same_batch=swap_same_batch, swap_average=swap_average, device=device,
+    quantize=quantize, inference_batch_size=settings["inference_batch_size"], seed=seed,
+)
+
+# %% [markdown]
+# ## What the model reads
+# The first row as the cross-encoder sees it (the tokenizer's specials are added around it), and
+# the token count of every training row against max_length.
+
+# %%
+print(model.input_texts(train.iloc[:1])[0][:1500])
+lengths = pd.Series([len(ids) for ids in model.input_ids(train)], name="tokens per row")
+lengths.describe().to_frame().T
+
+# %% [markdown]
+# ## Training and out-of-fold evaluation
+# Each trained fold fine-tunes on the other folds (early stopping on an inner 10% holdout,
+# grouped by prompt) and predicts its own fold. Fold models and checkpoints are saved as they
+# go: re-running this notebook resumes an interrupted fold and reuses finished ones.
+
+# %%
+model_folder = out_dir / "deberta_lora"
+run = cross_validate(model, train, folds, test=test, name="deberta_lora",
+                     only_folds=settings["folds_to_train"], fold_dir=model_folder / "folds")
+print(run.summary())
+print(f"out-of-fold rows: {run.metrics['oof_rows']} of {len(train)} (folds {run.metrics['folds_trained']})")
+trainable, total = run.ensemble.models[0].trainable_parameters()
+print(f"trainable parameters: {trainable:,} of {total:,} ({trainable / total:.2%}): adapters and head")
+
+# %%
+histories = {f"fold {fold}": fold_model.history_ for fold, fold_model in zip(run.ensemble.fold_ids, run.ensemble.models)}
+run.metrics["training"] = histories
+plot_training_curves(histories, path=model_folder / "plots" / "training_curves.png", title="deberta_lora: training");
+pd.DataFrame([dict(fold=fold, **record) for fold, history in histories.items() for record in history])
+
+# %%
+rows = run.rows()
+per_class_table(train["label"].to_numpy()[rows], run.oof[rows])
+
+# %%
+figures = run.plots(train, out_dir)
+print(f"mean |P - swapped P| of one-order predictions on held-out rows: {run.record_swap_asymmetry(train, folds):.4f}")
+
+# %% [markdown]
+# ## Artifacts
+# oof.csv (the trained folds' rows), test.csv, metrics.json with the per-epoch history, and per
+# fold the adapters and head (peft format) with the formatter version, read by the ensemble.
+
+# %%
+folder = run.save(out_dir, train, test)
+sorted(path.name for path in folder.iterdir())

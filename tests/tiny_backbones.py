@@ -1,0 +1,52 @@
+"""Tiny random backbones for the LoRA tests: a DeBERTa-v2 with its own SentencePiece model, and decoders.
+
+The DeBERTa one exercises the real DeBERTa-v3 path (SentencePiece tokenizer, relative attention,
+query_proj/key_proj/value_proj targets, pooler + classifier head) in seconds on a CPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from arenakit.synthetic import generate
+from arenakit.text import parse_turns
+
+
+def _corpus(n_rows: int = 300) -> list[str]:
+    train, _ = generate(n_rows, 3, seed=11)
+    lines = []
+    for column in ("prompt", "response_a", "response_b"):
+        for cell in train[column]:
+            lines.extend(turn for turn in parse_turns(cell).turns if turn)
+    return lines
+
+
+def build_tiny_deberta(folder: Path) -> Path:
+    """A random 2-layer DebertaV2 (hidden 32) with a 1,000-piece SentencePiece tokenizer trained on sample text."""
+    import io
+
+    import sentencepiece
+    from transformers import AutoTokenizer, DebertaV2Config, DebertaV2ForSequenceClassification
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model_proto = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(_corpus()), model_writer=model_proto, vocab_size=1000, model_type="unigram",
+        hard_vocab_limit=False, pad_id=0, unk_id=3, bos_id=1, eos_id=2, pad_piece="[PAD]", bos_piece="[CLS]",
+        eos_piece="[SEP]", unk_piece="[UNK]", user_defined_symbols=["[MASK]"], minloglevel=2,
+    )
+    (folder / "spm.model").write_bytes(model_proto.getvalue())
+    config = DebertaV2Config(
+        vocab_size=1000, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=512, relative_attention=True, position_buckets=64, pos_att_type=["p2c", "c2p"],
+        type_vocab_size=0, pad_token_id=0, num_labels=3,
+    )
+    DebertaV2ForSequenceClassification(config).save_pretrained(str(folder))
+    # transformers builds the fast DeBERTa-v2 tokenizer from spm.model beside a deberta-v2 config;
+    # the kit's loader gives it the [CLS] ... [SEP] template where the release leaves it out (5.0.0).
+    from arenakit.lora.backbone import load_tokenizer
+
+    tokenizer = load_tokenizer(folder)
+    tokenizer.save_pretrained(str(folder))
+    assert tokenizer.convert_ids_to_tokens(AutoTokenizer.from_pretrained(str(folder))("the")["input_ids"])[0] == "[CLS]"
+    return folder
