@@ -19,6 +19,49 @@
 # LightGBM learns from the A-minus-B embedding difference, cosine similarities and the baseline's
 # length and structure features. Run with `python build.py run minilm_lgbm`.
 
+# %% tags=["arenakit-bootstrap"]
+# arenakit bootstrap: install the kit offline on Kaggle, before anything imports it.
+# This cell is lib/arenakit/kaggle_build/bootstrap.py, copied by `python build.py pair` into every notebook;
+# edit it there. On Kaggle (or with ARENAKIT_BOOTSTRAP=1) it finds the wheels dataset under the input root by
+# its marker file and installs the bundled wheels with pip, without the internet; locally it does nothing
+# when arenakit is importable. It uses the standard library only: arenakit is not installed yet.
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+WHEELS_MARKER = "arenakit-wheels.json"
+
+
+def install_bundled_wheels(depth=4):
+    """Install every wheel of the first folder under the input root that holds WHEELS_MARKER."""
+    on_kaggle = "KAGGLE_KERNEL_RUN_TYPE" in os.environ or os.environ.get("ARENAKIT_BOOTSTRAP") == "1"
+    if not on_kaggle and importlib.util.find_spec("arenakit") is not None:
+        return None
+    # The same search as arenakit.paths.iter_input_dirs (not importable yet): shallowest folder first.
+    root = Path(os.environ.get("ARENAKIT_KAGGLE_INPUT", "/kaggle/input"))
+    level = [root] if root.is_dir() else []
+    for _ in range(depth + 1):
+        found = sorted(folder for folder in level if (folder / WHEELS_MARKER).is_file())
+        if found:
+            wheels = sorted(str(path) for path in found[0].glob("*.whl"))
+            subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet",
+                            "--disable-pip-version-check", "--find-links", str(found[0]), *wheels], check=True)
+            importlib.invalidate_caches()
+            print(f"arenakit bootstrap: installed {len(wheels)} wheels from {found[0]}")
+            return found[0]
+        level = sorted(child for folder in level for child in folder.iterdir() if child.is_dir())
+    if importlib.util.find_spec("arenakit") is None:
+        raise RuntimeError(f"arenakit is not installed and no folder under {root} holds {WHEELS_MARKER}: attach the "
+                           f"wheels dataset that `python build.py` builds (dataset_sources of kernel-metadata.json)")
+    return None
+
+
+if __name__ == "__main__":
+    install_bundled_wheels()
+
 # %% tags=["parameters"]
 data_dir = None  # competition folder; None: Kaggle input, else the synthetic sample in out_dir/data
 out_dir = "."  # run folder shared by all notebooks (folds.csv, one subfolder per model)
@@ -26,6 +69,7 @@ n_folds = 5
 seed = 42
 model_path = None  # sentence-transformers folder; None: the bundled all-MiniLM-L6-v2
 batch_size = 64
+max_seq_length = None  # tokens per embedded text; None: 256 with a GPU, 128 on a CPU (about twice as fast there)
 cache_dir = None  # embedding cache; None: $ARENAKIT_CACHE or ~/.cache/arenakit, "": no cache
 num_leaves = 15
 learning_rate = 0.03
@@ -41,7 +85,7 @@ from arenakit.data import load_competition
 from arenakit.folds import shared_folds
 from arenakit.metrics import per_class_table
 from arenakit.plots import plot_top_features
-from arenakit.models.minilm_lgbm import MiniLMLightGBMModel
+from arenakit.models.minilm_lgbm import MiniLMLightGBMModel, default_max_seq_length
 from arenakit.paths import resolve_data_dir
 
 out_dir = Path(out_dir)
@@ -59,6 +103,7 @@ print(f"data: {data_dir}  train rows: {len(train)}  test rows: {len(test)}  fold
 # %%
 model = MiniLMLightGBMModel(
     model_path=model_path, cache_dir=cache_dir, batch_size=batch_size,
+    max_seq_length=max_seq_length or default_max_seq_length(),
     num_leaves=num_leaves, learning_rate=learning_rate, feature_fraction=feature_fraction,
     swap_augment=swap_augment, swap_average=swap_average, seed=seed,
 )

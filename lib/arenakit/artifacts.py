@@ -60,6 +60,27 @@ def load_predictions(path: Path, ids=None) -> np.ndarray:
     return by_id.loc[wanted, list(CLASS_COLUMNS)].to_numpy()
 
 
+def load_prediction_frame(path: Path) -> pd.DataFrame:
+    """A predictions CSV as a frame indexed by id, checked; it may hold any subset of the rows.
+
+    A model that trained only some folds writes out-of-fold predictions for those folds' rows
+    only, so callers intersect ids here, where load_predictions insists on every row.
+    """
+    frame = pd.read_csv(path)
+    missing = [column for column in ("id", *CLASS_COLUMNS) if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: no column(s) {', '.join(missing)}; expected id and {', '.join(CLASS_COLUMNS)}. "
+                         "Re-run that model's notebook.")
+    duplicated = frame["id"][frame["id"].duplicated()]
+    values = frame[list(CLASS_COLUMNS)].to_numpy(dtype=float)
+    bad = ~np.isfinite(values).all(axis=1) | (np.abs(values.sum(axis=1) - 1) > 1e-3)
+    if len(duplicated) or bad.any():
+        raise ValueError(f"{path}: {len(duplicated)} duplicated id(s) (e.g. {examples(duplicated)}) and "
+                         f"{int(bad.sum())} row(s) that are not probabilities (e.g. ids {examples(frame['id'][bad])}). "
+                         "Re-run that model's notebook.")
+    return frame.set_index("id")[list(CLASS_COLUMNS)]
+
+
 def save_metrics(folder: Path, metrics: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / METRICS_FILE

@@ -144,3 +144,72 @@ def plot_top_features(table, path=None, title=None, top: int = 20):
     fig.tight_layout()
     _save(fig, path)
     return fig
+
+
+def plot_blend_weights(weights: pd.DataFrame, comparison: pd.DataFrame, path=None, title=None):
+    """Blend weights per model (temperature on each bar) beside the log loss of singles, equal weights and blend.
+
+    `weights` is Blend.table() (columns weight, temperature); `comparison` is compare_blends'
+    table (column log_loss), both indexed by name.
+    """
+    fig, (weight_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 0.45 * max(len(weights), len(comparison)) + 2))
+    names = list(weights.index)
+    bars = weight_ax.barh(names, weights["weight"], color="tab:blue")
+    for bar, weight, temperature in zip(bars, weights["weight"], weights["temperature"]):
+        weight_ax.annotate(f"{weight:.2f} (T={temperature:.2f})", (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+                           xytext=(3, 0), textcoords="offset points", va="center", fontsize=9)
+    weight_ax.set_xlim(0, 1.25)
+    weight_ax.invert_yaxis()
+    weight_ax.set_xlabel("weight (sums to 1)")
+    weight_ax.set_title("Blend weights (T: model temperature)")
+
+    losses = comparison["log_loss"].astype(float)
+    colors = ["tab:green" if "blend" in label else "tab:gray" for label in losses.index]
+    loss_bars = loss_ax.barh(list(losses.index), losses, color=colors)
+    for bar, loss in zip(loss_bars, losses):
+        loss_ax.annotate(f"{loss:.4f}", (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+                         xytext=(3, 0), textcoords="offset points", va="center", fontsize=9)
+    # The losses differ in the third decimal: zoom to them, as plot_log_loss_by_length does.
+    low, high = float(losses.min()), max(float(losses.max()), UNIFORM_LOG_LOSS)
+    loss_ax.set_xlim(low - 0.2 * (high - low) - 1e-3, high + 0.35 * (high - low) + 1e-3)
+    loss_ax.axvline(UNIFORM_LOG_LOSS, color="red", linestyle="--", label=f"uniform ({UNIFORM_LOG_LOSS:.4f})")
+    loss_ax.invert_yaxis()
+    loss_ax.set_xlabel("out-of-fold log loss (lower is better)")
+    loss_ax.set_title("Blend against single models")
+    loss_ax.legend(loc="lower right")
+    fig.suptitle(title or "Ensemble")
+    fig.tight_layout()
+    _save(fig, path)
+    return fig
+
+
+def plot_training_curves(histories: dict, path=None, title=None):
+    """Train loss and validation log loss / accuracy per epoch, one line per fold.
+
+    `histories` maps a fold name to the list of per-validation records a LoRA model keeps
+    (epoch, train_loss, valid_log_loss, valid_accuracy).
+    """
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for index, (fold, history) in enumerate(histories.items()):
+        if not history:
+            continue
+        color = f"C{index % 10}"
+        epochs = [record["epoch"] for record in history]
+        loss_ax.plot(epochs, [record["train_loss"] for record in history], "--", color=color, marker="o", label=f"{fold} train")
+        if "valid_log_loss" in history[0]:
+            loss_ax.plot(epochs, [record["valid_log_loss"] for record in history], "-", color=color, marker="o", label=f"{fold} valid")
+            acc_ax.plot(epochs, [record["valid_accuracy"] for record in history], "-", color=color, marker="o", label=str(fold))
+    loss_ax.axhline(UNIFORM_LOG_LOSS, color="red", linestyle=":", label=f"uniform ({UNIFORM_LOG_LOSS:.4f})")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("log loss")
+    loss_ax.set_title("Training loss and validation log loss")
+    loss_ax.legend(fontsize=8)
+    acc_ax.set_xlabel("epoch")
+    acc_ax.set_ylabel("accuracy")
+    acc_ax.set_title("Validation accuracy")
+    if acc_ax.lines:
+        acc_ax.legend(fontsize=8)
+    fig.suptitle(title or "Training curves")
+    fig.tight_layout()
+    _save(fig, path)
+    return fig

@@ -33,6 +33,27 @@ class NotebookResult:
     executed: Path
     report: Path
     seconds: float
+    cells: tuple = ()  # (seconds, first line) of each code cell, as papermill timed it
+
+
+def cell_seconds(executed: Path) -> tuple:
+    """(seconds, first source line) of every code cell of an executed notebook."""
+    import nbformat
+
+    notebook = nbformat.read(executed, as_version=4)
+    return tuple((float(cell.metadata.get("papermill", {}).get("duration") or 0.0), cell.source.strip().split("\n")[0])
+                 for cell in notebook.cells if cell.cell_type == "code")
+
+
+def where_the_time_went(results: list[NotebookResult], top: int = 3) -> str:
+    """Each notebook's seconds, its slowest cells, and what the kernel start and HTML report took."""
+    lines = [f"where the time went ({sum(r.seconds for r in results):.0f} s in all):"]
+    for result in results:
+        in_cells = sum(seconds for seconds, _ in result.cells)
+        lines.append(f"  {result.name}: {result.seconds:.0f} s (kernel start and report {result.seconds - in_cells:.0f} s)")
+        for seconds, first_line in sorted(result.cells, reverse=True)[:top]:
+            lines.append(f"    {seconds:7.1f} s  {first_line[:90]}")
+    return "\n".join(lines)
 
 
 def available_notebooks(notebook_dir: Path) -> list[str]:
@@ -104,7 +125,7 @@ def run_notebook(py_path: Path, out_dir: Path, parameters: dict, kernel: str = "
     report = write_html_report(executed)
     if failure:
         raise failure
-    return NotebookResult(name, executed, report, time.perf_counter() - started)
+    return NotebookResult(name, executed, report, time.perf_counter() - started, cell_seconds(executed))
 
 
 def write_html_report(executed: Path) -> Path:
@@ -135,4 +156,6 @@ def run_pipeline(
         raise ValueError(f"no selected notebook takes parameter(s) {', '.join(unknown)}; they take: {', '.join(sorted(known))}")
     data_dir = resolve_data_dir(data_dir, out_dir, sample_rows=sample_rows)
     common = {"data_dir": str(data_dir), "out_dir": str(out_dir)}
-    return [run_notebook(notebook_dir / f"{name}.py", out_dir, {**extra, **common}) for name in selected]
+    results = [run_notebook(notebook_dir / f"{name}.py", out_dir, {**extra, **common}) for name in selected]
+    print(where_the_time_went(results))
+    return results

@@ -30,6 +30,29 @@ from arenakit.paths import default_cache_dir
 from arenakit.swap import swap_average
 
 BOOSTER_FILE = "lightgbm.txt"
+# Below this many rows LightGBM runs on one thread. On a few thousand rows its OpenMP threads
+# spend more time waiting on each other than working, and far more once torch's own OpenMP
+# runtime is loaded in the same process: measured on 1,600 rows x 430 columns on a 2-core
+# machine, 50 rounds took 1.1 s on one thread and 4-10 s on two.
+MULTITHREAD_MIN_ROWS = 20_000
+
+
+# Tokens per embedded text when the notebook leaves max_seq_length at None. MiniLM's own 256 on a
+# GPU; 128 on a CPU, where embedding is most of the run: most responses are longer than 128
+# tokens, so this about halves it.
+GPU_MAX_SEQ_LENGTH, CPU_MAX_SEQ_LENGTH = 256, 128
+
+
+def default_max_seq_length(device: str | None = None) -> int:
+    import torch
+
+    on_gpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    return GPU_MAX_SEQ_LENGTH if on_gpu else CPU_MAX_SEQ_LENGTH
+
+
+def lightgbm_threads(n_rows: int) -> int:
+    """num_threads for LightGBM: 1 on small data, else 0 (LightGBM's default: every core)."""
+    return 1 if n_rows < MULTITHREAD_MIN_ROWS else 0
 
 
 def _cosine(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -59,7 +82,8 @@ class MiniLMLightGBMModel(ArenaModel):
                  num_leaves: int = 15, learning_rate: float = 0.03, max_rounds: int = 2000,
                  min_child_samples: int = 40, feature_fraction: float = 0.3, bagging_fraction: float = 0.8,
                  lambda_l2: float = 10.0, early_stopping_rounds: int = 100, valid_fraction: float = 0.25,
-                 swap_augment: bool = True, swap_average: bool = True, seed: int = 0):
+                 swap_augment: bool = True, swap_average: bool = True, seed: int = 0,
+                 max_seq_length: int | None = None):
         self.model_path = model_path
         self.cache_dir = cache_dir
         self.batch_size = batch_size
@@ -78,6 +102,7 @@ class MiniLMLightGBMModel(ArenaModel):
         self.swap_augment = swap_augment
         self.swap_average = swap_average
         self.seed = seed
+        self.max_seq_length = max_seq_length
 
     def _embedder(self):
         from arenakit.embedder import SentenceEmbedder
@@ -86,7 +111,7 @@ class MiniLMLightGBMModel(ArenaModel):
             # Without a cache every fold would embed its training rows again; "" turns it off.
             cache_dir = default_cache_dir() / "embeddings" if self.cache_dir is None else (self.cache_dir or None)
             self.embedder_ = SentenceEmbedder(self.model_path, batch_size=self.batch_size, device=self.device,
-                                              cache_dir=cache_dir)
+                                              cache_dir=cache_dir, max_seq_length=self.max_seq_length)
         return self.embedder_
 
     def features(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -96,13 +121,13 @@ class MiniLMLightGBMModel(ArenaModel):
             table = pd.concat([table, length_features(frame).reset_index(drop=True)], axis=1)
         return table
 
-    def _lgb_params(self) -> dict:
+    def _lgb_params(self, n_rows: int) -> dict:
         return {
             "objective": "multiclass", "num_class": 3, "num_leaves": self.num_leaves,
             "learning_rate": self.learning_rate, "min_child_samples": self.min_child_samples,
             "feature_fraction": self.feature_fraction, "bagging_fraction": self.bagging_fraction,
             "bagging_freq": 1, "lambda_l2": self.lambda_l2, "seed": self.seed, "verbosity": -1,
-            "num_threads": 0,
+            "num_threads": lightgbm_threads(n_rows),
         }
 
     def _dataset(self, table: pd.DataFrame, y: np.ndarray) -> lgb.Dataset:
@@ -116,7 +141,7 @@ class MiniLMLightGBMModel(ArenaModel):
         table = self.features(frame.reset_index(drop=True))
         rng = np.random.default_rng(self.seed)
         holdout = rng.random(len(table)) < self.valid_fraction
-        params = self._lgb_params()
+        params = self._lgb_params(len(table))
         # A row and its swap stay on the same side of the split: the holdout is drawn first.
         probe = lgb.train(
             params, self._dataset(table[~holdout], y[~holdout]), num_boost_round=self.max_rounds,
@@ -130,7 +155,7 @@ class MiniLMLightGBMModel(ArenaModel):
         return self
 
     def _predict_table(self, table: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(table[list(self.columns_)])
+        return self.booster_.predict(table[list(self.columns_)], num_threads=lightgbm_threads(len(table)))
 
     def predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
         return self._predict_table(self.features(frame.reset_index(drop=True)))

@@ -1,0 +1,209 @@
+"""Will inference finish in time? Time each model on a slice of rows, extrapolate, fall back when not.
+
+    timer = Timer(test, timing_rows=64)
+    plan = plan_within_budget(params, lambda name, overrides: timer.time(member, overrides).estimate(len(test)),
+                              budget_s=resolve_time_budget(None), start={"baseline": {"swap_average": True}})
+    plan.steps        # what was given up, in order; plan.overrides: the settings to load each model with
+
+Kaggle re-runs the submission on about 25,000 hidden rows within 9 hours, and a run that overruns
+scores nothing. When the estimate exceeds the budget, the fallback goes in a fixed order, cheapest
+quality first, re-timing after every step and stopping as soon as the estimate fits:
+  1. swap-averaging off (models that have `swap_average`), slowest model first;
+  2. max_length halved (models that have `max_length`), slowest first, never below min_max_length;
+  3. the slowest model dropped, until one is left (that one runs whatever the estimate).
+Models are only ever changed through their parameters (get_params), so any model takes part.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from arenakit.paths import kaggle_input_root
+
+KAGGLE_RUN_ENV = "KAGGLE_KERNEL_RUN_TYPE"
+KAGGLE_LIMIT_S = 9 * 3600
+# Covers what the estimate leaves out (kernel start, installing wheels, reading data, the blend)
+# and its error: extrapolating from a slice is good to a few tens of percent, not better.
+SAFETY_MARGIN_S = 3600
+WARMUP_ROWS = 2  # predicted before the timed slice: lazy model loading and first-call setup are fixed costs
+
+
+def on_kaggle() -> bool:
+    """Running in a Kaggle kernel: its run-type variable is set or its input mount exists."""
+    return KAGGLE_RUN_ENV in os.environ or kaggle_input_root().is_dir()
+
+
+def resolve_time_budget(time_budget_s: float | None) -> float:
+    """Seconds allowed for inference: the given value; else 9 h less the margin on Kaggle; else unlimited."""
+    if time_budget_s is not None:
+        if not time_budget_s > 0:
+            raise ValueError(f"time_budget_s must be a positive number of seconds or None; got {time_budget_s!r}")
+        return float(time_budget_s)
+    return float(KAGGLE_LIMIT_S - SAFETY_MARGIN_S) if on_kaggle() else math.inf
+
+
+def format_seconds(seconds: float) -> str:
+    if math.isinf(seconds):
+        return "unlimited"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.1f} s"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One model setting timed: loading, warm-up, then `rows` rows in `seconds`."""
+
+    load_s: float
+    warmup_s: float
+    rows: int
+    seconds: float
+
+    @property
+    def per_row_s(self) -> float:
+        return self.seconds / max(self.rows, 1)
+
+    def estimate(self, n_rows: int) -> float:
+        """Seconds to load the model and predict n_rows: linear in rows beyond the fixed costs."""
+        return self.load_s + self.warmup_s + self.per_row_s * n_rows
+
+
+class Timer:
+    """Times members (arenakit.members.Member) on a fixed random slice of `frame`, once per setting.
+
+    For the budget, the slice is the first part of the real inference: its predictions are kept
+    (`reusable`) so the full run predicts only the other rows, and timing costs nothing extra.
+    With fresh_cache (the benchmark), a model that caches by cache_dir gets an empty temporary
+    cache instead, so rows embedded earlier (locally, the training run embedded them) are timed
+    as new ones; those predictions are not kept.
+    """
+
+    def __init__(self, frame: pd.DataFrame, timing_rows: int = 64, seed: int = 0, fresh_cache: bool = False):
+        if timing_rows < 1:
+            raise ValueError(f"timing_rows must be at least 1; got {timing_rows}")
+        self.frame = frame.reset_index(drop=True)
+        order = np.random.default_rng(seed).permutation(len(self.frame))[:timing_rows + WARMUP_ROWS]
+        # Warm-up and timed rows are distinct when there are enough, so no cache serves the timed ones.
+        self.warmup_rows = order[:WARMUP_ROWS]
+        self.timed_rows = order[WARMUP_ROWS:] if len(order) > WARMUP_ROWS else order
+        self.fresh_cache = fresh_cache
+        self.timings: dict[tuple, Timing] = {}
+        self._predictions: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._scratch = tempfile.TemporaryDirectory(prefix="arenakit-timing-") if fresh_cache else None
+
+    @staticmethod
+    def _key(name: str, overrides: dict) -> tuple:
+        return name, tuple(sorted(overrides.items()))
+
+    def _rows(self, positions: np.ndarray) -> pd.DataFrame:
+        return self.frame.iloc[positions].reset_index(drop=True)
+
+    def time(self, member, overrides: dict) -> Timing:
+        key = self._key(member.name, overrides)
+        if key not in self.timings:
+            settings = dict(overrides)
+            fresh = self.fresh_cache and "cache_dir" in member.params
+            if fresh:
+                settings["cache_dir"] = tempfile.mkdtemp(dir=self._scratch.name)
+            ensemble = member.load(**settings)
+            started = time.perf_counter()
+            warm = ensemble.predict_proba(self._rows(self.warmup_rows))
+            warmed = time.perf_counter()
+            timed = ensemble.predict_proba(self._rows(self.timed_rows))
+            finished = time.perf_counter()
+            if fresh:
+                member.release()  # this copy writes to the throw-away cache: inference loads its own
+            else:
+                self._predictions[key] = (np.concatenate([self.warmup_rows, self.timed_rows]),
+                                          np.concatenate([np.asarray(warm), np.asarray(timed)]))
+            self.timings[key] = Timing(member.load_seconds, warmed - started, len(self.timed_rows), finished - warmed)
+        return self.timings[key]
+
+    def reusable(self, name: str, overrides: dict) -> tuple[np.ndarray, np.ndarray] | None:
+        """(row positions in frame, their predictions) made while timing this setting, if kept."""
+        return self._predictions.get(self._key(name, overrides))
+
+
+@dataclass
+class BudgetPlan:
+    """The settings to run each kept model with, what was given up and the estimates that led there."""
+
+    budget_s: float
+    overrides: dict[str, dict]
+    estimates: dict[str, float]
+    dropped: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[str]:
+        return [name for name in self.overrides if name not in self.dropped]
+
+    @property
+    def total_s(self) -> float:
+        return sum(self.estimates[name] for name in self.kept)
+
+    def table(self) -> pd.DataFrame:
+        rows = [{"model": name, "estimate_s": seconds, "estimate": format_seconds(seconds),
+                 "settings": ", ".join(f"{k}={v}" for k, v in self.overrides[name].items()) or "as trained",
+                 "runs": name not in self.dropped} for name, seconds in self.estimates.items()]
+        return pd.DataFrame(rows).set_index("model")
+
+
+def plan_within_budget(params: dict[str, dict], estimate: Callable[[str, dict], float], budget_s: float,
+                       start: dict[str, dict] | None = None, min_max_length: int = 256) -> BudgetPlan:
+    """Fall back in the stated order until the summed estimate fits budget_s.
+
+    params: each model's get_params(); estimate(name, overrides): seconds for the whole test with
+    those settings; start: overrides to begin from (e.g. swap_average=True where supported).
+    """
+    overrides = {name: dict((start or {}).get(name, {})) for name in params}
+    plan = BudgetPlan(budget_s, overrides, {name: estimate(name, overrides[name]) for name in params})
+
+    def over() -> bool:
+        return plan.total_s > budget_s
+
+    def slowest_first() -> list[str]:
+        return sorted(plan.kept, key=lambda name: -plan.estimates[name])
+
+    def change(name: str, key: str, value, what: str) -> None:
+        before = plan.total_s
+        overrides[name][key] = value
+        plan.estimates[name] = estimate(name, overrides[name])
+        plan.steps.append(f"over the time budget ({format_seconds(budget_s)} left): {what} for {name}; "
+                          f"estimate {format_seconds(before)} -> {format_seconds(plan.total_s)}")
+
+    if over():
+        for name in slowest_first():
+            if overrides[name].get("swap_average", params[name].get("swap_average")) is True:
+                change(name, "swap_average", False, "swap-averaging turned off")
+                if not over():
+                    break
+    while over():
+        shorter = [name for name in slowest_first() if isinstance(params[name].get("max_length"), int)
+                   and overrides[name].get("max_length", params[name]["max_length"]) > min_max_length]
+        if not shorter:
+            break
+        for name in shorter:
+            current = overrides[name].get("max_length", params[name]["max_length"])
+            change(name, "max_length", max(min_max_length, current // 2), f"max_length {current} -> "
+                   f"{max(min_max_length, current // 2)}")
+            if not over():
+                break
+    while over() and len(plan.kept) > 1:
+        slowest = slowest_first()[0]
+        before = plan.total_s
+        plan.dropped.append(slowest)
+        plan.steps.append(f"over the time budget ({format_seconds(budget_s)} left): dropped {slowest}, the slowest model; "
+                          f"estimate {format_seconds(before)} -> {format_seconds(plan.total_s)}")
+    if over():
+        plan.steps.append(f"the estimate for {plan.kept[0]} alone ({format_seconds(plan.total_s)}) still exceeds the "
+                          f"budget ({format_seconds(budget_s)} left); it runs anyway, as the last model left")
+    return plan

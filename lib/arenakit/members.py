@@ -1,0 +1,97 @@
+"""The trained models an ensemble blends: each one's folder, out-of-fold predictions and fold models.
+
+    members, problems = load_members(["baseline", "minilm_lgbm"], out_dir, train["id"])
+    members[0].load(swap_average=False).predict_proba(test)    # the fold models, one setting overridden
+
+A model whose folder is missing, whose files do not read or whose fold models do not load is
+left out with the reason (in `problems`), never silently: the caller says so and goes on with
+the others.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from arenakit.artifacts import FOLDS_DIR, OOF_FILE, load_metrics, load_prediction_frame
+from arenakit.errors import examples
+from arenakit.model_folders import find_model_folder, where_searched
+from arenakit.models.base import FoldEnsemble
+
+
+class MemberUnusable(RuntimeError):
+    """A model cannot take part in the ensemble; the message says why and what to do."""
+
+
+@dataclass
+class Member:
+    name: str
+    folder: Path
+    oof: pd.DataFrame  # out-of-fold predictions indexed by id: every train row, or a trained subset
+    metrics: dict
+    params: dict = field(default_factory=dict)  # get_params() of the first fold model, as saved
+    load_seconds: float = 0.0  # how long the last load took
+    _loaded: tuple | None = field(default=None, repr=False)  # (overrides, FoldEnsemble) of the last load
+
+    def load(self, **overrides) -> FoldEnsemble:
+        """The fold models with these parameter overrides; the last load is kept and reused."""
+        # An override equal to the saved value changes nothing: drop it, so the kept load is reused.
+        overrides = {key: value for key, value in overrides.items() if key not in self.params or self.params[key] != value}
+        if self._loaded is not None and self._loaded[0] == overrides:
+            return self._loaded[1]
+        self.release()  # one loaded copy at a time: a big model's fold weights are not cheap to hold twice
+        started = time.perf_counter()
+        ensemble = FoldEnsemble.load(self.folder / FOLDS_DIR, **overrides)
+        self.load_seconds = time.perf_counter() - started
+        self._loaded = (dict(overrides), ensemble)
+        self.params = ensemble.models[0].get_params(deep=False) if not self.params else self.params
+        return ensemble
+
+    def release(self) -> None:
+        self._loaded = None
+
+    def summary(self) -> dict:
+        """A row for the table of models found."""
+        return {"model": self.name, "folder": str(self.folder), "oof_rows": len(self.oof),
+                "folds_trained": self.metrics.get("folds_trained", self.metrics.get("n_folds")),
+                "oof_log_loss": self.metrics.get("oof_log_loss"), "class": self.metrics.get("model")}
+
+
+def load_member(name: str, out_dir: Path | str, train_ids) -> Member:
+    """One model's artifacts, checked against this train.csv, with its fold models loaded once."""
+    folder = find_model_folder(name, out_dir)
+    if folder is None:
+        raise MemberUnusable(f"no model folder found (looked in {where_searched(name, out_dir)}); "
+                             f"run its notebook first, or attach its output on Kaggle")
+    try:
+        oof = load_prediction_frame(folder / OOF_FILE)
+        metrics = load_metrics(folder)
+    except (OSError, ValueError) as error:
+        raise MemberUnusable(f"artifacts in {folder} do not read: {error}") from error
+    unknown = oof.index.difference(pd.Index(train_ids))
+    if len(unknown) or oof.empty:
+        raise MemberUnusable(
+            f"{folder / OOF_FILE} holds {len(unknown)} id(s) that are not in this train.csv "
+            f"(e.g. {examples(unknown)}) and {len(oof) - len(unknown)} that are: it was trained on other "
+            "data. Re-run its notebook on this data folder.")
+    member = Member(name, folder, oof, metrics)
+    try:
+        member.load()
+    except Exception as error:  # whatever the model raises (missing weights, version, import): report it
+        raise MemberUnusable(f"fold models in {folder / FOLDS_DIR} failed to load: "
+                             f"{type(error).__name__}: {error}") from error
+    return member
+
+
+def load_members(names, out_dir: Path | str, train_ids) -> tuple[list[Member], dict[str, str]]:
+    """The usable members in the given order, and for each unusable one (by name) the reason."""
+    members, problems = [], {}
+    for name in names:
+        try:
+            members.append(load_member(name, out_dir, train_ids))
+        except MemberUnusable as error:
+            problems[name] = str(error)
+    return members, problems
