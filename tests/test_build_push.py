@@ -1,0 +1,128 @@
+"""build.py push: the real kaggle CLI against a loopback stub of the Kaggle API that records every request."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+from arenakit.backbones import BACKBONE_MARKER, MINILM_HUB_NAME, folder_name
+from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
+
+from build_helpers import FAKE_KEY, OWNER, build_py, check, isolated_env, shared_build
+from kaggle_stub import KaggleStub
+
+KERNEL_ORDER = ["baseline", "minilm_lgbm", "deberta_lora", "ensemble"]
+
+
+def _kernel_names(build_dir):
+    return [name for name in KERNEL_ORDER if (build_dir / "kernels" / name).is_dir()]
+
+
+def _ref(name):
+    return f"{OWNER}/arenakit-{name.replace('_', '-')}"
+
+
+def test_dry_run_prints_the_commands_in_dependency_order(tmp_path_factory, tmp_path):
+    build = shared_build(tmp_path_factory)["build"]
+    completed = check(build_py("push", "--dry-run", "--submit", "--build-dir", build, env=isolated_env(tmp_path), cwd=tmp_path))
+    commands = [line for line in completed.stdout.splitlines() if line.startswith("kaggle ")]
+    datasets = build / "datasets"
+    commit = json.loads((datasets / "arenakit-wheels" / "manifest.json").read_text())["git_commit"][:12]
+    for index, kind in ((0, "weights"), (3, "wheels")):
+        assert commands[index:index + 3] == [
+            f"kaggle datasets status {OWNER}/arenakit-{kind}",
+            commands[index + 1],
+            f"kaggle datasets create -p {datasets / f'arenakit-{kind}'} --dir-mode zip",
+        ]
+        assert commands[index + 1].startswith(f"kaggle datasets version -p {datasets / f'arenakit-{kind}'} --dir-mode zip "
+                                              f"-m 'arenakit 0.1.0 at {commit}")
+    pushes = [line.rsplit("/", 1)[-1] for line in commands if line.startswith("kaggle kernels push")]
+    assert pushes == _kernel_names(build)
+    submission = pushes[-1]
+    # The submission kernel goes after every training kernel has finished, and is then submitted.
+    last_push = commands.index(f"kaggle kernels push -p {build / 'kernels' / submission}")
+    waits = [line for line in commands[:last_push] if line.startswith("kaggle kernels status")]
+    assert waits == [f"kaggle kernels status {_ref(name)}" for name in pushes[:-1]]
+    assert commands[-1] == (f"kaggle competitions submit llm-classification-finetuning -k {_ref(submission)} -v N "
+                            f"-f submission.csv -m '{_ref(submission)} version N'")
+
+
+def test_push_with_the_real_cli_sends_what_was_built(tmp_path_factory, tmp_path):
+    build = shared_build(tmp_path_factory)["build"]
+    names = _kernel_names(build)
+    training, submission = names[:-1], names[-1]
+    env = isolated_env(tmp_path, KAGGLE_USERNAME=OWNER, KAGGLE_KEY=FAKE_KEY)
+    states = {_ref(training[0]): ["RUNNING", "RUNNING", "COMPLETE"]}  # push polls until it has finished
+    with KaggleStub(existing_datasets={f"{OWNER}/arenakit-wheels"}, kernel_states=states) as stub:
+        completed = build_py("push", "--build-dir", build, "--submit", "--poll-seconds", 0, env={**env, **stub.env}, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    rpcs = stub.rpcs()
+
+    # The wheels dataset exists: a new version; the weights dataset does not: created. Both upload
+    # every file, and each folder (a backbone) as one zip.
+    (version,) = stub.bodies("CreateDatasetVersion")
+    assert (version["ownerSlug"], version["datasetSlug"]) == (OWNER, "arenakit-wheels")
+    wheels_dir = build / "datasets" / "arenakit-wheels"
+    assert version["body"]["versionNotes"].startswith("arenakit 0.1.0 at ")
+    tokens = [f["token"] for f in version["body"]["files"]]
+    assert stub.uploaded_names(tokens) == sorted(p.name for p in wheels_dir.iterdir() if p.name != "dataset-metadata.json")
+    assert WHEELS_MARKER in stub.uploaded_names(tokens)
+    (created,) = stub.bodies("CreateDataset")
+    assert {k: created[k] for k in ("ownerSlug", "slug", "title", "licenseName", "isPrivate")} == {
+        "ownerSlug": OWNER, "slug": "arenakit-weights", "title": "arenakit weights", "licenseName": "other", "isPrivate": True}
+    tokens = [f["token"] for f in created["files"]]
+    minilm_zip = f"{folder_name(MINILM_HUB_NAME)}.zip"
+    assert minilm_zip in stub.uploaded_names(tokens) and "manifest.json" in stub.uploaded_names(tokens)
+    upload = next(u for t, u in stub.uploads.items() if t in tokens and u["name"] == minilm_zip)
+    with zipfile.ZipFile(io.BytesIO(upload["data"])) as archive:
+        assert {BACKBONE_MARKER, "config.json", "model.safetensors"} <= set(archive.namelist())
+
+    # Kernels: training first, the submission last, each as built, internet off.
+    saved = stub.bodies("SaveKernel")
+    assert [body["slug"] for body in saved] == [_ref(name) for name in names]
+    for name, body in zip(names, saved):
+        metadata = json.loads((build / "kernels" / name / "kernel-metadata.json").read_text())
+        assert body["enableInternet"] is False and body["newTitle"] == metadata["title"]
+        assert body.get("enableGpu", False) is metadata["enable_gpu"]
+        assert body.get("machineShape") == metadata.get("machine_shape")
+        assert body["datasetDataSources"] == [f"{OWNER}/arenakit-wheels", f"{OWNER}/arenakit-weights"]
+        assert body["competitionDataSources"] == ["llm-classification-finetuning"]
+        assert body.get("kernelDataSources", []) == ([_ref(n) for n in training] if name == submission else [])
+        cells = json.loads(body["text"])["cells"]
+        assert next(c for c in cells if c["cell_type"] == "code")["metadata"]["tags"] == ["arenakit-bootstrap"]
+    assert saved[0].get("enableGpu", False) is False and "machineShape" not in saved[0]  # the baseline runs on a CPU
+    assert saved[-1]["machineShape"] == "NvidiaTeslaT4"
+
+    # Waits: datasets ready before the first kernel, training kernels complete before the submission.
+    first_kernel = rpcs.index("SaveKernel")
+    submission_push = len(rpcs) - 1 - rpcs[::-1].index("SaveKernel")
+    polled = [b["kernelSlug"] for b in stub.bodies("GetKernelSessionStatus")]
+    assert polled[:len(training) + 2] == [_ref(training[0]).split("/")[1]] * 3 + [_ref(n).split("/")[1] for n in training[1:]]
+    assert rpcs[first_kernel - 2:first_kernel] == ["GetDatasetStatus", "GetDatasetStatus"]
+    assert rpcs[submission_push - 1] == "GetKernelSessionStatus"
+    (submit,) = stub.bodies("CreateCodeSubmission")
+    assert submit == {"competitionName": "llm-classification-finetuning", "kernelOwner": OWNER,
+                      "kernelSlug": _ref(submission).split("/")[1], "kernelVersion": 1, "fileName": "submission.csv",
+                      "submissionDescription": f"{_ref(submission)} version 1"}
+    assert "waiting for kernel" in completed.stdout and f"pushed {_ref(submission)} version 1" in completed.stdout
+
+    # Credentials reached the API from the environment only, and no built file holds them.
+    assert all(h.get("Authorization", "").startswith("Basic ") for h in stub.headers)
+    leaked = [p for p in build.rglob("*") if p.is_file() and FAKE_KEY.encode() in p.read_bytes()]
+    assert leaked == [] and FAKE_KEY not in json.dumps(stub.calls)
+
+
+def test_push_refuses_the_placeholder_owner_and_reports_cli_errors(tmp_path_factory, tmp_path):
+    env = isolated_env(tmp_path, KAGGLE_USERNAME=OWNER, KAGGLE_KEY=FAKE_KEY)
+    placeholder = tmp_path / "placeholder"
+    check(build_py("kernels", "--build-dir", placeholder, env={k: v for k, v in env.items() if k != "KAGGLE_USERNAME"}, cwd=tmp_path))
+    completed = build_py("push", "--build-dir", placeholder, env=env, cwd=tmp_path)
+    assert completed.returncode == 1 and "set your Kaggle user name" in completed.stderr
+    # The CLI prints a failed kernel push and exits 0: push still stops, with the CLI's words.
+    with KaggleStub(kernel_push_error="Notebook not found") as stub:
+        completed = build_py("push", "--build-dir", shared_build(tmp_path_factory)["build"], "--only", "baseline",
+                             env={**env, **stub.env}, cwd=tmp_path)
+    assert completed.returncode == 1
+    assert "`kaggle kernels push` failed (exit 0): Kernel push error: Notebook not found" in completed.stderr
+    assert stub.rpcs() == ["SaveKernel"]
