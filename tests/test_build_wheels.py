@@ -107,7 +107,7 @@ def test_unreachable_index_fails_clearly_and_leaves_no_partial_wheel(tmp_path):
     completed = build_py("wheels", "--python-version", LOCAL.python_version, "--out", out, "--retries", 0, env=env, cwd=tmp_path)
     assert completed.returncode == 1
     assert "could not reach the package index" in completed.stderr and "--offline" in completed.stderr
-    assert f"port={port}): Failed to establish a new connection" in completed.stderr  # pip's own words
+    assert "Failed to establish a new connection" in completed.stderr  # pip's own words (elided in the middle when long)
     assert [p.name for p in out.iterdir()] == ["arenakit-0.1.0-py3-none-any.whl"]  # built locally, nothing partial
     zipfile.ZipFile(out / "arenakit-0.1.0-py3-none-any.whl").testzip()
 
