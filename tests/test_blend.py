@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from arenakit.blend import apply_temperature, compare_blends, equal_blend, fit_blend, fit_weights
-from arenakit.budget import SAFETY_MARGIN_S, plan_within_budget, resolve_time_budget
+from arenakit.ensemble.blend import apply_temperature, compare_blends, equal_blend, fit_blend, fit_weights
+from arenakit.ensemble.budget import SAFETY_MARGIN_S, plan_within_budget, resolve_time_budget
 from arenakit.metrics import log_loss
-from arenakit.model_folders import candidate_folders, find_model_folder
+from arenakit.ensemble.model_folders import candidate_folders, find_model_folder
 
 
 def mixture_rows(weights, n=20_000, seed=0):

@@ -5,20 +5,20 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from arenakit.lora.inputs import cross_encoder_ids, cross_encoder_texts
+from arenakit.models.lora.inputs import cross_encoder_ids, cross_encoder_texts
 
 
 @pytest.fixture(scope="module")
 def minilm_tokenizer():
     from arenakit.backbones import resolve_backbone
-    from arenakit.lora.backbone import load_tokenizer
+    from arenakit.models.lora.backbone import load_tokenizer
 
     return load_tokenizer(resolve_backbone("minilm"))
 
 
 @pytest.fixture(scope="module")
 def deberta_tokenizer(tiny_deberta_dir):
-    from arenakit.lora.backbone import load_tokenizer
+    from arenakit.models.lora.backbone import load_tokenizer
 
     return load_tokenizer(tiny_deberta_dir)
 

@@ -17,8 +17,8 @@ from arenakit.schema import (
     CLASS_COLUMNS, SAMPLE_SUBMISSION_FILE, SUBMISSION_COLUMNS, TEST_COLUMNS, TEST_FILE, TEXT_COLUMNS,
     TRAIN_COLUMNS, TRAIN_FILE,
 )
-from arenakit.synthetic import generate, main, write_sample
-from arenakit.synthetic_text import MODELS
+from arenakit.synthetic.sample import generate, main, write_sample
+from arenakit.synthetic.text import MODELS
 
 N_TRAIN, N_TEST = 3000, 300
 REAL_SAMPLE = Path("/work/shared/data/arena-sample")

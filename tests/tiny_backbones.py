@@ -44,7 +44,7 @@ def build_tiny_deberta(folder: Path) -> Path:
     DebertaV2ForSequenceClassification(config).save_pretrained(str(folder))
     # transformers builds the fast DeBERTa-v2 tokenizer from spm.model beside a deberta-v2 config;
     # the kit's loader gives it the [CLS] ... [SEP] template where the release leaves it out (5.0.0).
-    from arenakit.lora.backbone import load_tokenizer
+    from arenakit.models.lora.backbone import load_tokenizer
 
     tokenizer = load_tokenizer(folder)
     tokenizer.save_pretrained(str(folder))

@@ -17,10 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arenakit.paths import resolve_data_dir
-
-# Pipeline order: the ensemble reads every model's folder, so it runs last.
-PIPELINE = ("baseline", "minilm_lgbm", "deberta_lora", "ensemble")
-KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
+from arenakit.pipeline import KERNEL, available_notebooks
 
 
 class NotebookFailed(RuntimeError):
@@ -54,11 +51,6 @@ def where_the_time_went(results: list[NotebookResult], top: int = 3) -> str:
         for seconds, first_line in sorted(result.cells, reverse=True)[:top]:
             lines.append(f"    {seconds:7.1f} s  {first_line[:90]}")
     return "\n".join(lines)
-
-
-def available_notebooks(notebook_dir: Path) -> list[str]:
-    """The pipeline's notebooks that exist in notebook_dir, in pipeline order."""
-    return [name for name in PIPELINE if (notebook_dir / f"{name}.py").exists()]
 
 
 def select_notebooks(requested: list[str], notebook_dir: Path) -> list[str]:

@@ -16,3 +16,5 @@ SUBMISSION_COLUMNS = ("id", *CLASS_COLUMNS)
 TRAIN_FILE = "train.csv"
 TEST_FILE = "test.csv"
 SAMPLE_SUBMISSION_FILE = "sample_submission.csv"
+# What the submission notebook writes: Kaggle scores the file of this name in /kaggle/working.
+SUBMISSION_FILE = "submission.csv"

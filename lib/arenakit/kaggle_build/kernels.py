@@ -25,7 +25,7 @@ from pathlib import Path
 from arenakit.kaggle_build.built import KERNEL_METADATA, built_folder
 from arenakit.kaggle_build.notebook_cells import with_bootstrap
 from arenakit.kaggle_build.settings import COMPETITION, KaggleSettings
-from arenakit.runner import KERNEL, available_notebooks
+from arenakit.pipeline import KERNEL, available_notebooks
 
 DATASET_KINDS = ("wheels", "weights")
 

@@ -27,9 +27,9 @@ from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.built import read_built
 from arenakit.kaggle_build.manifest import MANIFEST
 from arenakit.kaggle_build.settings import COMPETITION, PLACEHOLDER_OWNER
-from arenakit.runner import PIPELINE
+from arenakit.pipeline import PIPELINE
+from arenakit.schema import SUBMISSION_FILE
 
-SUBMISSION_FILE = "submission.csv"
 _FAILED_OUTPUT = re.compile(r"\berror\b|not valid \w+ sources", re.IGNORECASE)
 _PROGRESS_BAR = re.compile(r"\d+%\|.*\|")  # the CLI's upload bars: noise once the output is captured
 _KERNEL_VERSION = re.compile(r"Kernel version (\d+) successfully pushed")

@@ -36,13 +36,14 @@ from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
 from arenakit.kaggle_build.image_venv import image_like_venv
 from arenakit.kaggle_build.built import DATASET_METADATA, KERNEL_METADATA, built_folder, read_built
 from arenakit.artifacts import METRICS_FILE
-from arenakit.model_folders import is_model_folder
+from arenakit.ensemble.model_folders import is_model_folder
+from arenakit.folds import FOLDS_FILE, FOLDS_META_FILE
 from arenakit.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV
+from arenakit.schema import SUBMISSION_FILE
 
 LAYOUTS = ("flat", "nested")
 KERNEL_NAME = "arenakit-rehearsal"
-SHARED_RUN_FILES = ("folds.csv", "folds.json")  # every training kernel writes these beside its model folder
-SUBMISSION_FILE = "submission.csv"
+SHARED_RUN_FILES = (FOLDS_FILE, FOLDS_META_FILE)  # every training kernel writes these beside its model folder
 
 
 @dataclass(frozen=True)

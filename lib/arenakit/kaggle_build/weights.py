@@ -31,7 +31,7 @@ class BackboneSource:
 
 def default_backbones() -> list[str]:
     """MiniLM and every backbone the notebooks' settings profiles name."""
-    from arenakit.lora.profiles import PROFILES
+    from arenakit.models.lora.profiles import PROFILES
 
     names = [MINILM_HUB_NAME]
     for profile in PROFILES.values():

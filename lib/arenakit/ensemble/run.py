@@ -24,24 +24,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.artifacts import TEST_FILE, load_prediction_frame, model_dir, save_metrics, save_predictions
-from arenakit.blend import compare_blends, fit_blend
-from arenakit.budget import Timer, format_seconds, plan_within_budget, resolve_time_budget
-from arenakit.members import load_members
+from arenakit.artifacts import OOF_FILE, TEST_FILE, load_prediction_frame, model_dir, save_metrics, save_predictions
+from arenakit.ensemble.blend import compare_blends, fit_blend
+from arenakit.ensemble.budget import Timer, format_seconds, plan_within_budget, resolve_time_budget
+from arenakit.ensemble.members import load_members
 from arenakit.notices import notice
-from arenakit.runner import PIPELINE
-from arenakit.schema import CLASS_COLUMNS
+from arenakit.pipeline import SUBMISSION_NOTEBOOK, pipeline_models
+from arenakit.schema import CLASS_COLUMNS, SUBMISSION_FILE
 from arenakit.submission import write_submission
 
-ENSEMBLE_NAME = "ensemble"
-SUBMISSION_FILE = "submission.csv"
 BLEND_FILE = "blend.json"
 COMPARISON_FILE = "comparison.csv"
-
-
-def pipeline_models() -> list[str]:
-    """The models an ensemble blends by default: every pipeline notebook but the ensemble itself."""
-    return [name for name in PIPELINE if name != ENSEMBLE_NAME]
 
 
 class NoUsableModel(RuntimeError):
@@ -188,11 +181,11 @@ class EnsembleRun:
         return self.comparison
 
     def _save_blend(self, ids: pd.Index, oofs: dict[str, np.ndarray]) -> None:
-        folder = model_dir(self.out_dir, ENSEMBLE_NAME)
+        folder = model_dir(self.out_dir, SUBMISSION_NOTEBOOK)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / BLEND_FILE).write_text(json.dumps({**self.blend.to_dict(), "options": self.blend_options}, indent=2))
         self.comparison.to_csv(folder / COMPARISON_FILE)
-        save_predictions(folder / "oof.csv", ids.to_numpy(), self.blend.predict(oofs))
+        save_predictions(folder / OOF_FILE, ids.to_numpy(), self.blend.predict(oofs))
 
     def predict_test(self) -> pd.DataFrame:
         """Each kept model on the whole test.csv with the planned settings; a model that fails is left out."""
@@ -251,7 +244,7 @@ class EnsembleRun:
             proba = self.blend.predict(self.test_proba)
             frame = write_submission(proba, self.competition.test["id"], self.competition.sample_submission,
                                      self.submission_path)
-            save_metrics(model_dir(self.out_dir, ENSEMBLE_NAME), self._metrics())
+            save_metrics(model_dir(self.out_dir, SUBMISSION_NOTEBOOK), self._metrics())
         print(f"wrote {self.submission_path} ({len(frame)} rows, models {', '.join(self.blend.names)})")
         return frame
 

@@ -23,16 +23,16 @@ def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train
 
     from arenakit.data import load_competition
     from arenakit.data import swap_ab
-    from arenakit.lora.predict import predict_proba
-    from arenakit.lora.train import TrainConfig, train_classifier
-    from arenakit.models.deberta_lora import LoRAClassifierModel
+    from arenakit.models.lora.predict import predict_proba
+    from arenakit.models.lora.train import TrainConfig, train_classifier
+    from arenakit.models.lora_classifier import LoRAClassifierModel
 
     torch.manual_seed(0)
     frame = load_competition(data_dir, warn=False).train.iloc[:max_rows].reset_index(drop=True)
     model = LoRAClassifierModel(backbone="minilm", max_length=max_length, device="cpu", progress=False)
     ids = model.input_ids(frame)
     pad_id = model.tokenizer().pad_token_id
-    from arenakit.lora.backbone import add_lora
+    from arenakit.models.lora.backbone import add_lora
 
     model.model_ = add_lora(model._load_backbone(), model.lora_r, model.lora_alpha, model.lora_dropout)
 

@@ -77,7 +77,7 @@ class Timing:
 
 
 class Timer:
-    """Times members (arenakit.members.Member) on a fixed random slice of `frame`, once per setting.
+    """Times members (arenakit.ensemble.members.Member) on a fixed random slice of `frame`, once per setting.
 
     For the budget, the slice is the first part of the real inference: its predictions are kept
     (`reusable`) so the full run predicts only the other rows, and timing costs nothing extra.

@@ -1,5 +1,5 @@
 """Fine-tuning a Hugging Face sequence classifier with LoRA adapters: inputs, backbone, batching, training, inference.
 
 The estimator that ties them together (fit / predict_proba / save / load) is
-arenakit.models.deberta_lora.LoRAClassifierModel.
+arenakit.models.lora_classifier.LoRAClassifierModel.
 """

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from arenakit.lora.backbone import is_quantized, place_on
-from arenakit.lora.batching import length_grouped_batches, pad_batch
+from arenakit.models.lora.backbone import is_quantized, place_on
+from arenakit.models.lora.batching import length_grouped_batches, pad_batch
 
 
 def available_devices(device: str = "auto") -> list[str]:

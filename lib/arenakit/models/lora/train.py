@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from arenakit.lora.backbone import place_on
-from arenakit.lora.batching import length_grouped_batches, pad_batch
-from arenakit.lora.predict import predict_proba
+from arenakit.models.lora.backbone import place_on
+from arenakit.models.lora.batching import length_grouped_batches, pad_batch
+from arenakit.models.lora.predict import predict_proba
 from arenakit.metrics import evaluate
 
 CHECKPOINT_FILE = "checkpoint.pt"

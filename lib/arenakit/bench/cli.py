@@ -10,7 +10,7 @@ peak memory (the child's max RSS) counts only what that stage loads, not the gen
               synthetic sample, capped at --embedder-rows rows (a CPU embeds a few thousand
               texts a minute)
     lora      LoRA fine-tuning and inference of the MiniLM cross-encoder (tokens/s), dynamic
-              padding with length sorting against fixed max_length padding (arenakit.bench_lora);
+              padding with length sorting against fixed max_length padding (arenakit.bench.lora);
               on --embedder-data when given, first --embedder-rows rows, --lora-max-length tokens
 """
 
@@ -25,40 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from arenakit.bench_embedder import stage_embedder
-from arenakit.bench_lora import stage_lora
+from arenakit.bench.data import stage_data, stage_features
+from arenakit.bench.embedder import stage_embedder
+from arenakit.bench.lora import stage_lora
 
 REAL_TRAIN_ROWS = 57_477
-
-
-def stage_data(data_dir: Path) -> dict:
-    from arenakit.data import load_competition
-    from arenakit.folds import assign_folds, prompt_groups
-
-    started = time.perf_counter()
-    competition = load_competition(data_dir, warn=False)
-    loaded = time.perf_counter()
-    assign_folds(competition.train["label"].to_numpy(), prompt_groups(competition.train), n_folds=5, seed=42)
-    finished = time.perf_counter()
-    rows = len(competition.train) + len(competition.test)
-    return {
-        "rows": rows,
-        "load_parse_clean_s": loaded - started,
-        "folds_s": finished - loaded,
-        "total_s": finished - started,
-        "rows_per_s": rows / (finished - started),
-    }
-
-
-def stage_features(data_dir: Path) -> dict:
-    from arenakit.data import load_competition
-    from arenakit.features import length_features
-
-    train = load_competition(data_dir, warn=False).train
-    started = time.perf_counter()
-    table = length_features(train)
-    seconds = time.perf_counter() - started
-    return {"rows": len(train), "columns": table.shape[1], "seconds": seconds, "rows_per_s": len(train) / seconds}
 
 
 STAGES = {"data": stage_data, "features": stage_features, "embedder": stage_embedder, "lora": stage_lora}
@@ -122,6 +93,3 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{stage}: {figures}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,7 +18,7 @@ import pandas as pd
 
 from arenakit.artifacts import FOLDS_DIR, OOF_FILE, load_metrics, load_prediction_frame
 from arenakit.errors import examples
-from arenakit.model_folders import find_model_folder, where_searched
+from arenakit.ensemble.model_folders import find_model_folder, where_searched
 from arenakit.models.base import FoldEnsemble
 
 

@@ -10,7 +10,7 @@ pipeline working, not a competitive model.
 
 from __future__ import annotations
 
-from arenakit.lora.predict import available_devices
+from arenakit.models.lora.predict import available_devices
 
 PROFILES = {
     "gpu": {

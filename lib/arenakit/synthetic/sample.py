@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit import synthetic_text as txt
+from arenakit.synthetic import text as txt
 from arenakit.schema import (
     CLASS_COLUMNS, SAMPLE_SUBMISSION_FILE, SUBMISSION_COLUMNS, TEST_COLUMNS, TEST_FILE, TEXT_COLUMNS,
     TRAIN_COLUMNS, TRAIN_FILE,
@@ -252,6 +252,3 @@ def main(argv=None) -> None:
     out = write_sample(args.out_dir, args.train_rows, args.test_rows, args.seed)
     print(f"{out}: {args.train_rows} train rows, {args.test_rows} test rows (seed {args.seed})")
 
-
-if __name__ == "__main__":
-    main()

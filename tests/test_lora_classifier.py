@@ -13,10 +13,10 @@ from arenakit.cv import cross_validate
 from arenakit.data import load_competition, swap_ab
 from arenakit.folds import assign_folds, prompt_groups
 from arenakit.formatting import FORMATTER_VERSION, FormatterVersionError
-from arenakit.lora import train as train_module
-from arenakit.lora.backbone import add_lora, head_modules, target_modules
+from arenakit.models.lora import train as train_module
+from arenakit.models.lora.backbone import add_lora, head_modules, target_modules
 from arenakit.models.base import load_model
-from arenakit.models.deberta_lora import LoRAClassifierModel
+from arenakit.models.lora_classifier import LoRAClassifierModel
 from arenakit.swap import swap_proba
 
 
@@ -166,7 +166,7 @@ def test_missing_backbone_says_how_to_stage_it(tmp_path, monkeypatch):
 
 
 def test_two_device_inference_matches_one_device(fitted, frame):
-    from arenakit.lora.predict import predict_proba
+    from arenakit.models.lora.predict import predict_proba
 
     ids = fitted.input_ids(frame.iloc[:30])
     pad = fitted.tokenizer().pad_token_id

@@ -1,0 +1,5 @@
+import sys
+
+from arenakit.bench.cli import main
+
+sys.exit(main())

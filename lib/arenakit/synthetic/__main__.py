@@ -1,0 +1,3 @@
+from arenakit.synthetic.sample import main
+
+main()
