@@ -105,9 +105,9 @@ import pandas as pd
 from arenakit.cv import cross_validate
 from arenakit.data import load_competition
 from arenakit.folds import shared_folds
+from arenakit.metrics import per_class_table
 from arenakit.models.lora.predict import available_devices
 from arenakit.models.lora.profiles import profile_name, resolve_settings
-from arenakit.metrics import per_class_table
 from arenakit.models.lora_classifier import LoRAClassifierModel
 from arenakit.paths import resolve_data_dir
 from arenakit.plots import plot_training_curves

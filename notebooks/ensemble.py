@@ -79,6 +79,8 @@ blend_temperature = True  # fit a temperature for the blend
 # %%
 from pathlib import Path
 
+from IPython.display import display
+
 from arenakit.data import load_competition
 from arenakit.ensemble import EnsembleRun
 from arenakit.paths import resolve_data_dir

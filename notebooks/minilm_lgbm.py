@@ -84,9 +84,9 @@ from arenakit.cv import cross_validate
 from arenakit.data import load_competition
 from arenakit.folds import shared_folds
 from arenakit.metrics import per_class_table
-from arenakit.plots import plot_top_features
 from arenakit.models.minilm_lgbm import MiniLMLightGBMModel, default_max_seq_length
 from arenakit.paths import resolve_data_dir
+from arenakit.plots import plot_top_features
 
 out_dir = Path(out_dir)
 data_dir = resolve_data_dir(data_dir, out_dir)

@@ -47,7 +47,7 @@ class KaggleStub:
                 "NO_PROXY": "", "no_proxy": ""}
 
     # -- server
-    def __enter__(self) -> "KaggleStub":
+    def __enter__(self) -> KaggleStub:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -9,8 +9,8 @@ import pytest
 
 from arenakit.ensemble.blend import apply_temperature, compare_blends, equal_blend, fit_blend, fit_weights
 from arenakit.ensemble.budget import SAFETY_MARGIN_S, plan_within_budget, resolve_time_budget
-from arenakit.metrics import log_loss
 from arenakit.ensemble.model_folders import candidate_folders, find_model_folder
+from arenakit.metrics import log_loss
 
 
 def mixture_rows(weights, n=20_000, seed=0):

@@ -13,7 +13,6 @@ from arenakit.backbones import BACKBONE_MARKER, MINILM_HUB_NAME, find_staged_bac
 from arenakit.formatting import FORMATTER_VERSION
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.manifest import require_clean, sha256, source_state
-
 from build_helpers import OWNER, TINY_BACKBONE, build_py, isolated_env, shared_build
 from conftest import REPO_ROOT
 

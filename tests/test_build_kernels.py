@@ -15,7 +15,6 @@ from arenakit.kaggle_build.kernels import top_level_metadata
 from arenakit.kaggle_build.notebook_cells import BOOTSTRAP_TAG, bootstrap_source, with_bootstrap
 from arenakit.kaggle_build.settings import PLACEHOLDER_OWNER, KaggleSettings
 from arenakit.runner import available_notebooks
-
 from build_helpers import build_py, check, isolated_env, shared_build
 from conftest import REPO_ROOT
 

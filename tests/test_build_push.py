@@ -8,7 +8,6 @@ import zipfile
 
 from arenakit.backbones import BACKBONE_MARKER, MINILM_HUB_NAME, folder_name
 from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
-
 from build_helpers import FAKE_KEY, OWNER, build_py, check, isolated_env, shared_build
 from kaggle_stub import KaggleStub
 

@@ -21,7 +21,6 @@ import pytest
 from arenakit.kaggle_build.settings import KaggleSettings
 from arenakit.runner import available_notebooks, declared_parameters, read_notebook
 from arenakit.schema import CLASS_COLUMNS
-
 from build_helpers import OWNER, TINY_BACKBONE, build_py, cache_backbone, check, isolated_env
 from conftest import REPO_ROOT
 

@@ -17,7 +17,6 @@ from arenakit.kaggle_build.image import ImageSnapshot
 from arenakit.kaggle_build.target import Target
 from arenakit.kaggle_build.wheel_info import WheelInfo
 from arenakit.kaggle_build.wheels import SNAPSHOT_FILE
-
 from build_helpers import build_py, check, isolated_env, shared_build
 from conftest import REPO_ROOT
 

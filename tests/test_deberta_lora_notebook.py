@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from arenakit.folds import load_folds
 from arenakit.data import load_competition
+from arenakit.folds import load_folds
 from arenakit.runner import run_pipeline
 from arenakit.schema import CLASS_COLUMNS
 from conftest import REPO_ROOT

@@ -22,7 +22,6 @@ from arenakit.models.minilm_lgbm import MiniLMLightGBMModel
 from arenakit.runner import run_pipeline
 from arenakit.schema import CLASS_COLUMNS, SAMPLE_SUBMISSION_FILE, TEST_FILE, TRAIN_FILE
 from arenakit.submission import validate_submission
-
 from conftest import REPO_ROOT
 
 MODELS = ("baseline", "minilm_lgbm")

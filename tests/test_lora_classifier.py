@@ -13,9 +13,9 @@ from arenakit.cv import cross_validate
 from arenakit.data import load_competition, swap_ab
 from arenakit.folds import assign_folds, prompt_groups
 from arenakit.formatting import FORMATTER_VERSION, FormatterVersionError
+from arenakit.models.base import load_model
 from arenakit.models.lora import train as train_module
 from arenakit.models.lora.backbone import add_lora, head_modules, target_modules
-from arenakit.models.base import load_model
 from arenakit.models.lora_classifier import LoRAClassifierModel
 from arenakit.swap import swap_proba
 

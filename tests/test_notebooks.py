@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import jupytext
 import numpy as np
@@ -15,7 +14,6 @@ from jupytext.compare import compare_notebooks
 
 from arenakit.runner import NotebookFailed, available_notebooks, run_pipeline
 from arenakit.schema import CLASS_COLUMNS
-
 from conftest import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"

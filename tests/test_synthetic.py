@@ -14,8 +14,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
 from arenakit.schema import (
-    CLASS_COLUMNS, SAMPLE_SUBMISSION_FILE, SUBMISSION_COLUMNS, TEST_COLUMNS, TEST_FILE, TEXT_COLUMNS,
-    TRAIN_COLUMNS, TRAIN_FILE,
+    CLASS_COLUMNS,
+    SAMPLE_SUBMISSION_FILE,
+    SUBMISSION_COLUMNS,
+    TEST_COLUMNS,
+    TEST_FILE,
+    TEXT_COLUMNS,
+    TRAIN_COLUMNS,
+    TRAIN_FILE,
 )
 from arenakit.synthetic.sample import generate, main, write_sample
 from arenakit.synthetic.text import MODELS

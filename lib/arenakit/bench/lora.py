@@ -21,8 +21,7 @@ import numpy as np
 def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train_rows: int = 64) -> dict:
     import torch
 
-    from arenakit.data import load_competition
-    from arenakit.data import swap_ab
+    from arenakit.data import load_competition, swap_ab
     from arenakit.models.lora.predict import predict_proba
     from arenakit.models.lora.train import TrainConfig, train_classifier
     from arenakit.models.lora_classifier import LoRAClassifierModel

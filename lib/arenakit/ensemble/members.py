@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from arenakit.artifacts import FOLDS_DIR, OOF_FILE, load_metrics, load_prediction_frame
-from arenakit.errors import examples
 from arenakit.ensemble.model_folders import find_model_folder, where_searched
+from arenakit.errors import examples
 from arenakit.models.base import FoldEnsemble
 
 

@@ -34,7 +34,7 @@ class ImageSnapshot:
     versions: dict  # canonical name -> version string, or None when the version is unknown
 
     @classmethod
-    def read(cls, path: Path) -> "ImageSnapshot":
+    def read(cls, path: Path) -> ImageSnapshot:
         path = Path(path)
         if not path.is_file():
             raise BuildError(f"{path}: the image snapshot is missing; restore it from git or refresh it from a "

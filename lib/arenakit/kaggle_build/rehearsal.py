@@ -31,13 +31,13 @@ from pathlib import Path
 from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 
-from arenakit.kaggle_build import BuildError
-from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
-from arenakit.kaggle_build.image_venv import image_like_venv
-from arenakit.kaggle_build.built import DATASET_METADATA, KERNEL_METADATA, built_folder, read_built
 from arenakit.artifacts import METRICS_FILE
 from arenakit.ensemble.model_folders import is_model_folder
 from arenakit.folds import FOLDS_FILE, FOLDS_META_FILE
+from arenakit.kaggle_build import BuildError
+from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
+from arenakit.kaggle_build.built import DATASET_METADATA, KERNEL_METADATA, built_folder, read_built
+from arenakit.kaggle_build.image_venv import image_like_venv
 from arenakit.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV
 from arenakit.schema import SUBMISSION_FILE
 

@@ -40,7 +40,7 @@ class KaggleSettings:
     owner: str
 
     @classmethod
-    def read(cls, path: Path, owner: str | None = None, from_env: bool = True) -> "KaggleSettings":
+    def read(cls, path: Path, owner: str | None = None, from_env: bool = True) -> KaggleSettings:
         """The settings of the file; owner: this one, else $KAGGLE_USERNAME (unless from_env is False), else the file's."""
         path = Path(path)
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from packaging.tags import Tag, cpython_tags, compatible_tags
+from packaging.tags import Tag, compatible_tags, cpython_tags
 
 from arenakit.kaggle_build import BuildError
 

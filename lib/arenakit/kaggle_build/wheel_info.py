@@ -24,7 +24,7 @@ class WheelInfo:
     requires: tuple  # Requirement objects, markers included
 
     @classmethod
-    def read(cls, path: Path) -> "WheelInfo":
+    def read(cls, path: Path) -> WheelInfo:
         path = Path(path)
         try:
             name, version, _, tags = parse_wheel_filename(path.name)

@@ -30,7 +30,7 @@ class ArenaModel(BaseEstimator):
 
     swap_average = False
 
-    def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> "ArenaModel":
+    def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> ArenaModel:
         raise NotImplementedError
 
     def predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
@@ -68,7 +68,7 @@ class ArenaModel(BaseEstimator):
         return folder
 
     @classmethod
-    def load(cls, folder: Path | str, **overrides) -> "ArenaModel":
+    def load(cls, folder: Path | str, **overrides) -> ArenaModel:
         """The saved model; overrides replace saved parameters (another weights path, device, max_length, swap_average)."""
         folder = Path(folder)
         record = json.loads((folder / MODEL_FILE).read_text())
@@ -116,7 +116,7 @@ class FoldEnsemble:
         return folder
 
     @classmethod
-    def load(cls, folder: Path | str, **overrides) -> "FoldEnsemble":
+    def load(cls, folder: Path | str, **overrides) -> FoldEnsemble:
         folder = Path(folder)
         fold_dirs = sorted(folder.glob("fold_*"), key=lambda p: int(p.name.split("_")[1]))
         if not fold_dirs:

@@ -15,9 +15,9 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
+from arenakit.data import swap_labels
 from arenakit.features import COMPACT_FEATURES, FEATURES_VERSION, length_features, swap_features
 from arenakit.metrics import log_loss
-from arenakit.data import swap_labels
 from arenakit.models.base import ArenaModel, training_labels
 
 DEFAULT_CS = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -77,7 +77,7 @@ class BaselineModel(ArenaModel):
         mean_scores = {C: float(np.mean(s)) for C, s in scores.items()}
         return min(mean_scores, key=mean_scores.get), mean_scores
 
-    def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> "BaselineModel":
+    def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> BaselineModel:
         y = training_labels(frame, y)
         features = length_features(frame)
         self.columns_ = tuple(self.columns) if self.columns else tuple(features.columns)

@@ -23,11 +23,11 @@ from arenakit.backbones import resolve_backbone
 from arenakit.data import swap_ab, swap_labels
 from arenakit.folds import assign_folds, prompt_groups
 from arenakit.formatting import FORMATTER_VERSION, check_formatter_version
+from arenakit.models.base import ArenaModel, training_labels
 from arenakit.models.lora.backbone import add_lora, load_adapters, load_classifier, load_tokenizer, quiet_transformers
 from arenakit.models.lora.inputs import PROMPT_SHARE, cross_encoder_ids, cross_encoder_texts
 from arenakit.models.lora.predict import available_devices, predict_proba
 from arenakit.models.lora.train import TrainConfig, train_classifier
-from arenakit.models.base import ArenaModel, training_labels
 
 ADAPTER_DIR = "adapter"
 
@@ -137,7 +137,7 @@ class LoRAClassifierModel(ArenaModel):
 
     # -- estimator ------------------------------------------------------------------------------
 
-    def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> "LoRAClassifierModel":
+    def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> LoRAClassifierModel:
         y = training_labels(frame, y)
         frame = frame.reset_index(drop=True)
         if self.max_train_rows and len(frame) > self.max_train_rows:

@@ -136,7 +136,7 @@ class MiniLMLightGBMModel(ArenaModel):
             y = np.concatenate([y, swap_labels(y)])
         return lgb.Dataset(table, label=y, free_raw_data=False)
 
-    def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> "MiniLMLightGBMModel":
+    def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> MiniLMLightGBMModel:
         y = training_labels(frame, y)
         table = self.features(frame.reset_index(drop=True))
         rng = np.random.default_rng(self.seed)

@@ -18,11 +18,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.synthetic import text as txt
 from arenakit.schema import (
-    CLASS_COLUMNS, SAMPLE_SUBMISSION_FILE, SUBMISSION_COLUMNS, TEST_COLUMNS, TEST_FILE, TEXT_COLUMNS,
-    TRAIN_COLUMNS, TRAIN_FILE,
+    CLASS_COLUMNS,
+    SAMPLE_SUBMISSION_FILE,
+    SUBMISSION_COLUMNS,
+    TEST_COLUMNS,
+    TEST_FILE,
+    TEXT_COLUMNS,
+    TRAIN_COLUMNS,
+    TRAIN_FILE,
 )
+from arenakit.synthetic import text as txt
 
 LEAD, PARA, STRUCT, CODE, PROMPT, FOLLOWUP, REFUSAL = range(7)
 POOL_SIZE = 256  # pieces per (topic, kind)

@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from arenakit.metrics import evaluate
 from arenakit.models.lora.backbone import place_on
 from arenakit.models.lora.batching import length_grouped_batches, pad_batch
 from arenakit.models.lora.predict import predict_proba
-from arenakit.metrics import evaluate
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
