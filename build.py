@@ -69,13 +69,15 @@ def command_pair(args: argparse.Namespace) -> int:
     import jupytext
 
     from arenakit.kaggle_build.kernels import sync_top_level
-    from arenakit.kaggle_build.notebook_cells import refresh_bootstrap
+    from arenakit.kaggle_build.notebook_cells import keep_cell_ids, refresh_bootstrap
     from arenakit.runner import read_notebook
 
     for py_path in sorted(NOTEBOOK_DIR.glob("*.py")):
         if refresh_bootstrap(py_path):
             print(f"wrote the bootstrap cell into {py_path.relative_to(ROOT)}")
-        jupytext.write(read_notebook(py_path), py_path.with_suffix(".ipynb"))
+        notebook = read_notebook(py_path)
+        keep_cell_ids(notebook, py_path.with_suffix(".ipynb"))
+        jupytext.write(notebook, py_path.with_suffix(".ipynb"))
         print(f"wrote {py_path.with_suffix('.ipynb').relative_to(ROOT)}")
     if sync_top_level(TOP_LEVEL_METADATA, NOTEBOOK_DIR):
         print(f"updated {TOP_LEVEL_METADATA.name} (sources and settings derived from the notebooks)")

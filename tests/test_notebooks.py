@@ -87,3 +87,21 @@ def test_build_run_executes_the_model_notebooks_on_the_synthetic_sample(tmp_path
             p.name for p in (model_dir / "plots").iterdir()}
     assert (out / "minilm_lgbm" / "plots" / "feature_importance.png").exists()
     assert (out / "baseline" / "plots" / "coefficients.png").exists()
+
+
+def test_regenerating_a_pair_keeps_the_cell_ids(tmp_path):
+    from arenakit.kaggle_build.notebook_cells import keep_cell_ids
+    from arenakit.runner import read_notebook
+
+    previous = tmp_path / "baseline.ipynb"
+    jupytext.write(read_notebook(NOTEBOOK_DIR / "baseline.py"), previous)
+    old_ids = [cell.id for cell in jupytext.read(previous).cells]
+    edited = read_notebook(NOTEBOOK_DIR / "baseline.py")
+    edited.cells[-1].source += "\n# edited"
+    edited.cells.insert(1, jupytext.reads("# %% [markdown]\n# new cell\n", fmt="py:percent").cells[0])
+    keep_cell_ids(edited, previous)
+    ids = [cell.id for cell in edited.cells]
+    assert len(set(ids)) == len(ids)
+    # Unchanged cells keep their ids wherever they moved; the edited last cell keeps its place's id.
+    assert ids[0] == old_ids[0] and ids[2:] == old_ids[1:]
+    assert ids[1] not in old_ids

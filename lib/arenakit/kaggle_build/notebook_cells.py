@@ -54,3 +54,26 @@ def refresh_bootstrap(py_path: Path) -> bool:
     if updated != text:
         py_path.write_text(updated, encoding="utf-8")
     return updated != text
+
+
+def keep_cell_ids(notebook, previous: Path) -> None:
+    """Give cells the ids they had in the previous .ipynb, so regenerating a pair changes only what changed.
+
+    jupytext gives every cell a new random id. The old and new cell lists are aligned as a diff:
+    an unchanged cell keeps its id, and an edited cell keeps the id of the old cell it replaces
+    (same type, same place in the diff); an inserted cell gets a new one.
+    """
+    import difflib
+
+    import nbformat
+
+    if not previous.is_file():
+        return
+    old_cells = nbformat.read(previous, as_version=4).cells
+    new_cells = notebook.cells
+    keys = [[(cell.cell_type, cell.source) for cell in cells] for cells in (old_cells, new_cells)]
+    for tag, old_start, old_end, new_start, new_end in difflib.SequenceMatcher(None, *keys, autojunk=False).get_opcodes():
+        if tag == "equal" or (tag == "replace" and old_end - old_start == new_end - new_start):
+            for old, new in zip(old_cells[old_start:old_end], new_cells[new_start:new_end]):
+                if old.cell_type == new.cell_type and old.get("id"):
+                    new.id = old.id
