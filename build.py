@@ -54,8 +54,12 @@ def command_run(args: argparse.Namespace) -> int:
 
     try:
         results = run_pipeline(
-            NOTEBOOK_DIR, args.out, data_dir=args.data_dir, names=args.notebooks,
-            parameters=dict(args.parameters), sample_rows=args.sample_rows,
+            NOTEBOOK_DIR,
+            args.out,
+            data_dir=args.data_dir,
+            names=args.notebooks,
+            parameters=dict(args.parameters),
+            sample_rows=args.sample_rows,
         )
     except (NotebookFailed, ValueError) as error:
         print(f"build.py run: {error}", file=sys.stderr)
@@ -102,8 +106,10 @@ def command_wheels(args: argparse.Namespace) -> int:
         for item in bundle.unmet:
             print(f"  {item}", file=sys.stderr)
         if not args.offline:
-            print("add what is missing to wheels/requirements.txt (or fix wheels/kaggle-image.txt) and build again",
-                  file=sys.stderr)
+            print(
+                "add what is missing to wheels/requirements.txt (or fix wheels/kaggle-image.txt) and build again",
+                file=sys.stderr,
+            )
             return 1
     else:
         print("closure check: every requirement is met by the bundle or the image")
@@ -125,8 +131,10 @@ def command_datasets(args: argparse.Namespace) -> int:
     state = source_state(ROOT)
     require_clean(state, args.allow_dirty)
     sources = backbone_sources(args.backbone)  # a bad --backbone fails before anything is copied
-    built = [build_wheels_dataset(settings, args.wheels_dir, args.build_dir, state),
-             build_weights_dataset(settings, sources, args.build_dir, state)]
+    built = [
+        build_wheels_dataset(settings, args.wheels_dir, args.build_dir, state),
+        build_weights_dataset(settings, sources, args.build_dir, state),
+    ]
     for dataset in built:
         print(f"dataset {dataset.ref}: {megabytes(dataset.size)} in {dataset.folder}")
         for note in dataset.notes:
@@ -141,18 +149,24 @@ def command_kernels(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if json.loads(TOP_LEVEL_METADATA.read_text()) != top_level_metadata(TOP_LEVEL_METADATA, NOTEBOOK_DIR):
-        print(f"note: {TOP_LEVEL_METADATA.name} is out of step with the notebooks (so is a plain `kaggle kernels push` "
-              f"from here): run `python build.py pair`")
+        print(
+            f"note: {TOP_LEVEL_METADATA.name} is out of step with the notebooks (so is a plain `kaggle kernels push` "
+            f"from here): run `python build.py pair`"
+        )
     built = build_kernels(settings, NOTEBOOK_DIR, args.build_dir)
     for kernel in built:
         gpu = kernel.metadata.get("machine_shape", "CPU") if kernel.metadata["enable_gpu"] else "CPU"
         print(f"kernel {kernel.ref}: {gpu}, in {kernel.folder}")
     if settings.submission_name not in {kernel.name for kernel in built}:
-        print(f"note: no submission kernel: {NOTEBOOK_DIR.relative_to(ROOT)}/{settings.submission_name}.py (the "
-              f"code_file of {TOP_LEVEL_METADATA.name}) does not exist")
+        print(
+            f"note: no submission kernel: {NOTEBOOK_DIR.relative_to(ROOT)}/{settings.submission_name}.py (the "
+            f"code_file of {TOP_LEVEL_METADATA.name}) does not exist"
+        )
     if settings.has_placeholder_owner:
-        print(f"note: the owner is still the placeholder {settings.owner!r}: set your Kaggle user name in "
-              f"{TOP_LEVEL_METADATA.name}'s id (then `python build.py pair`), or pass --owner, before pushing")
+        print(
+            f"note: the owner is still the placeholder {settings.owner!r}: set your Kaggle user name in "
+            f"{TOP_LEVEL_METADATA.name}'s id (then `python build.py pair`), or pass --owner, before pushing"
+        )
     return 0
 
 
@@ -172,12 +186,20 @@ def command_rehearse(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     layouts = LAYOUTS if args.layout == "both" else (args.layout,)
-    results = rehearse(args.build_dir, args.run_dir, args.data_dir or args.run_dir / "data", settings.submission_name,
-                       args.work_dir, layouts)
+    results = rehearse(
+        args.build_dir,
+        args.run_dir,
+        args.data_dir or args.run_dir / "data",
+        settings.submission_name,
+        args.work_dir,
+        layouts,
+    )
     for result in results:
-        print(f"rehearsal ({result.layout} layout): {settings.submission_name} ran in {result.seconds:.0f} s with "
-              f"arenakit from the bundled wheels ({result.arenakit_location}); {result.submission_rows} submission rows "
-              f"in {result.working}")
+        print(
+            f"rehearsal ({result.layout} layout): {settings.submission_name} ran in {result.seconds:.0f} s with "
+            f"arenakit from the bundled wheels ({result.arenakit_location}); {result.submission_rows} submission rows "
+            f"in {result.working}"
+        )
     return 0
 
 
@@ -196,7 +218,12 @@ def command_all(args: argparse.Namespace) -> int:
     from arenakit.kaggle_build.manifest import require_clean, source_state
 
     require_clean(source_state(ROOT), args.allow_dirty)  # before the long run, not after it
-    steps = [("run", command_run), ("wheels", command_wheels), ("datasets", command_datasets), ("kernels", command_kernels)]
+    steps = [
+        ("run", command_run),
+        ("wheels", command_wheels),
+        ("datasets", command_datasets),
+        ("kernels", command_kernels),
+    ]
     for name, handler in steps:
         started = time.perf_counter()
         print(f"== {name}", flush=True)
@@ -204,38 +231,66 @@ def command_all(args: argparse.Namespace) -> int:
         print(f"== {name}: {time.perf_counter() - started:.0f} s", flush=True)
         if status:
             return status
-    print("next: `python build.py push --dry-run` to see the upload, `python build.py push` to do it "
-          "(or `kaggle kernels push` from here for the submission kernel alone)")
+    print(
+        "next: `python build.py push --dry-run` to see the upload, `python build.py push` to do it "
+        "(or `kaggle kernels push` from here for the submission kernel alone)"
+    )
     return 0
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="competition folder (default: synthetic sample in OUT/data)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"run folder (default: {DEFAULT_OUT.relative_to(ROOT)})")
-    parser.add_argument("--sample-rows", type=int, default=1000, help="train rows of the synthetic sample (default: 1000)")
-    parser.add_argument("-p", "--parameter", dest="parameters", action="append", type=parse_parameter, default=[],
-                        metavar="KEY=VALUE", help="notebook parameter, repeatable")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"run folder (default: {DEFAULT_OUT.relative_to(ROOT)})"
+    )
+    parser.add_argument(
+        "--sample-rows", type=int, default=1000, help="train rows of the synthetic sample (default: 1000)"
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        action="append",
+        type=parse_parameter,
+        default=[],
+        metavar="KEY=VALUE",
+        help="notebook parameter, repeatable",
+    )
 
 
 def add_wheel_options(parser: argparse.ArgumentParser, out: bool = True) -> None:
     parser.add_argument("--python-version", default="3.12", help="target Python (default: 3.12, Kaggle's)")
-    parser.add_argument("--platform", action="append", metavar="TAG",
-                        help="target wheel platform tag, repeatable (default: every manylinux x86_64 tag)")
+    parser.add_argument(
+        "--platform",
+        action="append",
+        metavar="TAG",
+        help="target wheel platform tag, repeatable (default: every manylinux x86_64 tag)",
+    )
     parser.add_argument("--retries", type=int, default=3, help="download retries (default: 3)")
     parser.add_argument("--offline", action="store_true", help="download nothing; note what is missing")
     if out:
-        parser.add_argument("--out", dest="wheels_dir", type=Path, default=WHEELS_DIR,
-                            help="where the bundle goes (default: wheels/)")
+        parser.add_argument(
+            "--out", dest="wheels_dir", type=Path, default=WHEELS_DIR, help="where the bundle goes (default: wheels/)"
+        )
 
 
 def add_build_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--owner", help="Kaggle user name (default: $KAGGLE_USERNAME, else the id in kernel-metadata.json)")
-    parser.add_argument("--build-dir", type=Path, default=BUILD_DIR, help="where datasets/ and kernels/ go (default: build/)")
+    parser.add_argument(
+        "--owner", help="Kaggle user name (default: $KAGGLE_USERNAME, else the id in kernel-metadata.json)"
+    )
+    parser.add_argument(
+        "--build-dir", type=Path, default=BUILD_DIR, help="where datasets/ and kernels/ go (default: build/)"
+    )
 
 
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backbone", action="append", default=[], metavar="NAME[=PATH]",
-                        help="a backbone for the weights dataset, from PATH or the Hugging Face cache; repeatable")
+    parser.add_argument(
+        "--backbone",
+        action="append",
+        default=[],
+        metavar="NAME[=PATH]",
+        help="a backbone for the weights dataset, from PATH or the Hugging Face cache; repeatable",
+    )
     parser.add_argument("--allow-dirty", action="store_true", help="build datasets from uncommitted changes")
 
 
@@ -245,7 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_options(parser)
     add_wheel_options(parser, out=False)
-    parser.add_argument("--wheels-dir", type=Path, default=WHEELS_DIR, help="where the wheel bundle goes (default: wheels/)")
+    parser.add_argument(
+        "--wheels-dir", type=Path, default=WHEELS_DIR, help="where the wheel bundle goes (default: wheels/)"
+    )
     add_build_options(parser)
     add_dataset_options(parser)
     parser.set_defaults(handler=command_all, notebooks=[])
@@ -256,10 +313,14 @@ def main(argv: list[str] | None = None) -> int:
     add_run_options(run)
     run.set_defaults(handler=command_run)
 
-    pair = commands.add_parser("pair", help="bootstrap cell and .ipynb for every notebook; derived fields of kernel-metadata.json")
+    pair = commands.add_parser(
+        "pair", help="bootstrap cell and .ipynb for every notebook; derived fields of kernel-metadata.json"
+    )
     pair.set_defaults(handler=command_pair)
 
-    wheels = commands.add_parser("wheels", help="download arenakit's dependencies the Kaggle image lacks, check the closure")
+    wheels = commands.add_parser(
+        "wheels", help="download arenakit's dependencies the Kaggle image lacks, check the closure"
+    )
     add_wheel_options(wheels)
     wheels.set_defaults(handler=command_wheels)
 
@@ -276,22 +337,32 @@ def main(argv: list[str] | None = None) -> int:
     push = commands.add_parser("push", help="upload datasets and kernels with the kaggle CLI, in dependency order")
     push.add_argument("--build-dir", type=Path, default=BUILD_DIR, help="what to push (default: build/)")
     push.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
-    push.add_argument("--only", nargs="+", metavar="NAME", help="push only these datasets (slugs) or kernels (notebook names)")
+    push.add_argument(
+        "--only", nargs="+", metavar="NAME", help="push only these datasets (slugs) or kernels (notebook names)"
+    )
     push.add_argument("--submit", action="store_true", help="then submit the submission kernel's new version")
     push.add_argument("--no-wait", action="store_true", help="do not wait for datasets and training kernels to finish")
     push.add_argument("--poll-seconds", type=float, default=30, help="status poll interval while waiting (default: 30)")
     push.add_argument("--message", help="version notes and submission message (default: arenakit version and commit)")
     push.set_defaults(handler=command_push)
 
-    rehearse = commands.add_parser("rehearse", help="run the submission kernel against a fake /kaggle/input in a fresh venv")
+    rehearse = commands.add_parser(
+        "rehearse", help="run the submission kernel against a fake /kaggle/input in a fresh venv"
+    )
     add_build_options(rehearse)
-    rehearse.add_argument("--run-dir", type=Path, default=DEFAULT_OUT, help="the local run's outputs (default: build/run)")
+    rehearse.add_argument(
+        "--run-dir", type=Path, default=DEFAULT_OUT, help="the local run's outputs (default: build/run)"
+    )
     rehearse.add_argument("--data-dir", type=Path, help="competition folder of that run (default: RUN_DIR/data)")
-    rehearse.add_argument("--layout", choices=("flat", "nested", "both"), default="both", help="mount layout (default: both)")
+    rehearse.add_argument(
+        "--layout", choices=("flat", "nested", "both"), default="both", help="mount layout (default: both)"
+    )
     rehearse.add_argument("--work-dir", type=Path, default=BUILD_DIR / "rehearsal", help="default: build/rehearsal")
     rehearse.set_defaults(handler=command_rehearse)
 
-    constraints = commands.add_parser("image-constraints", help="pip constraints: these packages at the image's versions")
+    constraints = commands.add_parser(
+        "image-constraints", help="pip constraints: these packages at the image's versions"
+    )
     constraints.add_argument("packages", nargs="+", help="package names the image snapshot pins")
     constraints.add_argument("--out", type=Path, default=BUILD_DIR / "image-constraints.txt")
     constraints.set_defaults(handler=command_image_constraints)

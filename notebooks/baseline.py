@@ -48,15 +48,31 @@ def install_bundled_wheels(depth=4):
         found = sorted(folder for folder in level if (folder / WHEELS_MARKER).is_file())
         if found:
             wheels = sorted(str(path) for path in found[0].glob("*.whl"))
-            subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet",
-                            "--disable-pip-version-check", "--find-links", str(found[0]), *wheels], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--no-index",
+                    "--no-deps",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--find-links",
+                    str(found[0]),
+                    *wheels,
+                ],
+                check=True,
+            )
             importlib.invalidate_caches()
             print(f"arenakit bootstrap: installed {len(wheels)} wheels from {found[0]}")
             return found[0]
         level = sorted(child for folder in level for child in folder.iterdir() if child.is_dir())
     if importlib.util.find_spec("arenakit") is None:
-        raise RuntimeError(f"arenakit is not installed and no folder under {root} holds {WHEELS_MARKER}: attach the "
-                           f"wheels dataset that `python build.py` builds (dataset_sources of kernel-metadata.json)")
+        raise RuntimeError(
+            f"arenakit is not installed and no folder under {root} holds {WHEELS_MARKER}: attach the "
+            f"wheels dataset that `python build.py` builds (dataset_sources of kernel-metadata.json)"
+        )
     return None
 
 
@@ -103,8 +119,7 @@ competition.issues_frame()
 
 # %%
 print(f"longer response wins {longer_response_win_rate(train):.1%} of decided rows")
-plot_overview(train, out_dir / "plots" / "data_overview.png");
-
+plot_overview(train, out_dir / "plots" / "data_overview.png")
 # %% [markdown]
 # ## Folds
 # Stratified by label and grouped by prompt; saved in the run folder so every model shares them.
@@ -136,8 +151,11 @@ figures = run.plots(train, out_dir)
 # how far one-order predictions (before swap averaging) are from A/B symmetric on held-out rows.
 
 # %%
-plot_top_features(run.ensemble.models[0].coefficients(), out_dir / "baseline" / "plots" / "coefficients.png",
-                  title="Top standardised coefficients (fold 0)")
+plot_top_features(
+    run.ensemble.models[0].coefficients(),
+    out_dir / "baseline" / "plots" / "coefficients.png",
+    title="Top standardised coefficients (fold 0)",
+)
 print(f"mean |P - swapped P| of one-order predictions on held-out rows: {run.record_swap_asymmetry(train, folds):.4f}")
 
 # %% [markdown]

@@ -57,15 +57,31 @@ def install_bundled_wheels(depth=4):
         found = sorted(folder for folder in level if (folder / WHEELS_MARKER).is_file())
         if found:
             wheels = sorted(str(path) for path in found[0].glob("*.whl"))
-            subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet",
-                            "--disable-pip-version-check", "--find-links", str(found[0]), *wheels], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--no-index",
+                    "--no-deps",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--find-links",
+                    str(found[0]),
+                    *wheels,
+                ],
+                check=True,
+            )
             importlib.invalidate_caches()
             print(f"arenakit bootstrap: installed {len(wheels)} wheels from {found[0]}")
             return found[0]
         level = sorted(child for folder in level for child in folder.iterdir() if child.is_dir())
     if importlib.util.find_spec("arenakit") is None:
-        raise RuntimeError(f"arenakit is not installed and no folder under {root} holds {WHEELS_MARKER}: attach the "
-                           f"wheels dataset that `python build.py` builds (dataset_sources of kernel-metadata.json)")
+        raise RuntimeError(
+            f"arenakit is not installed and no folder under {root} holds {WHEELS_MARKER}: attach the "
+            f"wheels dataset that `python build.py` builds (dataset_sources of kernel-metadata.json)"
+        )
     return None
 
 
@@ -117,23 +133,45 @@ data_dir = resolve_data_dir(data_dir, out_dir)
 competition = load_competition(data_dir)
 train, test = competition.train, competition.test
 folds = shared_folds(out_dir, train, n_folds=n_folds, seed=seed)
-settings = resolve_settings(dict(
-    backbone=backbone, max_length=max_length, learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
-    grad_accum=grad_accum, max_train_rows=max_train_rows, inference_batch_size=inference_batch_size,
-    folds_to_train=folds_to_train,
-), device)
+settings = resolve_settings(
+    dict(
+        backbone=backbone,
+        max_length=max_length,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        max_train_rows=max_train_rows,
+        inference_batch_size=inference_batch_size,
+        folds_to_train=folds_to_train,
+    ),
+    device,
+)
 print(f"data: {data_dir}  train rows: {len(train)}  test rows: {len(test)}  folds: {n_folds}")
 print(f"devices: {', '.join(available_devices(device))}  profile: {profile_name(device)}")
 pd.Series(settings, name="setting").to_frame()
 
 # %%
 model = LoRAClassifierModel(
-    backbone=settings["backbone"], max_length=settings["max_length"], lora_r=lora_r, lora_alpha=lora_alpha,
-    lora_dropout=lora_dropout, learning_rate=settings["learning_rate"], epochs=settings["epochs"],
-    batch_size=settings["batch_size"], grad_accum=settings["grad_accum"], label_smoothing=label_smoothing,
-    max_train_rows=settings["max_train_rows"], gradient_checkpointing=gradient_checkpointing,
-    swap_augment=swap_augment, swap_same_batch=swap_same_batch, swap_average=swap_average, device=device,
-    quantize=quantize, inference_batch_size=settings["inference_batch_size"], seed=seed,
+    backbone=settings["backbone"],
+    max_length=settings["max_length"],
+    lora_r=lora_r,
+    lora_alpha=lora_alpha,
+    lora_dropout=lora_dropout,
+    learning_rate=settings["learning_rate"],
+    epochs=settings["epochs"],
+    batch_size=settings["batch_size"],
+    grad_accum=settings["grad_accum"],
+    label_smoothing=label_smoothing,
+    max_train_rows=settings["max_train_rows"],
+    gradient_checkpointing=gradient_checkpointing,
+    swap_augment=swap_augment,
+    swap_same_batch=swap_same_batch,
+    swap_average=swap_average,
+    device=device,
+    quantize=quantize,
+    inference_batch_size=settings["inference_batch_size"],
+    seed=seed,
 )
 
 # %% [markdown]
@@ -154,17 +192,26 @@ lengths.describe().to_frame().T
 
 # %%
 model_folder = out_dir / "deberta_lora"
-run = cross_validate(model, train, folds, test=test, name="deberta_lora",
-                     only_folds=settings["folds_to_train"], fold_dir=model_folder / "folds")
+run = cross_validate(
+    model,
+    train,
+    folds,
+    test=test,
+    name="deberta_lora",
+    only_folds=settings["folds_to_train"],
+    fold_dir=model_folder / "folds",
+)
 print(run.summary())
 print(f"out-of-fold rows: {run.metrics['oof_rows']} of {len(train)} (folds {run.metrics['folds_trained']})")
 trainable, total = run.ensemble.models[0].trainable_parameters()
 print(f"trainable parameters: {trainable:,} of {total:,} ({trainable / total:.2%}): adapters and head")
 
 # %%
-histories = {f"fold {fold}": fold_model.history_ for fold, fold_model in zip(run.ensemble.fold_ids, run.ensemble.models)}
+histories = {
+    f"fold {fold}": fold_model.history_ for fold, fold_model in zip(run.ensemble.fold_ids, run.ensemble.models)
+}
 run.metrics["training"] = histories
-plot_training_curves(histories, path=model_folder / "plots" / "training_curves.png", title="deberta_lora: training");
+plot_training_curves(histories, path=model_folder / "plots" / "training_curves.png", title="deberta_lora: training")
 pd.DataFrame([dict(fold=fold, **record) for fold, history in histories.items() for record in history])
 
 # %%

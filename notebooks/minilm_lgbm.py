@@ -47,15 +47,31 @@ def install_bundled_wheels(depth=4):
         found = sorted(folder for folder in level if (folder / WHEELS_MARKER).is_file())
         if found:
             wheels = sorted(str(path) for path in found[0].glob("*.whl"))
-            subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet",
-                            "--disable-pip-version-check", "--find-links", str(found[0]), *wheels], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--no-index",
+                    "--no-deps",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--find-links",
+                    str(found[0]),
+                    *wheels,
+                ],
+                check=True,
+            )
             importlib.invalidate_caches()
             print(f"arenakit bootstrap: installed {len(wheels)} wheels from {found[0]}")
             return found[0]
         level = sorted(child for folder in level for child in folder.iterdir() if child.is_dir())
     if importlib.util.find_spec("arenakit") is None:
-        raise RuntimeError(f"arenakit is not installed and no folder under {root} holds {WHEELS_MARKER}: attach the "
-                           f"wheels dataset that `python build.py` builds (dataset_sources of kernel-metadata.json)")
+        raise RuntimeError(
+            f"arenakit is not installed and no folder under {root} holds {WHEELS_MARKER}: attach the "
+            f"wheels dataset that `python build.py` builds (dataset_sources of kernel-metadata.json)"
+        )
     return None
 
 
@@ -102,10 +118,16 @@ print(f"data: {data_dir}  train rows: {len(train)}  test rows: {len(test)}  fold
 
 # %%
 model = MiniLMLightGBMModel(
-    model_path=model_path, cache_dir=cache_dir, batch_size=batch_size,
+    model_path=model_path,
+    cache_dir=cache_dir,
+    batch_size=batch_size,
     max_seq_length=max_seq_length or default_max_seq_length(),
-    num_leaves=num_leaves, learning_rate=learning_rate, feature_fraction=feature_fraction,
-    swap_augment=swap_augment, swap_average=swap_average, seed=seed,
+    num_leaves=num_leaves,
+    learning_rate=learning_rate,
+    feature_fraction=feature_fraction,
+    swap_augment=swap_augment,
+    swap_average=swap_average,
+    seed=seed,
 )
 model.features(train).shape
 
@@ -130,8 +152,11 @@ figures = run.plots(train, out_dir)
 # predictions (before swap averaging) are from A/B symmetric on held-out rows.
 
 # %%
-plot_top_features(run.ensemble.models[0].feature_importance(), title="Feature importance, total gain (fold 0)",
-                  path=out_dir / "minilm_lgbm" / "plots" / "feature_importance.png")
+plot_top_features(
+    run.ensemble.models[0].feature_importance(),
+    title="Feature importance, total gain (fold 0)",
+    path=out_dir / "minilm_lgbm" / "plots" / "feature_importance.png",
+)
 print(f"mean |P - swapped P| of one-order predictions on held-out rows: {run.record_swap_asymmetry(train, folds):.4f}")
 
 # %% [markdown]

@@ -24,17 +24,26 @@ def isolated_env(folder: Path, **extra) -> dict:
     home = Path(folder) / "home"
     (home / ".kaggle").mkdir(parents=True, exist_ok=True)
     (Path(folder) / "tmp").mkdir(exist_ok=True)
-    env = {key: value for key, value in os.environ.items()
-           if not key.upper().startswith(("KAGGLE_", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "HF_", "ARENAKIT_BOOTSTRAP"))}
-    env.update(HOME=str(home), KAGGLE_CONFIG_DIR=str(home / ".kaggle"), TMPDIR=str(Path(folder) / "tmp"),
-               HF_HOME=str(Path(folder) / "hf-home"), PIP_CACHE_DIR=_PIP_CACHE)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.upper().startswith(("KAGGLE_", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "HF_", "ARENAKIT_BOOTSTRAP"))
+    }
+    env.update(
+        HOME=str(home),
+        KAGGLE_CONFIG_DIR=str(home / ".kaggle"),
+        TMPDIR=str(Path(folder) / "tmp"),
+        HF_HOME=str(Path(folder) / "hf-home"),
+        PIP_CACHE_DIR=_PIP_CACHE,
+    )
     env.update(extra)
     return env
 
 
 def build_py(*args, env: dict, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(BUILD), *map(str, args)], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(BUILD), *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout
+    )
 
 
 def check(completed: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -72,8 +81,22 @@ def shared_build(tmp_path_factory) -> dict:
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     env = paths["env"]
     check(build_py("wheels", "--python-version", python, "--out", paths["wheels"], "--retries", 1, env=env, cwd=base))
-    check(build_py("datasets", "--wheels-dir", paths["wheels"], "--build-dir", paths["build"], "--owner", OWNER,
-                   "--allow-dirty", "--backbone", TINY_BACKBONE, env=env, cwd=base))
+    check(
+        build_py(
+            "datasets",
+            "--wheels-dir",
+            paths["wheels"],
+            "--build-dir",
+            paths["build"],
+            "--owner",
+            OWNER,
+            "--allow-dirty",
+            "--backbone",
+            TINY_BACKBONE,
+            env=env,
+            cwd=base,
+        )
+    )
     check(build_py("kernels", "--build-dir", paths["build"], "--owner", OWNER, env=env, cwd=base))
     (base / "done").write_text("")
     return paths

@@ -43,8 +43,13 @@ class KaggleStub:
     @property
     def env(self) -> dict:
         proxy = f"http://127.0.0.1:{self.server.server_address[1]}"
-        return {"KAGGLE_API_ENVIRONMENT": "LOCALHOST", "HTTP_PROXY": proxy, "http_proxy": proxy,
-                "NO_PROXY": "", "no_proxy": ""}
+        return {
+            "KAGGLE_API_ENVIRONMENT": "LOCALHOST",
+            "HTTP_PROXY": proxy,
+            "http_proxy": proxy,
+            "NO_PROXY": "",
+            "no_proxy": "",
+        }
 
     # -- server
     def __enter__(self) -> KaggleStub:
@@ -80,7 +85,11 @@ class KaggleStub:
             if self.kernel_push_error:
                 return 200, {"error": self.kernel_push_error}
             self.kernel_versions[ref] = self.kernel_versions.get(ref, 0) + 1
-            return 200, {"ref": f"/code/{ref}", "url": f"http://localhost/code/{ref}", "versionNumber": self.kernel_versions[ref]}
+            return 200, {
+                "ref": f"/code/{ref}",
+                "url": f"http://localhost/code/{ref}",
+                "versionNumber": self.kernel_versions[ref],
+            }
         if rpc == "GetKernelSessionStatus":
             states = self.kernel_states.get(f"{body['userName']}/{body['kernelSlug']}", ["COMPLETE"])
             return 200, {"status": states.pop(0) if len(states) > 1 else states[0]}

@@ -40,7 +40,10 @@ def test_a_useless_model_gets_no_weight_and_the_blend_beats_every_single():
     assert table.loc["fitted blend", "log_loss"] < singles.min() - 0.05
     assert table.loc["fitted blend", "log_loss"] <= table.loc["equal weights", "log_loss"]
     # Fitted on other rows, the blend scores within a hair of its in-sample figure.
-    assert abs(table.loc["fitted blend, cross-fitted (5 parts)", "log_loss"] - table.loc["fitted blend", "log_loss"]) < 0.01
+    assert (
+        abs(table.loc["fitted blend, cross-fitted (5 parts)", "log_loss"] - table.loc["fitted blend", "log_loss"])
+        < 0.01
+    )
     assert table["vs_best_single"].min() < 0 and table.loc["single: a", "vs_best_single"] == 0.0
 
 
@@ -80,16 +83,20 @@ def test_blend_errors_name_the_model():
 
 def cost(base_seconds):
     """A deterministic timing source for the planner: seconds grow with swap-averaging and max_length."""
+
     def estimate(name, overrides):
         seconds = base_seconds[name]
         seconds *= 2 if overrides.get("swap_average") else 1
         return seconds * overrides.get("max_length", 1024) / 1024 if name == "deberta" else seconds
+
     return estimate
 
 
-PARAMS = {"baseline": {"swap_average": True, "C": None},
-          "minilm": {"swap_average": True, "cache_dir": None},
-          "deberta": {"swap_average": True, "max_length": 1024, "backbone": "x"}}
+PARAMS = {
+    "baseline": {"swap_average": True, "C": None},
+    "minilm": {"swap_average": True, "cache_dir": None},
+    "deberta": {"swap_average": True, "max_length": 1024, "backbone": "x"},
+}
 START = {name: {"swap_average": True} for name in PARAMS}
 
 
@@ -106,9 +113,12 @@ def test_budget_fallback_goes_swap_then_max_length_then_drops_the_slowest():
     # Swap off everywhere (111 s), then max_length halved 1024 -> 512 (61 s), then to the floor 256 (36 s).
     plan = plan_within_budget(PARAMS, estimate, budget_s=40, start=START, min_max_length=256)
     assert [step.split(": ", 1)[1].split(";")[0] for step in plan.steps] == [
-        "swap-averaging turned off for deberta", "swap-averaging turned off for minilm",
-        "swap-averaging turned off for baseline", "max_length 1024 -> 512 for deberta",
-        "max_length 512 -> 256 for deberta"]
+        "swap-averaging turned off for deberta",
+        "swap-averaging turned off for minilm",
+        "swap-averaging turned off for baseline",
+        "max_length 1024 -> 512 for deberta",
+        "max_length 512 -> 256 for deberta",
+    ]
     assert plan.total_s == 36 and plan.dropped == []
     assert "estimate 61.0 s -> 36.0 s" in plan.steps[-1]
 

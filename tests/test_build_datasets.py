@@ -40,7 +40,8 @@ def test_datasets_hold_the_bundle_and_the_backbones_with_manifests(tmp_path_fact
     # found under an input root by its marker, as resolve_backbone does on Kaggle.
     weights = datasets / "arenakit-weights"
     assert sorted(p.name for p in weights.iterdir() if p.is_dir()) == sorted(
-        [folder_name(MINILM_HUB_NAME), folder_name(TINY_BACKBONE)])
+        [folder_name(MINILM_HUB_NAME), folder_name(TINY_BACKBONE)]
+    )
     for name in (MINILM_HUB_NAME, TINY_BACKBONE):
         folder = find_staged_backbone(name, root=datasets)
         assert folder == weights / folder_name(name) and (folder / "config.json").is_file()
@@ -68,14 +69,26 @@ def test_a_missing_default_backbone_is_a_note_and_an_asked_for_one_an_error(tmp_
     assert "--backbone org/absent-model: not in the Hugging Face cache" in completed.stderr
     completed = build_py("datasets", *common, "--backbone", f"org/model={tmp_path / 'nowhere'}", env=env, cwd=tmp_path)
     assert completed.returncode == 1 and f"{tmp_path / 'nowhere'}: no config.json there" in completed.stderr
-    completed = build_py("datasets", "--wheels-dir", tmp_path / "none", "--build-dir", tmp_path / "b", "--allow-dirty",
-                         env=env, cwd=tmp_path)
-    assert completed.returncode == 1 and "no arenakit-wheels.json there; run `python build.py wheels` first" in completed.stderr
+    completed = build_py(
+        "datasets",
+        "--wheels-dir",
+        tmp_path / "none",
+        "--build-dir",
+        tmp_path / "b",
+        "--allow-dirty",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert (
+        completed.returncode == 1
+        and "no arenakit-wheels.json there; run `python build.py wheels` first" in completed.stderr
+    )
 
 
 def _git(repo, *args):
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo, check=True, capture_output=True
+    )
 
 
 def test_a_dirty_tree_is_refused_unless_allowed(tmp_path):

@@ -27,16 +27,22 @@ BOOTSTRAP_PY = REPO_ROOT / "lib" / "arenakit" / "kaggle_build" / "bootstrap.py"
 def test_every_notebook_starts_with_the_bootstrap_cell(py_path):
     cells = [cell for cell in jupytext.read(py_path).cells if cell.cell_type == "code"]
     tagged = [cell for cell in cells if BOOTSTRAP_TAG in cell.metadata.get("tags", [])]
-    assert len(tagged) == 1 and cells[0] is tagged[0], f"run `python build.py pair` to put the bootstrap cell into {py_path.name}"
+    assert len(tagged) == 1 and cells[0] is tagged[0], (
+        f"run `python build.py pair` to put the bootstrap cell into {py_path.name}"
+    )
     assert cells[0].source == BOOTSTRAP_PY.read_text().rstrip()
 
 
 def test_with_bootstrap_replaces_an_old_copy_and_keeps_the_rest():
-    text = ('# %% [markdown]\n# # Title\n\n# %% tags=["arenakit-bootstrap"]\nold = "bootstrap"\n\n'
-            '# %% tags=["parameters"]\ndata_dir = None\n\n# %%\nprint(1)\n')
+    text = (
+        '# %% [markdown]\n# # Title\n\n# %% tags=["arenakit-bootstrap"]\nold = "bootstrap"\n\n'
+        '# %% tags=["parameters"]\ndata_dir = None\n\n# %%\nprint(1)\n'
+    )
     updated = with_bootstrap(text)
     assert 'old = "bootstrap"' not in updated and with_bootstrap(updated) == updated
-    assert updated.startswith("# %% [markdown]\n# # Title\n\n" + '# %% tags=["arenakit-bootstrap"]\n' + bootstrap_source())
+    assert updated.startswith(
+        "# %% [markdown]\n# # Title\n\n" + '# %% tags=["arenakit-bootstrap"]\n' + bootstrap_source()
+    )
     assert updated.endswith('\n# %% tags=["parameters"]\ndata_dir = None\n\n# %%\nprint(1)\n')
     with pytest.raises(BuildError, match="no code cell"):
         with_bootstrap("# %% [markdown]\n# only text\n", "x.py")
@@ -62,7 +68,9 @@ def test_bootstrap_installs_the_bundled_wheels_found_by_marker(tmp_path_factory,
     completed = _bootstrap(python, env)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == f"arenakit bootstrap: installed 3 wheels from {mounted}"
-    located = subprocess.run([str(python), "-c", "import arenakit; print(arenakit.__file__)"], capture_output=True, text=True, env=env)
+    located = subprocess.run(
+        [str(python), "-c", "import arenakit; print(arenakit.__file__)"], capture_output=True, text=True, env=env
+    )
     assert located.stdout.startswith(str(tmp_path / "venv" / "lib"))
     # ... and with arenakit importable it does nothing, unless on Kaggle or asked to.
     assert _bootstrap(python, env).stdout == ""
@@ -72,10 +80,14 @@ def test_bootstrap_installs_the_bundled_wheels_found_by_marker(tmp_path_factory,
 
 def test_bootstrap_without_wheels_dataset_says_what_to_attach(tmp_path):
     python = image_like_venv(tmp_path / "venv", hide={"arenakit"})
-    env = isolated_env(tmp_path, ARENAKIT_KAGGLE_INPUT=str(tmp_path / "empty"), PYTHONPATH="", KAGGLE_KERNEL_RUN_TYPE="Batch")
+    env = isolated_env(
+        tmp_path, ARENAKIT_KAGGLE_INPUT=str(tmp_path / "empty"), PYTHONPATH="", KAGGLE_KERNEL_RUN_TYPE="Batch"
+    )
     completed = _bootstrap(python, env)
     assert completed.returncode == 1
-    assert f"arenakit is not installed and no folder under {tmp_path / 'empty'} holds {WHEELS_MARKER}" in completed.stderr
+    assert (
+        f"arenakit is not installed and no folder under {tmp_path / 'empty'} holds {WHEELS_MARKER}" in completed.stderr
+    )
 
 
 def test_kernel_folders_are_wired_and_offline(tmp_path_factory):
@@ -86,7 +98,9 @@ def test_kernel_folders_are_wired_and_offline(tmp_path_factory):
     training = [n for n in names if n != submission]
     for name in names:
         metadata = json.loads((kernels / name / "kernel-metadata.json").read_text())
-        assert metadata["id"] == f"tester/arenakit-{name.replace('_', '-')}" and metadata["code_file"] == f"{name}.ipynb"
+        assert (
+            metadata["id"] == f"tester/arenakit-{name.replace('_', '-')}" and metadata["code_file"] == f"{name}.ipynb"
+        )
         assert metadata["enable_internet"] is False and metadata["language"] == "python"
         assert metadata["dataset_sources"] == ["tester/arenakit-wheels", "tester/arenakit-weights"]
         assert metadata["competition_sources"] == ["llm-classification-finetuning"]
@@ -104,7 +118,9 @@ def test_top_level_file_is_the_built_submission_kernel(tmp_path):
     if not (NOTEBOOK_DIR / f"{KaggleSettings.read(TOP_LEVEL).submission_name}.py").exists():
         pytest.skip("the submission notebook (code_file of kernel-metadata.json) is not in notebooks/ yet")
     top = json.loads(TOP_LEVEL.read_text())
-    assert top == top_level_metadata(TOP_LEVEL, NOTEBOOK_DIR), "run `python build.py pair` to refresh kernel-metadata.json"
+    assert top == top_level_metadata(TOP_LEVEL, NOTEBOOK_DIR), (
+        "run `python build.py pair` to refresh kernel-metadata.json"
+    )
     check(build_py("kernels", "--build-dir", tmp_path / "build", env=isolated_env(tmp_path), cwd=tmp_path))
     name = KaggleSettings.read(TOP_LEVEL).submission_name
     built = json.loads((tmp_path / "build" / "kernels" / name / "kernel-metadata.json").read_text())
@@ -115,12 +131,22 @@ def test_top_level_file_is_the_built_submission_kernel(tmp_path):
 
 def test_owner_and_bad_metadata(tmp_path, monkeypatch):
     path = tmp_path / "kernel-metadata.json"
-    path.write_text(json.dumps({"id": "alice/my-arena-ensemble", "title": "my arena ensemble",
-                                "code_file": "notebooks/ensemble.ipynb"}))
+    path.write_text(
+        json.dumps(
+            {"id": "alice/my-arena-ensemble", "title": "my arena ensemble", "code_file": "notebooks/ensemble.ipynb"}
+        )
+    )
     monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
     settings = KaggleSettings.read(path)
-    assert (settings.owner, settings.prefix, settings.kernel_ref("minilm_lgbm")) == ("alice", "my-arena", "alice/my-arena-minilm-lgbm")
-    assert settings.dataset_ref("wheels") == "alice/my-arena-wheels" and settings.kernel_ref("ensemble") == "alice/my-arena-ensemble"
+    assert (settings.owner, settings.prefix, settings.kernel_ref("minilm_lgbm")) == (
+        "alice",
+        "my-arena",
+        "alice/my-arena-minilm-lgbm",
+    )
+    assert (
+        settings.dataset_ref("wheels") == "alice/my-arena-wheels"
+        and settings.kernel_ref("ensemble") == "alice/my-arena-ensemble"
+    )
     monkeypatch.setenv("KAGGLE_USERNAME", "bob")
     assert KaggleSettings.read(path).owner == "bob" and KaggleSettings.read(path, owner="carol").owner == "carol"
     assert KaggleSettings.read(path, from_env=False).owner == "alice"

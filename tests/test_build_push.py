@@ -24,18 +24,21 @@ def _ref(name):
 
 def test_dry_run_prints_the_commands_in_dependency_order(tmp_path_factory, tmp_path):
     build = shared_build(tmp_path_factory)["build"]
-    completed = check(build_py("push", "--dry-run", "--submit", "--build-dir", build, env=isolated_env(tmp_path), cwd=tmp_path))
+    completed = check(
+        build_py("push", "--dry-run", "--submit", "--build-dir", build, env=isolated_env(tmp_path), cwd=tmp_path)
+    )
     commands = [line for line in completed.stdout.splitlines() if line.startswith("kaggle ")]
     datasets = build / "datasets"
     commit = json.loads((datasets / "arenakit-wheels" / "manifest.json").read_text())["git_commit"][:12]
     for index, kind in ((0, "weights"), (3, "wheels")):
-        assert commands[index:index + 3] == [
+        assert commands[index : index + 3] == [
             f"kaggle datasets status {OWNER}/arenakit-{kind}",
             commands[index + 1],
             f"kaggle datasets create -p {datasets / f'arenakit-{kind}'} --dir-mode zip",
         ]
-        assert commands[index + 1].startswith(f"kaggle datasets version -p {datasets / f'arenakit-{kind}'} --dir-mode zip "
-                                              f"-m 'arenakit 0.1.0 at {commit}")
+        assert commands[index + 1].startswith(
+            f"kaggle datasets version -p {datasets / f'arenakit-{kind}'} --dir-mode zip -m 'arenakit 0.1.0 at {commit}"
+        )
     pushes = [line.rsplit("/", 1)[-1] for line in commands if line.startswith("kaggle kernels push")]
     assert pushes == _kernel_names(build)
     submission = pushes[-1]
@@ -43,8 +46,10 @@ def test_dry_run_prints_the_commands_in_dependency_order(tmp_path_factory, tmp_p
     last_push = commands.index(f"kaggle kernels push -p {build / 'kernels' / submission}")
     waits = [line for line in commands[:last_push] if line.startswith("kaggle kernels status")]
     assert waits == [f"kaggle kernels status {_ref(name)}" for name in pushes[:-1]]
-    assert commands[-1] == (f"kaggle competitions submit llm-classification-finetuning -k {_ref(submission)} -v N "
-                            f"-f submission.csv -m '{_ref(submission)} version N'")
+    assert commands[-1] == (
+        f"kaggle competitions submit llm-classification-finetuning -k {_ref(submission)} -v N "
+        f"-f submission.csv -m '{_ref(submission)} version N'"
+    )
 
 
 def test_push_with_the_real_cli_sends_what_was_built(tmp_path_factory, tmp_path):
@@ -54,7 +59,9 @@ def test_push_with_the_real_cli_sends_what_was_built(tmp_path_factory, tmp_path)
     env = isolated_env(tmp_path, KAGGLE_USERNAME=OWNER, KAGGLE_KEY=FAKE_KEY)
     states = {_ref(training[0]): ["RUNNING", "RUNNING", "COMPLETE"]}  # push polls until it has finished
     with KaggleStub(existing_datasets={f"{OWNER}/arenakit-wheels"}, kernel_states=states) as stub:
-        completed = build_py("push", "--build-dir", build, "--submit", "--poll-seconds", 0, env={**env, **stub.env}, cwd=tmp_path)
+        completed = build_py(
+            "push", "--build-dir", build, "--submit", "--poll-seconds", 0, env={**env, **stub.env}, cwd=tmp_path
+        )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     rpcs = stub.rpcs()
 
@@ -65,11 +72,18 @@ def test_push_with_the_real_cli_sends_what_was_built(tmp_path_factory, tmp_path)
     wheels_dir = build / "datasets" / "arenakit-wheels"
     assert version["body"]["versionNotes"].startswith("arenakit 0.1.0 at ")
     tokens = [f["token"] for f in version["body"]["files"]]
-    assert stub.uploaded_names(tokens) == sorted(p.name for p in wheels_dir.iterdir() if p.name != "dataset-metadata.json")
+    assert stub.uploaded_names(tokens) == sorted(
+        p.name for p in wheels_dir.iterdir() if p.name != "dataset-metadata.json"
+    )
     assert WHEELS_MARKER in stub.uploaded_names(tokens)
     (created,) = stub.bodies("CreateDataset")
     assert {k: created[k] for k in ("ownerSlug", "slug", "title", "licenseName", "isPrivate")} == {
-        "ownerSlug": OWNER, "slug": "arenakit-weights", "title": "arenakit weights", "licenseName": "other", "isPrivate": True}
+        "ownerSlug": OWNER,
+        "slug": "arenakit-weights",
+        "title": "arenakit weights",
+        "licenseName": "other",
+        "isPrivate": True,
+    }
     tokens = [f["token"] for f in created["files"]]
     minilm_zip = f"{folder_name(MINILM_HUB_NAME)}.zip"
     assert minilm_zip in stub.uploaded_names(tokens) and "manifest.json" in stub.uploaded_names(tokens)
@@ -97,13 +111,20 @@ def test_push_with_the_real_cli_sends_what_was_built(tmp_path_factory, tmp_path)
     first_kernel = rpcs.index("SaveKernel")
     submission_push = len(rpcs) - 1 - rpcs[::-1].index("SaveKernel")
     polled = [b["kernelSlug"] for b in stub.bodies("GetKernelSessionStatus")]
-    assert polled[:len(training) + 2] == [_ref(training[0]).split("/")[1]] * 3 + [_ref(n).split("/")[1] for n in training[1:]]
-    assert rpcs[first_kernel - 2:first_kernel] == ["GetDatasetStatus", "GetDatasetStatus"]
+    assert polled[: len(training) + 2] == [_ref(training[0]).split("/")[1]] * 3 + [
+        _ref(n).split("/")[1] for n in training[1:]
+    ]
+    assert rpcs[first_kernel - 2 : first_kernel] == ["GetDatasetStatus", "GetDatasetStatus"]
     assert rpcs[submission_push - 1] == "GetKernelSessionStatus"
     (submit,) = stub.bodies("CreateCodeSubmission")
-    assert submit == {"competitionName": "llm-classification-finetuning", "kernelOwner": OWNER,
-                      "kernelSlug": _ref(submission).split("/")[1], "kernelVersion": 1, "fileName": "submission.csv",
-                      "submissionDescription": f"{_ref(submission)} version 1"}
+    assert submit == {
+        "competitionName": "llm-classification-finetuning",
+        "kernelOwner": OWNER,
+        "kernelSlug": _ref(submission).split("/")[1],
+        "kernelVersion": 1,
+        "fileName": "submission.csv",
+        "submissionDescription": f"{_ref(submission)} version 1",
+    }
     assert "waiting for kernel" in completed.stdout and f"pushed {_ref(submission)} version 1" in completed.stdout
 
     # Credentials reached the API from the environment only, and no built file holds them.
@@ -115,13 +136,28 @@ def test_push_with_the_real_cli_sends_what_was_built(tmp_path_factory, tmp_path)
 def test_push_refuses_the_placeholder_owner_and_reports_cli_errors(tmp_path_factory, tmp_path):
     env = isolated_env(tmp_path, KAGGLE_USERNAME=OWNER, KAGGLE_KEY=FAKE_KEY)
     placeholder = tmp_path / "placeholder"
-    check(build_py("kernels", "--build-dir", placeholder, env={k: v for k, v in env.items() if k != "KAGGLE_USERNAME"}, cwd=tmp_path))
+    check(
+        build_py(
+            "kernels",
+            "--build-dir",
+            placeholder,
+            env={k: v for k, v in env.items() if k != "KAGGLE_USERNAME"},
+            cwd=tmp_path,
+        )
+    )
     completed = build_py("push", "--build-dir", placeholder, env=env, cwd=tmp_path)
     assert completed.returncode == 1 and "set your Kaggle user name" in completed.stderr
     # The CLI prints a failed kernel push and exits 0: push still stops, with the CLI's words.
     with KaggleStub(kernel_push_error="Notebook not found") as stub:
-        completed = build_py("push", "--build-dir", shared_build(tmp_path_factory)["build"], "--only", "baseline",
-                             env={**env, **stub.env}, cwd=tmp_path)
+        completed = build_py(
+            "push",
+            "--build-dir",
+            shared_build(tmp_path_factory)["build"],
+            "--only",
+            "baseline",
+            env={**env, **stub.env},
+            cwd=tmp_path,
+        )
     assert completed.returncode == 1
     assert "`kaggle kernels push` failed (exit 0): Kernel push error: Notebook not found" in completed.stderr
     assert stub.rpcs() == ["SaveKernel"]

@@ -28,8 +28,10 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 SUBMISSION = KaggleSettings.read(REPO_ROOT / "kernel-metadata.json").submission_name
 WHEELS_MOUNT = {"flat": "arenakit-wheels", "nested": f"datasets/{OWNER}/arenakit-wheels"}
 
-pytestmark = pytest.mark.skipif(not (NOTEBOOK_DIR / f"{SUBMISSION}.py").exists(),
-                                reason=f"notebooks/{SUBMISSION}.py (the submission kernel's code_file) is not there yet")
+pytestmark = pytest.mark.skipif(
+    not (NOTEBOOK_DIR / f"{SUBMISSION}.py").exists(),
+    reason=f"notebooks/{SUBMISSION}.py (the submission kernel's code_file) is not there yet",
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,29 +46,65 @@ def main_job(tmp_path_factory):
     declared = set().union(*(declared_parameters(read_notebook(NOTEBOOK_DIR / f"{n}.py")) for n in notebooks))
     backbone = ["-p", f"backbone={TINY_BACKBONE}"] if "backbone" in declared else []
     paths = {"env": env, "run": base / "run", "build": base / "build", "wheels": base / "wheels"}
-    completed = check(build_py(
-        "--out", paths["run"], "--sample-rows", 80, "-p", "n_folds=2", *backbone,
-        "--python-version", f"{sys.version_info.major}.{sys.version_info.minor}", "--wheels-dir", paths["wheels"],
-        "--build-dir", paths["build"], "--owner", OWNER, "--backbone", TINY_BACKBONE, "--allow-dirty", env=env, cwd=base,
-    ))
+    completed = check(
+        build_py(
+            "--out",
+            paths["run"],
+            "--sample-rows",
+            80,
+            "-p",
+            "n_folds=2",
+            *backbone,
+            "--python-version",
+            f"{sys.version_info.major}.{sys.version_info.minor}",
+            "--wheels-dir",
+            paths["wheels"],
+            "--build-dir",
+            paths["build"],
+            "--owner",
+            OWNER,
+            "--backbone",
+            TINY_BACKBONE,
+            "--allow-dirty",
+            env=env,
+            cwd=base,
+        )
+    )
     paths["stdout"] = completed.stdout
     paths["training"] = [name for name in notebooks if name != SUBMISSION]
     return paths
 
 
 def test_the_main_job_runs_then_builds_everything(main_job):
-    steps = [line.split(":")[0] for line in main_job["stdout"].splitlines() if line.startswith("== ") and line.endswith(" s")]
+    steps = [
+        line.split(":")[0] for line in main_job["stdout"].splitlines() if line.startswith("== ") and line.endswith(" s")
+    ]
     assert steps == ["== run", "== wheels", "== datasets", "== kernels"]
     assert "next: `python build.py push --dry-run`" in main_job["stdout"]
     assert (main_job["run"] / "submission.csv").is_file()  # the submission notebook ran locally too
     assert sorted(p.name for p in (main_job["build"] / "datasets").iterdir()) == ["arenakit-weights", "arenakit-wheels"]
-    assert sorted(p.name for p in (main_job["build"] / "kernels").iterdir()) == sorted(main_job["training"] + [SUBMISSION])
+    assert sorted(p.name for p in (main_job["build"] / "kernels").iterdir()) == sorted(
+        main_job["training"] + [SUBMISSION]
+    )
 
 
 def test_rehearsal_runs_the_submission_kernel_on_a_fake_kaggle_input(main_job, tmp_path):
     run, training, work = main_job["run"], main_job["training"], tmp_path / "rehearsal"
-    completed = check(build_py("rehearse", "--owner", OWNER, "--build-dir", main_job["build"], "--run-dir", run,
-                               "--work-dir", work, env=main_job["env"], cwd=tmp_path))
+    completed = check(
+        build_py(
+            "rehearse",
+            "--owner",
+            OWNER,
+            "--build-dir",
+            main_job["build"],
+            "--run-dir",
+            run,
+            "--work-dir",
+            work,
+            env=main_job["env"],
+            cwd=tmp_path,
+        )
+    )
     test_ids = pd.read_csv(run / "data" / "test.csv")["id"].tolist()
     for layout, mount in WHEELS_MOUNT.items():
         base = work / layout
@@ -99,10 +137,37 @@ def test_rehearsal_names_what_is_missing(main_job, tmp_path):
     (partial / "data").mkdir(parents=True)
     for name in ("train.csv", "test.csv", "sample_submission.csv"):
         (partial / "data" / name).write_bytes((run / "data" / name).read_bytes())
-    completed = build_py("rehearse", "--owner", OWNER, "--build-dir", main_job["build"], "--run-dir", partial,
-                         "--work-dir", tmp_path / "w", "--layout", "flat", env=main_job["env"], cwd=tmp_path)
+    completed = build_py(
+        "rehearse",
+        "--owner",
+        OWNER,
+        "--build-dir",
+        main_job["build"],
+        "--run-dir",
+        partial,
+        "--work-dir",
+        tmp_path / "w",
+        "--layout",
+        "flat",
+        env=main_job["env"],
+        cwd=tmp_path,
+    )
     assert completed.returncode == 1
-    assert f"{partial / training[0]}: no outputs of the {training[0]} notebook there; run `python build.py run`" in completed.stderr
-    completed = build_py("rehearse", "--owner", OWNER, "--build-dir", main_job["build"], "--run-dir", tmp_path / "none",
-                         "--work-dir", tmp_path / "w", env=main_job["env"], cwd=tmp_path)
+    assert (
+        f"{partial / training[0]}: no outputs of the {training[0]} notebook there; run `python build.py run`"
+        in completed.stderr
+    )
+    completed = build_py(
+        "rehearse",
+        "--owner",
+        OWNER,
+        "--build-dir",
+        main_job["build"],
+        "--run-dir",
+        tmp_path / "none",
+        "--work-dir",
+        tmp_path / "w",
+        env=main_job["env"],
+        cwd=tmp_path,
+    )
     assert completed.returncode == 1 and "no train.csv; pass --data-dir" in completed.stderr

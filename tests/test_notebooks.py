@@ -60,8 +60,19 @@ def test_runner_reports_the_failing_notebook_and_cell(tmp_path, synthetic_dir):
 
 def test_build_run_executes_the_model_notebooks_on_the_synthetic_sample(tmp_path):
     out = tmp_path / "run"
-    command = [sys.executable, str(REPO_ROOT / "build.py"), "run", "--out", str(out),
-               "--sample-rows", "300", "-p", "n_folds=3", "baseline", "minilm_lgbm"]
+    command = [
+        sys.executable,
+        str(REPO_ROOT / "build.py"),
+        "run",
+        "--out",
+        str(out),
+        "--sample-rows",
+        "300",
+        "-p",
+        "n_folds=3",
+        "baseline",
+        "minilm_lgbm",
+    ]
     completed = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "baseline:" in completed.stdout and "minilm_lgbm:" in completed.stdout
@@ -84,7 +95,8 @@ def test_build_run_executes_the_model_notebooks_on_the_synthetic_sample(tmp_path
         assert 0.5 < metrics["oof_log_loss"] < 1.2 and len(metrics["fold_log_loss"]) == 3
         assert sorted(p.name for p in (model_dir / "folds").iterdir()) == ["fold_0", "fold_1", "fold_2"]
         assert {"confusion_matrix.png", "reliability.png", "log_loss_by_length.png"} <= {
-            p.name for p in (model_dir / "plots").iterdir()}
+            p.name for p in (model_dir / "plots").iterdir()
+        }
     assert (out / "minilm_lgbm" / "plots" / "feature_importance.png").exists()
     assert (out / "baseline" / "plots" / "coefficients.png").exists()
 

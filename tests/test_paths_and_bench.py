@@ -33,7 +33,17 @@ def test_synthetic_sample_is_the_default(tmp_path, monkeypatch):
 
 
 def test_benchmark_prints_its_figures():
-    command = [sys.executable, "-m", "arenakit.bench", "--rows", "500", "--embedder-rows", "12", "--lora-max-length", "64"]
+    command = [
+        sys.executable,
+        "-m",
+        "arenakit.bench",
+        "--rows",
+        "500",
+        "--embedder-rows",
+        "12",
+        "--lora-max-length",
+        "64",
+    ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
     lines = {line.split(":")[0]: line for line in completed.stdout.splitlines()}
@@ -41,6 +51,10 @@ def test_benchmark_prints_its_figures():
     assert "rows=500" in lines["features"] and "columns=" in lines["features"]
     assert "rows=12" in lines["embedder"] and "kit_vs_plain_speedup=" in lines["embedder"]
     assert "cache_speedup=" in lines["embedder"]
-    assert "rows=12" in lines["lora"] and "train_tokens_per_s=" in lines["lora"] and "dynamic_vs_fixed_speedup=" in lines["lora"]
+    assert (
+        "rows=12" in lines["lora"]
+        and "train_tokens_per_s=" in lines["lora"]
+        and "dynamic_vs_fixed_speedup=" in lines["lora"]
+    )
     max_diff = float(lines["lora"].split("max_proba_diff=")[1].split()[0])
     assert max_diff < 1e-4  # padding changes the cost, not the answer

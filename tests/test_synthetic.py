@@ -188,7 +188,11 @@ def test_cli_writes_the_sample(tmp_path, capsys):
 
 
 def test_runs_as_a_module(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "arenakit.synthetic", str(tmp_path), "--train-rows", "10",
-                             "--test-rows", "2"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "arenakit.synthetic", str(tmp_path), "--train-rows", "10", "--test-rows", "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert len(result.stdout.strip().splitlines()) == 1
     assert (tmp_path / SAMPLE_SUBMISSION_FILE).is_file()

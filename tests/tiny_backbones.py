@@ -31,15 +31,36 @@ def build_tiny_deberta(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     model_proto = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(_corpus()), model_writer=model_proto, vocab_size=1000, model_type="unigram",
-        hard_vocab_limit=False, pad_id=0, unk_id=3, bos_id=1, eos_id=2, pad_piece="[PAD]", bos_piece="[CLS]",
-        eos_piece="[SEP]", unk_piece="[UNK]", user_defined_symbols=["[MASK]"], minloglevel=2,
+        sentence_iterator=iter(_corpus()),
+        model_writer=model_proto,
+        vocab_size=1000,
+        model_type="unigram",
+        hard_vocab_limit=False,
+        pad_id=0,
+        unk_id=3,
+        bos_id=1,
+        eos_id=2,
+        pad_piece="[PAD]",
+        bos_piece="[CLS]",
+        eos_piece="[SEP]",
+        unk_piece="[UNK]",
+        user_defined_symbols=["[MASK]"],
+        minloglevel=2,
     )
     (folder / "spm.model").write_bytes(model_proto.getvalue())
     config = DebertaV2Config(
-        vocab_size=1000, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=512, relative_attention=True, position_buckets=64, pos_att_type=["p2c", "c2p"],
-        type_vocab_size=0, pad_token_id=0, num_labels=3,
+        vocab_size=1000,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        relative_attention=True,
+        position_buckets=64,
+        pos_att_type=["p2c", "c2p"],
+        type_vocab_size=0,
+        pad_token_id=0,
+        num_labels=3,
     )
     DebertaV2ForSequenceClassification(config).save_pretrained(str(folder))
     # transformers builds the fast DeBERTa-v2 tokenizer from spm.model beside a deberta-v2 config;

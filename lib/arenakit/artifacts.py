@@ -1,10 +1,10 @@
 """One folder per model run, the contract between the model notebooks and the ensemble.
 
-    <out_dir>/<model>/oof.csv        id + the three class columns, every train row once
-    <out_dir>/<model>/test.csv       id + the three class columns, every test row once
-    <out_dir>/<model>/metrics.json   at least oof_log_loss; the full evaluate() report and fold scores
-    <out_dir>/<model>/folds/fold_k/  the fold models (load with FoldEnsemble.load)
-    <out_dir>/<model>/plots/         confusion matrix, reliability diagram, loss by length, ...
+<out_dir>/<model>/oof.csv        id + the three class columns, every train row once
+<out_dir>/<model>/test.csv       id + the three class columns, every test row once
+<out_dir>/<model>/metrics.json   at least oof_log_loss; the full evaluate() report and fold scores
+<out_dir>/<model>/folds/fold_k/  the fold models (load with FoldEnsemble.load)
+<out_dir>/<model>/plots/         confusion matrix, reliability diagram, loss by length, ...
 """
 
 from __future__ import annotations
@@ -69,15 +69,19 @@ def load_prediction_frame(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path)
     missing = [column for column in ("id", *CLASS_COLUMNS) if column not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: no column(s) {', '.join(missing)}; expected id and {', '.join(CLASS_COLUMNS)}. "
-                         "Re-run that model's notebook.")
+        raise ValueError(
+            f"{path}: no column(s) {', '.join(missing)}; expected id and {', '.join(CLASS_COLUMNS)}. "
+            "Re-run that model's notebook."
+        )
     duplicated = frame["id"][frame["id"].duplicated()]
     values = frame[list(CLASS_COLUMNS)].to_numpy(dtype=float)
     bad = ~np.isfinite(values).all(axis=1) | (np.abs(values.sum(axis=1) - 1) > 1e-3)
     if len(duplicated) or bad.any():
-        raise ValueError(f"{path}: {len(duplicated)} duplicated id(s) (e.g. {examples(duplicated)}) and "
-                         f"{int(bad.sum())} row(s) that are not probabilities (e.g. ids {examples(frame['id'][bad])}). "
-                         "Re-run that model's notebook.")
+        raise ValueError(
+            f"{path}: {len(duplicated)} duplicated id(s) (e.g. {examples(duplicated)}) and "
+            f"{int(bad.sum())} row(s) that are not probabilities (e.g. ids {examples(frame['id'][bad])}). "
+            "Re-run that model's notebook."
+        )
     return frame.set_index("id")[list(CLASS_COLUMNS)]
 
 
@@ -90,4 +94,3 @@ def save_metrics(folder: Path, metrics: dict) -> Path:
 
 def load_metrics(folder: Path) -> dict:
     return json.loads((Path(folder) / METRICS_FILE).read_text())
-

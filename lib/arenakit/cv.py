@@ -69,8 +69,10 @@ class CVRun:
         """The headline figures of the out-of-fold report."""
         m = self.metrics
         folds = ", ".join(f"{score:.4f}" for score in m["fold_log_loss"])
-        return (f"{self.name}: out-of-fold log loss {m['oof_log_loss']:.4f} (uniform 1.0986), accuracy "
-                f"{m['accuracy']:.3f}, macro F1 {m['macro_f1']:.3f}; per fold {folds}")
+        return (
+            f"{self.name}: out-of-fold log loss {m['oof_log_loss']:.4f} (uniform 1.0986), accuracy "
+            f"{m['accuracy']:.3f}, macro F1 {m['macro_f1']:.3f}; per fold {folds}"
+        )
 
     def record_swap_asymmetry(self, train: pd.DataFrame, folds: np.ndarray, max_rows: int = 128) -> float:
         """Mean |P - swapped P| of one-order predictions of the first fold model on (up to max_rows of) its held-out rows."""
@@ -89,9 +91,13 @@ class CVRun:
         y, oof = train["label"].to_numpy()[rows], self.oof[rows]
         table = log_loss_by_length(y, oof, response_lengths(train)[rows])
         return {
-            "confusion": plot_confusion_matrix(y, oof, folder / "confusion_matrix.png", title=f"{self.name}: out-of-fold"),
+            "confusion": plot_confusion_matrix(
+                y, oof, folder / "confusion_matrix.png", title=f"{self.name}: out-of-fold"
+            ),
             "reliability": plot_reliability(y, oof, folder / "reliability.png", title=f"{self.name}: out-of-fold"),
-            "by_length": plot_log_loss_by_length(table, folder / "log_loss_by_length.png", title=f"{self.name}: loss by length"),
+            "by_length": plot_log_loss_by_length(
+                table, folder / "log_loss_by_length.png", title=f"{self.name}: loss by length"
+            ),
         }
 
 
@@ -153,15 +159,21 @@ def cross_validate(
     ensemble = FoldEnsemble(fold_models, chosen)
     rows = np.isin(folds, chosen)
     metrics = evaluate(y[rows], oof[rows], response_lengths(train)[rows])
-    metrics.update({
-        "folds_trained": chosen,
-        "oof_rows": int(rows.sum()),
-        "oof_log_loss": metrics["log_loss"],
-        "fold_log_loss": fold_scores,
-        "fold_seconds": fold_seconds,
-        "n_folds": len(all_folds),
-        "model": type(model).__name__,
-        "params": {k: v for k, v in model.get_params(deep=False).items() if isinstance(v, (int, float, str, bool, type(None)))},
-    })
+    metrics.update(
+        {
+            "folds_trained": chosen,
+            "oof_rows": int(rows.sum()),
+            "oof_log_loss": metrics["log_loss"],
+            "fold_log_loss": fold_scores,
+            "fold_seconds": fold_seconds,
+            "n_folds": len(all_folds),
+            "model": type(model).__name__,
+            "params": {
+                k: v
+                for k, v in model.get_params(deep=False).items()
+                if isinstance(v, (int, float, str, bool, type(None)))
+            },
+        }
+    )
     test_proba = ensemble.predict_proba(test.reset_index(drop=True)) if test is not None else None
     return CVRun(name or type(model).__name__, oof, ensemble, metrics, test_proba, None if rows.all() else rows)

@@ -101,7 +101,9 @@ class _ShardCache:
     def lookup(self, keys: set[bytes]) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
         for keys_file in sorted(self.folder.glob("*.keys.npy")):
-            wanted = [(row, key) for row, key in enumerate(np.load(keys_file).tolist()) if key in keys and key not in found]
+            wanted = [
+                (row, key) for row, key in enumerate(np.load(keys_file).tolist()) if key in keys and key not in found
+            ]
             if not wanted:
                 continue
             vectors = np.load(keys_file.with_name(keys_file.name.replace(".keys.npy", ".vectors.npy")), mmap_mode="r")
@@ -123,9 +125,16 @@ class SentenceEmbedder:
     disables the disk cache. The model loads on first use, offline (local_files_only).
     """
 
-    def __init__(self, model_path: Path | str | None = None, batch_size: int = 64, device: str | None = None,
-                 fp16: bool | None = None, cache_dir: Path | str | None = None, show_progress: bool = True,
-                 max_seq_length: int | None = None):
+    def __init__(
+        self,
+        model_path: Path | str | None = None,
+        batch_size: int = 64,
+        device: str | None = None,
+        fp16: bool | None = None,
+        cache_dir: Path | str | None = None,
+        show_progress: bool = True,
+        max_seq_length: int | None = None,
+    ):
         import torch
 
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
@@ -176,8 +185,13 @@ class SentenceEmbedder:
         if getattr(self.model[0], "do_lower_case", False):
             texts = [text.lower() for text in texts]
         return self.tokenizer(
-            texts, add_special_tokens=True, truncation=True, max_length=self.max_seq_length,
-            return_attention_mask=False, return_token_type_ids=False, verbose=False,
+            texts,
+            add_special_tokens=True,
+            truncation=True,
+            max_length=self.max_seq_length,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            verbose=False,
         )["input_ids"]
 
     def _encode_ids(self, ids: list[list[int]], progress) -> np.ndarray:
@@ -192,7 +206,7 @@ class SentenceEmbedder:
         with_types = "token_type_ids" in self.tokenizer.model_input_names
         with torch.inference_mode():
             for start in range(0, len(ids), self.batch_size):
-                rows = order[start:start + self.batch_size]
+                rows = order[start : start + self.batch_size]
                 width = int(lengths[rows].max())
                 input_ids = np.full((len(rows), width), pad_id, np.int64)
                 mask = np.zeros((len(rows), width), np.int64)
@@ -219,8 +233,8 @@ class SentenceEmbedder:
         vectors = np.empty((len(unique), self.dimension), np.float32)
         with self._progress(len(unique), "embedding") as progress:
             for start in range(0, len(unique), CHUNK_ROWS):
-                chunk = unique[start:start + CHUNK_ROWS]
-                vectors[start:start + len(chunk)] = self._encode_ids(self._tokenize(chunk), progress)
+                chunk = unique[start : start + CHUNK_ROWS]
+                vectors[start : start + len(chunk)] = self._encode_ids(self._tokenize(chunk), progress)
         return vectors[np.fromiter((position[text] for text in texts), np.int64, len(texts))]
 
     def cache_settings(self, prompt_share: float) -> dict:
@@ -236,15 +250,19 @@ class SentenceEmbedder:
     def embed_sides(self, frame: pd.DataFrame, prompt_share: float = 0.3) -> dict[str, np.ndarray]:
         """Embeddings of each row's five texts, in frame order: "prompt" and "response_a"/"response_b"
         alone, and "a"/"b" = format_side(prompt, that response); each (n, dim) float32."""
-        digests = {column: [_turns_digest(turns) for turns in frame[column]]
-                   for column in ("prompt_turns", "response_turns_a", "response_turns_b")}
+        digests = {
+            column: [_turns_digest(turns) for turns in frame[column]]
+            for column in ("prompt_turns", "response_turns_a", "response_turns_b")
+        }
         # A key names the inputs of one text, so the same prompt in many rows is embedded once
         # and a swapped frame finds its "a" under the original "b".
         keys = {}
         for kind, columns in formatting.TEXT_KINDS.items():
             tag = b"side" if len(columns) > 1 else b"alone"
-            keys[kind] = [hashlib.blake2b(tag + b"".join(parts), digest_size=16).hexdigest().encode()
-                          for parts in zip(*(digests[column] for column in columns))]
+            keys[kind] = [
+                hashlib.blake2b(tag + b"".join(parts), digest_size=16).hexdigest().encode()
+                for parts in zip(*(digests[column] for column in columns))
+            ]
         # Row by row, so a chunk holds all texts of its rows and tokenizes each prompt once.
         jobs: dict[bytes, tuple] = {}
         for row in range(len(frame)):
@@ -260,11 +278,13 @@ class SentenceEmbedder:
         missing = [key for key in jobs if key not in found]
         with self._progress(len(missing), "embedding texts") as progress:
             for start in range(0, len(missing), CHUNK_ROWS):
-                chunk = missing[start:start + CHUNK_ROWS]
-                conversations = [[frame[column].iat[row] for column in columns]
-                                 for row, columns in (jobs[key] for key in chunk)]
+                chunk = missing[start : start + CHUNK_ROWS]
+                conversations = [
+                    [frame[column].iat[row] for column in columns] for row, columns in (jobs[key] for key in chunk)
+                ]
                 texts, ids = formatting.format_conversations(
-                    conversations, self.tokenizer, self.max_seq_length, prompt_share, return_ids=True)
+                    conversations, self.tokenizer, self.max_seq_length, prompt_share, return_ids=True
+                )
                 if getattr(self.model[0], "do_lower_case", False):
                     ids = self._tokenize(texts)
                 vectors = self._encode_ids(ids, progress)
@@ -272,5 +292,7 @@ class SentenceEmbedder:
                     cache.append(chunk, vectors)
                 found.update(zip(chunk, vectors))
         dimension = len(next(iter(found.values()))) if found else self.dimension
-        return {kind: np.stack([found[key] for key in keys[kind]]) if len(frame) else np.zeros((0, dimension), np.float32)
-                for kind in KINDS}
+        return {
+            kind: np.stack([found[key] for key in keys[kind]]) if len(frame) else np.zeros((0, dimension), np.float32)
+            for kind in KINDS
+        }

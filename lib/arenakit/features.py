@@ -50,11 +50,33 @@ PROMPT_FEATURES = TEXT_COUNTS + TEXT_SHARES + ("turns",)
 # of fold over four fold seeds, all 89 columns 1.026-1.030. The structure logratios help most
 # (0.014), then refusals and the pair lengths (0.004 each); the share columns hurt (0.001).
 COMPACT_FEATURES = (
-    "chars_a", "chars_b", "prompt_chars", "prompt_turns", "diff_chars", "logratio_chars", "logratio_words",
-    "logratio_lines", "logratio_list_items", "logratio_headers", "logratio_bold", "logratio_code_blocks",
-    "logratio_questions", "logratio_links", "diff_refusals", "diff_refusal_start", "refusal_start_a",
-    "refusal_start_b", "diff_empty", "diff_prompt_sim", "pair_sim", "pair_equal", "pair_len_gap",
-    "pair_both_empty", "pair_both_refusal", "pair_min_log_chars", "pair_max_log_chars",
+    "chars_a",
+    "chars_b",
+    "prompt_chars",
+    "prompt_turns",
+    "diff_chars",
+    "logratio_chars",
+    "logratio_words",
+    "logratio_lines",
+    "logratio_list_items",
+    "logratio_headers",
+    "logratio_bold",
+    "logratio_code_blocks",
+    "logratio_questions",
+    "logratio_links",
+    "diff_refusals",
+    "diff_refusal_start",
+    "refusal_start_a",
+    "refusal_start_b",
+    "diff_empty",
+    "diff_prompt_sim",
+    "pair_sim",
+    "pair_equal",
+    "pair_len_gap",
+    "pair_both_empty",
+    "pair_both_refusal",
+    "pair_min_log_chars",
+    "pair_max_log_chars",
 )
 
 # Refusal phrases, matched in lowercased text. A refusal opens a turn, so the count reads the
@@ -82,7 +104,16 @@ _MARKED[[10, ord("?"), 0x9F, ord("`"), ord("*"), ord(":"), ord("]")]] = True
 _MARKED[0xC0:] = True  # the first byte of a non-ASCII character
 _MAX_INDENT = 16  # list markers and headers indented further than this are not seen
 _BYTE_COUNTS = (
-    "words", "digits", "nonascii", "newlines", "questions", "fences", "bold_marks", "links", "list_items", "headers",
+    "words",
+    "digits",
+    "nonascii",
+    "newlines",
+    "questions",
+    "fences",
+    "bold_marks",
+    "links",
+    "list_items",
+    "headers",
 )
 _BLOCK_ROWS = 1024
 # Similarity reads the first _SIM_BYTES bytes of a text and keeps the trigrams with one hash bit

@@ -88,7 +88,7 @@ def head_tail(ids: Sequence, budget: int, head_share: float = 0.5) -> list:
     if len(ids) <= budget:
         return list(ids)
     head = _head_count(budget, head_share)
-    return list(ids[:head]) + list(ids[len(ids) - (budget - head):])
+    return list(ids[:head]) + list(ids[len(ids) - (budget - head) :])
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class _Turn:
         if head:
             parts.append(self.text[: self.head_ends[head - 1]])
         if tail:
-            parts.append(self.text[self.tail_starts[len(self.tail_starts) - tail]:])
+            parts.append(self.text[self.tail_starts[len(self.tail_starts) - tail] :])
         return " ".join(parts)
 
 
@@ -151,10 +151,14 @@ def _tokenize_turns(strings: Sequence[str], tokenizer, keep: int) -> dict[str, _
     turns = {"": _EMPTY_TURN}
     unique = [text for text in dict.fromkeys(strings) if text]
     for start in range(0, len(unique), _CHUNK):
-        chunk = unique[start:start + _CHUNK]
+        chunk = unique[start : start + _CHUNK]
         encoded = tokenizer(
-            chunk, add_special_tokens=False, return_offsets_mapping=True,
-            return_attention_mask=False, return_token_type_ids=False, verbose=False,
+            chunk,
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            verbose=False,
         )
         for text, offsets in zip(chunk, encoded["offset_mapping"]):
             head = np.fromiter((end for _, end in offsets[:keep]), np.int32)
@@ -184,15 +188,22 @@ def _latest_rounds(columns: list[tuple[_Turn, ...]], room: int, sep_cost: int) -
     return kept
 
 
-def _compose(columns: list[tuple[_Turn, ...]], layout: _Layout, max_tokens: int,
-             prompt_share: float | None, head_share: float, slack: int, keep_turns: str = "ends") -> str:
+def _compose(
+    columns: list[tuple[_Turn, ...]],
+    layout: _Layout,
+    max_tokens: int,
+    prompt_share: float | None,
+    head_share: float,
+    slack: int,
+    keep_turns: str = "ends",
+) -> str:
     n_turns = max(1, max(len(column) for column in columns))
     columns = [column + (_EMPTY_TURN,) * (n_turns - len(column)) for column in columns]
     room = max_tokens - layout.specials - slack
     if keep_turns == "latest":
         # A cross-encoder judges the last answers: older rounds go first, whole, when the room is short.
         kept = _latest_rounds(columns, room, layout.sep_cost)
-        columns = [column[n_turns - kept:] for column in columns]
+        columns = [column[n_turns - kept :] for column in columns]
         n_turns = kept
     # Separators may take at most half the room; beyond that, keep the first and last turns.
     max_turns = max(1, (room // 2 // max(1, layout.sep_cost) + 1) // len(columns))
@@ -211,10 +222,15 @@ def _compose(columns: list[tuple[_Turn, ...]], layout: _Layout, max_tokens: int,
 def _token_ids(texts: list[str], tokenizer) -> list[list[int]]:
     ids = []
     for start in range(0, len(texts), _CHUNK):
-        ids.extend(tokenizer(
-            texts[start:start + _CHUNK], add_special_tokens=True,
-            return_attention_mask=False, return_token_type_ids=False, verbose=False,
-        )["input_ids"])
+        ids.extend(
+            tokenizer(
+                texts[start : start + _CHUNK],
+                add_special_tokens=True,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+                verbose=False,
+            )["input_ids"]
+        )
     return ids
 
 
@@ -240,7 +256,9 @@ def format_conversations(
         raise ValueError(f"keep_turns must be 'ends' or 'latest'; got {keep_turns!r}")
     layout = _Layout.of(tokenizer)
     if max_tokens <= layout.specials:
-        raise ValueError(f"max_tokens={max_tokens} leaves no room beside the tokenizer's {layout.specials} special tokens")
+        raise ValueError(
+            f"max_tokens={max_tokens} leaves no room beside the tokenizer's {layout.specials} special tokens"
+        )
     conversations = [[tuple(column) for column in conversation] for conversation in conversations]
     turns = _tokenize_turns([t for conv in conversations for column in conv for t in column], tokenizer, max_tokens)
     tokenized = [[tuple(turns[t] for t in column) for column in conv] for conv in conversations]

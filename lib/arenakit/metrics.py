@@ -37,8 +37,7 @@ def check_predictions(y, proba) -> tuple[np.ndarray, np.ndarray]:
         proba = proba.astype(np.float64)
     if proba.ndim != 2 or proba.shape[1] != N_CLASSES:
         raise ValueError(
-            f"proba must have shape (n, {N_CLASSES}) with columns {CLASS_COLUMNS}; "
-            f"got shape {proba.shape}"
+            f"proba must have shape (n, {N_CLASSES}) with columns {CLASS_COLUMNS}; got shape {proba.shape}"
         )
     y_raw = np.asarray(y)
     if y_raw.ndim != 1:
@@ -53,16 +52,13 @@ def check_predictions(y, proba) -> tuple[np.ndarray, np.ndarray]:
     if bad.any():
         examples = ", ".join(str(v) for v in np.unique(y_raw[bad])[:5].tolist())
         raise ValueError(
-            f"y must hold labels 0 (A), 1 (B), 2 (tie); {int(bad.sum())} rows hold other "
-            f"values, e.g. {examples}"
+            f"y must hold labels 0 (A), 1 (B), 2 (tie); {int(bad.sum())} rows hold other values, e.g. {examples}"
         )
     n_nonfinite = int((~np.isfinite(proba)).any(axis=1).sum())
     if n_nonfinite:
         raise ValueError(f"proba has {n_nonfinite} rows with NaN or infinite values")
     if proba.min() < 0 or proba.max() > 1:
-        raise ValueError(
-            f"proba values must lie in [0, 1]; got min {proba.min():.6g}, max {proba.max():.6g}"
-        )
+        raise ValueError(f"proba values must lie in [0, 1]; got min {proba.min():.6g}, max {proba.max():.6g}")
     off = np.abs(proba.sum(axis=1, dtype=np.float64) - 1.0) > ROW_SUM_TOLERANCE
     if off.any():
         raise ValueError(

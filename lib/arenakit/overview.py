@@ -16,15 +16,19 @@ def summary_table(competition: Competition) -> pd.DataFrame:
     """One row per split: sizes, multi-turn share, empty responses, median lengths."""
     rows = []
     for split, frame in (("train", competition.train), ("test", competition.test)):
-        rows.append({
-            "split": split,
-            "rows": len(frame),
-            "multi_turn_share": float((frame["n_turns"] > 1).mean()) if len(frame) else 0.0,
-            "null_responses": int(frame["null_response_a"].sum() + frame["null_response_b"].sum()),
-            "median_prompt_chars": float(frame["prompt"].str.len().median()),
-            "median_response_chars": float(pd.concat([frame["response_a"], frame["response_b"]]).str.len().median()),
-            "parse_issues": sum(issue.file.startswith(split) for issue in competition.issues),
-        })
+        rows.append(
+            {
+                "split": split,
+                "rows": len(frame),
+                "multi_turn_share": float((frame["n_turns"] > 1).mean()) if len(frame) else 0.0,
+                "null_responses": int(frame["null_response_a"].sum() + frame["null_response_b"].sum()),
+                "median_prompt_chars": float(frame["prompt"].str.len().median()),
+                "median_response_chars": float(
+                    pd.concat([frame["response_a"], frame["response_b"]]).str.len().median()
+                ),
+                "parse_issues": sum(issue.file.startswith(split) for issue in competition.issues),
+            }
+        )
     return pd.DataFrame(rows).set_index("split")
 
 

@@ -45,7 +45,11 @@ def plot_confusion_matrix(y, proba, path=None, title=None):
     for i in range(N_CLASSES):
         for j in range(N_CLASSES):
             ax.text(
-                j, i, f"{counts[i, j]}\n{shares[i, j]:.0%}", ha="center", va="center",
+                j,
+                i,
+                f"{counts[i, j]}\n{shares[i, j]:.0%}",
+                ha="center",
+                va="center",
                 color="white" if shares[i, j] > 0.5 else "black",
             )
     ax.set_xticks(range(N_CLASSES), CLASS_NAMES)
@@ -70,9 +74,7 @@ def plot_reliability(y, proba, path=None, n_bins=10, title=None):
     n_bins = int(n_bins)
     edges = np.linspace(0, 1, n_bins + 1)
 
-    fig, (ax, hist_ax) = plt.subplots(
-        2, 1, figsize=(5.5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
-    )
+    fig, (ax, hist_ax) = plt.subplots(2, 1, figsize=(5.5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     ax.plot([0, 1], [0, 1], linestyle="--", color="black", linewidth=1, label="perfect")
     for k, (name, color) in enumerate(zip(CLASS_NAMES, CLASS_COLORS)):
         p = proba[:, k].astype(np.float64)
@@ -118,8 +120,7 @@ def plot_log_loss_by_length(table, path=None, title=None):
     bars = ax.bar(positions, np.nan_to_num(losses), color="tab:blue")
     for bar, loss in zip(bars, losses):
         if np.isfinite(loss):
-            ax.annotate(f"{loss:.3f}", (bar.get_x() + bar.get_width() / 2, loss),
-                        ha="center", va="bottom", fontsize=9)
+            ax.annotate(f"{loss:.3f}", (bar.get_x() + bar.get_width() / 2, loss), ha="center", va="bottom", fontsize=9)
     uniform_label = f"uniform (ln 3 = {UNIFORM_LOG_LOSS:.4f})"
     ax.axhline(UNIFORM_LOG_LOSS, color="red", linestyle="--", label=uniform_label)
     ax.set_xticks(positions, labels)
@@ -156,8 +157,14 @@ def plot_blend_weights(weights: pd.DataFrame, comparison: pd.DataFrame, path=Non
     names = list(weights.index)
     bars = weight_ax.barh(names, weights["weight"], color="tab:blue")
     for bar, weight, temperature in zip(bars, weights["weight"], weights["temperature"]):
-        weight_ax.annotate(f"{weight:.2f} (T={temperature:.2f})", (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                           xytext=(3, 0), textcoords="offset points", va="center", fontsize=9)
+        weight_ax.annotate(
+            f"{weight:.2f} (T={temperature:.2f})",
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+        )
     weight_ax.set_xlim(0, 1.25)
     weight_ax.invert_yaxis()
     weight_ax.set_xlabel("weight (sums to 1)")
@@ -167,8 +174,14 @@ def plot_blend_weights(weights: pd.DataFrame, comparison: pd.DataFrame, path=Non
     colors = ["tab:green" if "blend" in label else "tab:gray" for label in losses.index]
     loss_bars = loss_ax.barh(list(losses.index), losses, color=colors)
     for bar, loss in zip(loss_bars, losses):
-        loss_ax.annotate(f"{loss:.4f}", (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                         xytext=(3, 0), textcoords="offset points", va="center", fontsize=9)
+        loss_ax.annotate(
+            f"{loss:.4f}",
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+        )
     # The losses differ in the third decimal: zoom to them, as plot_log_loss_by_length does.
     low, high = float(losses.min()), max(float(losses.max()), UNIFORM_LOG_LOSS)
     loss_ax.set_xlim(low - 0.2 * (high - low) - 1e-3, high + 0.35 * (high - low) + 1e-3)
@@ -195,10 +208,21 @@ def plot_training_curves(histories: dict, path=None, title=None):
             continue
         color = f"C{index % 10}"
         epochs = [record["epoch"] for record in history]
-        loss_ax.plot(epochs, [record["train_loss"] for record in history], "--", color=color, marker="o", label=f"{fold} train")
+        loss_ax.plot(
+            epochs, [record["train_loss"] for record in history], "--", color=color, marker="o", label=f"{fold} train"
+        )
         if "valid_log_loss" in history[0]:
-            loss_ax.plot(epochs, [record["valid_log_loss"] for record in history], "-", color=color, marker="o", label=f"{fold} valid")
-            acc_ax.plot(epochs, [record["valid_accuracy"] for record in history], "-", color=color, marker="o", label=str(fold))
+            loss_ax.plot(
+                epochs,
+                [record["valid_log_loss"] for record in history],
+                "-",
+                color=color,
+                marker="o",
+                label=f"{fold} valid",
+            )
+            acc_ax.plot(
+                epochs, [record["valid_accuracy"] for record in history], "-", color=color, marker="o", label=str(fold)
+            )
     loss_ax.axhline(UNIFORM_LOG_LOSS, color="red", linestyle=":", label=f"uniform ({UNIFORM_LOG_LOSS:.4f})")
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("log loss")

@@ -38,8 +38,11 @@ def cell_seconds(executed: Path) -> tuple:
     import nbformat
 
     notebook = nbformat.read(executed, as_version=4)
-    return tuple((float(cell.metadata.get("papermill", {}).get("duration") or 0.0), cell.source.strip().split("\n")[0])
-                 for cell in notebook.cells if cell.cell_type == "code")
+    return tuple(
+        (float(cell.metadata.get("papermill", {}).get("duration") or 0.0), cell.source.strip().split("\n")[0])
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    )
 
 
 def where_the_time_went(results: list[NotebookResult], top: int = 3) -> str:
@@ -47,7 +50,9 @@ def where_the_time_went(results: list[NotebookResult], top: int = 3) -> str:
     lines = [f"where the time went ({sum(r.seconds for r in results):.0f} s in all):"]
     for result in results:
         in_cells = sum(seconds for seconds, _ in result.cells)
-        lines.append(f"  {result.name}: {result.seconds:.0f} s (kernel start and report {result.seconds - in_cells:.0f} s)")
+        lines.append(
+            f"  {result.name}: {result.seconds:.0f} s (kernel start and report {result.seconds - in_cells:.0f} s)"
+        )
         for seconds, first_line in sorted(result.cells, reverse=True)[:top]:
             lines.append(f"    {seconds:7.1f} s  {first_line[:90]}")
     return "\n".join(lines)
@@ -77,9 +82,13 @@ def declared_parameters(notebook) -> set[str]:
     for cell in notebook.cells:
         if "parameters" in cell.metadata.get("tags", []):
             tree = ast.parse(cell.source)
-            return {target.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
-                    for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-                    if isinstance(target, ast.Name)}
+            return {
+                target.id
+                for node in tree.body
+                if isinstance(node, (ast.Assign, ast.AnnAssign))
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                if isinstance(target, ast.Name)
+            }
     return set()
 
 
@@ -103,8 +112,12 @@ def run_notebook(py_path: Path, out_dir: Path, parameters: dict, kernel: str = "
     inherited_backend = os.environ.pop("MPLBACKEND", None)
     try:
         papermill.execute_notebook(
-            executed, executed, parameters={k: v for k, v in parameters.items() if k in declared},
-            kernel_name=kernel, cwd=out_dir, progress_bar=True,
+            executed,
+            executed,
+            parameters={k: v for k, v in parameters.items() if k in declared},
+            kernel_name=kernel,
+            cwd=out_dir,
+            progress_bar=True,
         )
     except PapermillExecutionError as error:
         failure = NotebookFailed(
@@ -145,7 +158,9 @@ def run_pipeline(
     known = set().union(*(declared_parameters(read_notebook(notebook_dir / f"{n}.py")) for n in selected))
     unknown = sorted(set(extra) - known)
     if unknown:
-        raise ValueError(f"no selected notebook takes parameter(s) {', '.join(unknown)}; they take: {', '.join(sorted(known))}")
+        raise ValueError(
+            f"no selected notebook takes parameter(s) {', '.join(unknown)}; they take: {', '.join(sorted(known))}"
+        )
     data_dir = resolve_data_dir(data_dir, out_dir, sample_rows=sample_rows)
     common = {"data_dir": str(data_dir), "out_dir": str(out_dir)}
     results = [run_notebook(notebook_dir / f"{name}.py", out_dir, {**extra, **common}) for name in selected]

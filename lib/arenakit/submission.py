@@ -34,8 +34,7 @@ def _check_ids(ids, expected_ids, what: str) -> None:
     if len(duplicated):
         n_rows = int(keys.isin(duplicated).sum())
         raise SubmissionError(
-            f"{what}: {len(duplicated)} ids appear more than once ({n_rows} rows), "
-            f"e.g. {examples(duplicated)}"
+            f"{what}: {len(duplicated)} ids appear more than once ({n_rows} rows), e.g. {examples(duplicated)}"
         )
     expected = _id_keys(expected_ids)
     missing = expected[~expected.isin(keys)]
@@ -71,9 +70,7 @@ def validate_submission(frame: pd.DataFrame, test_ids, eps: float = 0.0) -> None
             details.append(f"duplicated {duplicated}")
         if not details:
             details.append(f"wrong order {columns}")
-        raise SubmissionError(
-            f"submission columns must be {list(SUBMISSION_COLUMNS)}: " + "; ".join(details)
-        )
+        raise SubmissionError(f"submission columns must be {list(SUBMISSION_COLUMNS)}: " + "; ".join(details))
     _check_ids(frame["id"], test_ids, "submission ids do not match test.csv")
 
     ids = frame["id"].to_numpy()
@@ -81,16 +78,12 @@ def validate_submission(frame: pd.DataFrame, test_ids, eps: float = 0.0) -> None
     non_numeric = values.isna() & frame[list(CLASS_COLUMNS)].notna()
     if non_numeric.to_numpy().any():
         rows = non_numeric.any(axis=1).to_numpy()
-        raise SubmissionError(
-            f"{int(rows.sum())} rows have non-numeric probabilities, "
-            f"e.g. ids {examples(ids[rows])}"
-        )
+        raise SubmissionError(f"{int(rows.sum())} rows have non-numeric probabilities, e.g. ids {examples(ids[rows])}")
     array = values.to_numpy(dtype=np.float64)
     rows = (~np.isfinite(array)).any(axis=1)
     if rows.any():
         raise SubmissionError(
-            f"{int(rows.sum())} rows have empty, NaN or infinite probabilities, "
-            f"e.g. ids {examples(ids[rows])}"
+            f"{int(rows.sum())} rows have empty, NaN or infinite probabilities, e.g. ids {examples(ids[rows])}"
         )
     low, high = max(eps, 0.0), 1.0 - max(eps, 0.0)
     outside = (array <= 0) | (array >= 1) | (array < low) | (array > high)
@@ -110,9 +103,7 @@ def validate_submission(frame: pd.DataFrame, test_ids, eps: float = 0.0) -> None
         )
 
 
-def make_submission(
-    proba, ids, sample_submission: pd.DataFrame, eps: float = 1e-6
-) -> pd.DataFrame:
+def make_submission(proba, ids, sample_submission: pd.DataFrame, eps: float = 1e-6) -> pd.DataFrame:
     """The submission frame: `proba` rows matched to `ids`, in sample_submission's id order.
 
     Each row is normalised, then mixed with a floor of eps: p = eps + (1 - 3 eps) * q. That is
@@ -124,9 +115,7 @@ def make_submission(
         raise SubmissionError(f"eps must lie in [0, 1/{N_CLASSES}); got {eps}")
     proba = np.asarray(proba, dtype=np.float64)
     if proba.ndim != 2 or proba.shape[1] != N_CLASSES:
-        raise SubmissionError(
-            f"proba must have shape (n, {N_CLASSES}) in order {CLASS_COLUMNS}; got {proba.shape}"
-        )
+        raise SubmissionError(f"proba must have shape (n, {N_CLASSES}) in order {CLASS_COLUMNS}; got {proba.shape}")
     ids = np.asarray(ids, dtype=object)
     if len(ids) != len(proba):
         raise SubmissionError(f"{len(ids)} ids but {len(proba)} rows of proba")
@@ -151,9 +140,7 @@ def make_submission(
     return frame
 
 
-def write_submission(
-    proba, ids, sample_submission: pd.DataFrame, path, eps: float = 1e-6
-) -> pd.DataFrame:
+def write_submission(proba, ids, sample_submission: pd.DataFrame, path, eps: float = 1e-6) -> pd.DataFrame:
     """make_submission, write it as CSV to `path` (folders created), return the frame.
 
     Floats are written with 17 significant digits, enough to read back the same doubles, and the

@@ -44,9 +44,21 @@ def peak_rss_mb() -> float:
 
 def run_stage_in_child(stage: str, data_dir: Path, embedder_rows: int, lora_max_length: int) -> dict:
     completed = subprocess.run(
-        [sys.executable, "-m", "arenakit.bench", "--child", stage, str(data_dir), "--embedder-rows", str(embedder_rows),
-         "--lora-max-length", str(lora_max_length)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "arenakit.bench",
+            "--child",
+            stage,
+            str(data_dir),
+            "--embedder-rows",
+            str(embedder_rows),
+            "--lora-max-length",
+            str(lora_max_length),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if completed.returncode != 0:
         raise RuntimeError(f"benchmark stage {stage} failed:\n{completed.stderr[-3000:]}")
@@ -61,11 +73,17 @@ def format_figure(value) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=REAL_TRAIN_ROWS, help="synthetic train rows (default: the real train size)")
+    parser.add_argument(
+        "--rows", type=int, default=REAL_TRAIN_ROWS, help="synthetic train rows (default: the real train size)"
+    )
     parser.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=list(STAGES))
     parser.add_argument("--embedder-data", type=Path, help="competition folder for the embedder stage")
-    parser.add_argument("--embedder-rows", type=int, default=1000, help="rows the embedder and lora stages use (default: 1000)")
-    parser.add_argument("--lora-max-length", type=int, default=512, help="tokens per row in the lora stage (default: 512)")
+    parser.add_argument(
+        "--embedder-rows", type=int, default=1000, help="rows the embedder and lora stages use (default: 1000)"
+    )
+    parser.add_argument(
+        "--lora-max-length", type=int, default=512, help="tokens per row in the lora stage (default: 512)"
+    )
     parser.add_argument("--child", nargs=2, metavar=("STAGE", "DATA_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -85,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         data_dir = write_sample(Path(tmp), n_train=args.rows, n_test=3, seed=0)
         size_mb = sum(f.stat().st_size for f in data_dir.iterdir()) / 1e6
-        print(f"synthetic sample: {args.rows} train rows, {size_mb:.0f} MB, written in {time.perf_counter() - started:.1f} s")
+        print(
+            f"synthetic sample: {args.rows} train rows, {size_mb:.0f} MB, written in {time.perf_counter() - started:.1f} s"
+        )
         for stage in args.stages:
             stage_data_dir = args.embedder_data if stage in MODEL_STAGES and args.embedder_data else data_dir
             result = run_stage_in_child(stage, stage_data_dir, args.embedder_rows, args.lora_max_length)
             figures = "  ".join(f"{key}={format_figure(value)}" for key, value in result.items())
             print(f"{stage}: {figures}")
     return 0
-

@@ -39,8 +39,17 @@ def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train
     train_ids = [seq for pair in zip(model.input_ids(fit_rows), model.input_ids(swap_ab(fit_rows))) for seq in pair]
     labels = np.column_stack([fit_rows["label"], fit_rows["label"]]).ravel()
     started = time.perf_counter()
-    train_classifier(model.model_, train_ids, labels, [], [], pad_id,
-                     TrainConfig(batch_size=8, swap_pairs=True, checkpoint_every=0), device="cpu", progress=False)
+    train_classifier(
+        model.model_,
+        train_ids,
+        labels,
+        [],
+        [],
+        pad_id,
+        TrainConfig(batch_size=8, swap_pairs=True, checkpoint_every=0),
+        device="cpu",
+        progress=False,
+    )
     train_seconds = time.perf_counter() - started
 
     real_tokens = sum(len(seq) for seq in ids)

@@ -57,8 +57,12 @@ def fit_weights(y: np.ndarray, probas: list[np.ndarray]) -> np.ndarray:
         return -np.log(pooled).mean(), -(true_class / pooled[:, None]).mean(axis=0)
 
     result = minimize(
-        loss_and_gradient, np.full(n_models, 1.0 / n_models), jac=True, method="SLSQP",
-        bounds=[(0.0, 1.0)] * n_models, constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
+        loss_and_gradient,
+        np.full(n_models, 1.0 / n_models),
+        jac=True,
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * n_models,
+        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
         options={"ftol": 1e-12, "maxiter": 500},
     )
     weights = np.clip(result.x, 0.0, None)
@@ -82,17 +86,24 @@ class Blend:
         missing = [name for name in self.names if name not in probas]
         if missing:
             raise KeyError(f"the blend needs predictions of {', '.join(missing)}; got {', '.join(probas)}")
-        pooled = sum(weight * apply_temperature(probas[name], t)
-                     for name, weight, t in zip(self.names, self.weights, self.temperatures))
+        pooled = sum(
+            weight * apply_temperature(probas[name], t)
+            for name, weight, t in zip(self.names, self.weights, self.temperatures)
+        )
         return apply_temperature(pooled, self.temperature)
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame({"weight": self.weights, "temperature": self.temperatures}, index=list(self.names))
 
     def to_dict(self) -> dict:
-        return {"models": {name: {"weight": float(w), "temperature": float(t)}
-                           for name, w, t in zip(self.names, self.weights, self.temperatures)},
-                "blend_temperature": float(self.temperature), "n_rows": int(self.n_rows)}
+        return {
+            "models": {
+                name: {"weight": float(w), "temperature": float(t)}
+                for name, w, t in zip(self.names, self.weights, self.temperatures)
+            },
+            "blend_temperature": float(self.temperature),
+            "n_rows": int(self.n_rows),
+        }
 
 
 def equal_blend(names) -> Blend:
@@ -112,8 +123,9 @@ def _checked(y, probas: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict[str,
     return y_checked, checked
 
 
-def _tune_temperatures(y: np.ndarray, probas: list[np.ndarray], start: Blend, model_temperatures: bool,
-                       blend_temperature: bool) -> Blend:
+def _tune_temperatures(
+    y: np.ndarray, probas: list[np.ndarray], start: Blend, model_temperatures: bool, blend_temperature: bool
+) -> Blend:
     """Weights and the chosen temperatures together, from `start`; kept only where they lower the loss.
 
     Temperatures and weights interact (softening one model changes how much weight it deserves),
@@ -139,8 +151,9 @@ def _tune_temperatures(y: np.ndarray, probas: list[np.ndarray], start: Blend, mo
     return tuned if loss(result.x) < log_loss(y, start.predict(dict(zip(start.names, probas)))) else start
 
 
-def fit_blend(y, probas: Mapping[str, np.ndarray], model_temperatures: bool = True,
-              blend_temperature: bool = True) -> Blend:
+def fit_blend(
+    y, probas: Mapping[str, np.ndarray], model_temperatures: bool = True, blend_temperature: bool = True
+) -> Blend:
     """Fit weights (and the chosen temperatures) on out-of-fold predictions of the same rows."""
     y, probas = _checked(y, probas)
     names = tuple(probas)

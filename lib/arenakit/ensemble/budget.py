@@ -90,7 +90,7 @@ class Timer:
         if timing_rows < 1:
             raise ValueError(f"timing_rows must be at least 1; got {timing_rows}")
         self.frame = frame.reset_index(drop=True)
-        order = np.random.default_rng(seed).permutation(len(self.frame))[:timing_rows + WARMUP_ROWS]
+        order = np.random.default_rng(seed).permutation(len(self.frame))[: timing_rows + WARMUP_ROWS]
         # Warm-up and timed rows are distinct when there are enough, so no cache serves the timed ones.
         self.warmup_rows = order[:WARMUP_ROWS]
         self.timed_rows = order[WARMUP_ROWS:] if len(order) > WARMUP_ROWS else order
@@ -122,8 +122,10 @@ class Timer:
             if fresh:
                 member.release()  # this copy writes to the throw-away cache: inference loads its own
             else:
-                self._predictions[key] = (np.concatenate([self.warmup_rows, self.timed_rows]),
-                                          np.concatenate([np.asarray(warm), np.asarray(timed)]))
+                self._predictions[key] = (
+                    np.concatenate([self.warmup_rows, self.timed_rows]),
+                    np.concatenate([np.asarray(warm), np.asarray(timed)]),
+                )
             self.timings[key] = Timing(member.load_seconds, warmed - started, len(self.timed_rows), finished - warmed)
         return self.timings[key]
 
@@ -151,14 +153,26 @@ class BudgetPlan:
         return sum(self.estimates[name] for name in self.kept)
 
     def table(self) -> pd.DataFrame:
-        rows = [{"model": name, "estimate_s": seconds, "estimate": format_seconds(seconds),
-                 "settings": ", ".join(f"{k}={v}" for k, v in self.overrides[name].items()) or "as trained",
-                 "runs": name not in self.dropped} for name, seconds in self.estimates.items()]
+        rows = [
+            {
+                "model": name,
+                "estimate_s": seconds,
+                "estimate": format_seconds(seconds),
+                "settings": ", ".join(f"{k}={v}" for k, v in self.overrides[name].items()) or "as trained",
+                "runs": name not in self.dropped,
+            }
+            for name, seconds in self.estimates.items()
+        ]
         return pd.DataFrame(rows).set_index("model")
 
 
-def plan_within_budget(params: dict[str, dict], estimate: Callable[[str, dict], float], budget_s: float,
-                       start: dict[str, dict] | None = None, min_max_length: int = 256) -> BudgetPlan:
+def plan_within_budget(
+    params: dict[str, dict],
+    estimate: Callable[[str, dict], float],
+    budget_s: float,
+    start: dict[str, dict] | None = None,
+    min_max_length: int = 256,
+) -> BudgetPlan:
     """Fall back in the stated order until the summed estimate fits budget_s.
 
     params: each model's get_params(); estimate(name, overrides): seconds for the whole test with
@@ -177,8 +191,10 @@ def plan_within_budget(params: dict[str, dict], estimate: Callable[[str, dict], 
         before = plan.total_s
         overrides[name][key] = value
         plan.estimates[name] = estimate(name, overrides[name])
-        plan.steps.append(f"over the time budget ({format_seconds(budget_s)} left): {what} for {name}; "
-                          f"estimate {format_seconds(before)} -> {format_seconds(plan.total_s)}")
+        plan.steps.append(
+            f"over the time budget ({format_seconds(budget_s)} left): {what} for {name}; "
+            f"estimate {format_seconds(before)} -> {format_seconds(plan.total_s)}"
+        )
 
     if over():
         for name in slowest_first():
@@ -187,23 +203,35 @@ def plan_within_budget(params: dict[str, dict], estimate: Callable[[str, dict], 
                 if not over():
                     break
     while over():
-        shorter = [name for name in slowest_first() if isinstance(params[name].get("max_length"), int)
-                   and overrides[name].get("max_length", params[name]["max_length"]) > min_max_length]
+        shorter = [
+            name
+            for name in slowest_first()
+            if isinstance(params[name].get("max_length"), int)
+            and overrides[name].get("max_length", params[name]["max_length"]) > min_max_length
+        ]
         if not shorter:
             break
         for name in shorter:
             current = overrides[name].get("max_length", params[name]["max_length"])
-            change(name, "max_length", max(min_max_length, current // 2), f"max_length {current} -> "
-                   f"{max(min_max_length, current // 2)}")
+            change(
+                name,
+                "max_length",
+                max(min_max_length, current // 2),
+                f"max_length {current} -> {max(min_max_length, current // 2)}",
+            )
             if not over():
                 break
     while over() and len(plan.kept) > 1:
         slowest = slowest_first()[0]
         before = plan.total_s
         plan.dropped.append(slowest)
-        plan.steps.append(f"over the time budget ({format_seconds(budget_s)} left): dropped {slowest}, the slowest model; "
-                          f"estimate {format_seconds(before)} -> {format_seconds(plan.total_s)}")
+        plan.steps.append(
+            f"over the time budget ({format_seconds(budget_s)} left): dropped {slowest}, the slowest model; "
+            f"estimate {format_seconds(before)} -> {format_seconds(plan.total_s)}"
+        )
     if over():
-        plan.steps.append(f"the estimate for {plan.kept[0]} alone ({format_seconds(plan.total_s)}) still exceeds the "
-                          f"budget ({format_seconds(budget_s)} left); it runs anyway, as the last model left")
+        plan.steps.append(
+            f"the estimate for {plan.kept[0]} alone ({format_seconds(plan.total_s)}) still exceeds the "
+            f"budget ({format_seconds(budget_s)} left); it runs anyway, as the last model left"
+        )
     return plan

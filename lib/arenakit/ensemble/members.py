@@ -39,7 +39,9 @@ class Member:
     def load(self, **overrides) -> FoldEnsemble:
         """The fold models with these parameter overrides; the last load is kept and reused."""
         # An override equal to the saved value changes nothing: drop it, so the kept load is reused.
-        overrides = {key: value for key, value in overrides.items() if key not in self.params or self.params[key] != value}
+        overrides = {
+            key: value for key, value in overrides.items() if key not in self.params or self.params[key] != value
+        }
         if self._loaded is not None and self._loaded[0] == overrides:
             return self._loaded[1]
         self.release()  # one loaded copy at a time: a big model's fold weights are not cheap to hold twice
@@ -55,17 +57,24 @@ class Member:
 
     def summary(self) -> dict:
         """A row for the table of models found."""
-        return {"model": self.name, "folder": str(self.folder), "oof_rows": len(self.oof),
-                "folds_trained": self.metrics.get("folds_trained", self.metrics.get("n_folds")),
-                "oof_log_loss": self.metrics.get("oof_log_loss"), "class": self.metrics.get("model")}
+        return {
+            "model": self.name,
+            "folder": str(self.folder),
+            "oof_rows": len(self.oof),
+            "folds_trained": self.metrics.get("folds_trained", self.metrics.get("n_folds")),
+            "oof_log_loss": self.metrics.get("oof_log_loss"),
+            "class": self.metrics.get("model"),
+        }
 
 
 def load_member(name: str, out_dir: Path | str, train_ids) -> Member:
     """One model's artifacts, checked against this train.csv, with its fold models loaded once."""
     folder = find_model_folder(name, out_dir)
     if folder is None:
-        raise MemberUnusable(f"no model folder found (looked in {where_searched(name, out_dir)}); "
-                             f"run its notebook first, or attach its output on Kaggle")
+        raise MemberUnusable(
+            f"no model folder found (looked in {where_searched(name, out_dir)}); "
+            f"run its notebook first, or attach its output on Kaggle"
+        )
     try:
         oof = load_prediction_frame(folder / OOF_FILE)
         metrics = load_metrics(folder)
@@ -76,13 +85,15 @@ def load_member(name: str, out_dir: Path | str, train_ids) -> Member:
         raise MemberUnusable(
             f"{folder / OOF_FILE} holds {len(unknown)} id(s) that are not in this train.csv "
             f"(e.g. {examples(unknown)}) and {len(oof) - len(unknown)} that are: it was trained on other "
-            "data. Re-run its notebook on this data folder.")
+            "data. Re-run its notebook on this data folder."
+        )
     member = Member(name, folder, oof, metrics)
     try:
         member.load()
     except Exception as error:  # whatever the model raises (missing weights, version, import): report it
-        raise MemberUnusable(f"fold models in {folder / FOLDS_DIR} failed to load: "
-                             f"{type(error).__name__}: {error}") from error
+        raise MemberUnusable(
+            f"fold models in {folder / FOLDS_DIR} failed to load: {type(error).__name__}: {error}"
+        ) from error
     return member
 
 

@@ -40,5 +40,7 @@ def find_model_folder(name: str, out_dir: Path | str, root: Path | None = None) 
 
 def where_searched(name: str, out_dir: Path | str) -> str:
     """For messages: the places find_model_folder looked in."""
-    return (f"{model_dir(out_dir, name).resolve()} and folders named {name!r} holding "
-            f"{', '.join(MARKER_FILES)} and {FOLDS_DIR}/ under {kaggle_input_root()}")
+    return (
+        f"{model_dir(out_dir, name).resolve()} and folders named {name!r} holding "
+        f"{', '.join(MARKER_FILES)} and {FOLDS_DIR}/ under {kaggle_input_root()}"
+    )

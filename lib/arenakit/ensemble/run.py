@@ -42,8 +42,14 @@ class NoUsableModel(RuntimeError):
 
 
 class EnsembleRun:
-    def __init__(self, out_dir: Path | str, competition, models=None, time_budget_s: float | None = None,
-                 swap_average: bool = True):
+    def __init__(
+        self,
+        out_dir: Path | str,
+        competition,
+        models=None,
+        time_budget_s: float | None = None,
+        swap_average: bool = True,
+    ):
         self.started = time.perf_counter()
         self.out_dir = Path(out_dir)
         self.competition = competition
@@ -80,21 +86,29 @@ class EnsembleRun:
         self.members = [member for member in self.members if member.name != name]
         others = ", ".join(self.names) or "no other model"
         fitted = "refitted" if self.blend is not None else "fitted"
-        self.notices.append(notice(f"Left out {name}: {reason}. The ensemble goes on with {others}; "
-                                   f"the blend weights are {fitted} on those alone."))
+        self.notices.append(
+            notice(
+                f"Left out {name}: {reason}. The ensemble goes on with {others}; "
+                f"the blend weights are {fitted} on those alone."
+            )
+        )
 
     def _check_any_left(self) -> None:
         if not self.members:
             reasons = "\n".join(f"- {name}: {reason}" for name, reason in self.reasons.items())
-            raise NoUsableModel(f"no usable model for the ensemble, so no submission was written:\n{reasons}\n"
-                                "Run the model notebooks first (python build.py run), or attach their outputs on Kaggle.")
+            raise NoUsableModel(
+                f"no usable model for the ensemble, so no submission was written:\n{reasons}\n"
+                "Run the model notebooks first (python build.py run), or attach their outputs on Kaggle."
+            )
 
     def members_table(self) -> pd.DataFrame:
         """The models found, where, how many train rows they predicted out-of-fold, and their score."""
         return pd.DataFrame([member.summary() for member in self.members]).set_index("model")
 
     def _start_overrides(self) -> dict[str, dict]:
-        return {m.name: ({"swap_average": self.swap_average} if "swap_average" in m.params else {}) for m in self.members}
+        return {
+            m.name: ({"swap_average": self.swap_average} if "swap_average" in m.params else {}) for m in self.members
+        }
 
     def plan_budget(self, timing_rows: int = 64, min_max_length: int = 256) -> pd.DataFrame:
         """Time each model on a slice of test.csv, extrapolate to all of it, fall back when over budget."""
@@ -116,18 +130,24 @@ class EnsembleRun:
                 estimate(name, start[name])
             self._leave_out_failed(failed)
             members = {name: members[name] for name in self.names}
-            self.plan = plan_within_budget({name: member.params for name, member in members.items()}, estimate,
-                                           max(0.0, self.budget_s - (time.perf_counter() - self.started)),
-                                           {name: start[name] for name in members}, min_max_length)
+            self.plan = plan_within_budget(
+                {name: member.params for name, member in members.items()},
+                estimate,
+                max(0.0, self.budget_s - (time.perf_counter() - self.started)),
+                {name: start[name] for name in members},
+                min_max_length,
+            )
         for step in self.plan.steps:
             self.notices.append(notice(step))
         for name in self.plan.dropped:
             members[name].release()
         self.members = [member for member in self.members if member.name in self.plan.kept]
         self._leave_out_failed(failed)
-        print(f"estimated inference time for {len(test)} test rows: {format_seconds(self.plan.total_s)} "
-              f"(time left in the budget: {format_seconds(self.plan.budget_s)}; each model timed on "
-              f"{len(self.timer.timed_rows)} rows)")
+        print(
+            f"estimated inference time for {len(test)} test rows: {format_seconds(self.plan.total_s)} "
+            f"(time left in the budget: {format_seconds(self.plan.budget_s)}; each model timed on "
+            f"{len(self.timer.timed_rows)} rows)"
+        )
         return self.plan.table()
 
     def _leave_out_failed(self, failed: dict[str, str]) -> None:
@@ -146,13 +166,21 @@ class EnsembleRun:
         with self._timed("benchmark"):
             for member in self.members:
                 timing = timer.time(member, overrides[member.name])
-                table.append({"model": member.name, "load_s": timing.load_s, "ms_per_row": 1000 * timing.per_row_s,
-                              f"estimate_s_{n_rows}": timing.estimate(n_rows),
-                              "estimate": format_seconds(timing.estimate(n_rows))})
+                table.append(
+                    {
+                        "model": member.name,
+                        "load_s": timing.load_s,
+                        "ms_per_row": 1000 * timing.per_row_s,
+                        f"estimate_s_{n_rows}": timing.estimate(n_rows),
+                        "estimate": format_seconds(timing.estimate(n_rows)),
+                    }
+                )
         table = pd.DataFrame(table).set_index("model")
         total = table[f"estimate_s_{n_rows}"].sum()
-        print(f"benchmark: {n_rows} test rows would take about {format_seconds(total)} on this machine "
-              f"(each model timed on {len(timer.timed_rows)} train rows with an empty cache; Kaggle allows 9 h)")
+        print(
+            f"benchmark: {n_rows} test rows would take about {format_seconds(total)} on this machine "
+            f"(each model timed on {len(timer.timed_rows)} train rows with an empty cache; Kaggle allows 9 h)"
+        )
         return table
 
     def _oof_rows(self) -> tuple[pd.Index, np.ndarray, dict[str, np.ndarray]]:
@@ -170,11 +198,15 @@ class EnsembleRun:
         with self._timed("fit the blend"):
             ids, y, oofs = self._oof_rows()
             if len(ids) == 0:
-                raise NoUsableModel(f"the models {', '.join(self.names)} share no out-of-fold train row: their "
-                                    "folders come from different data. Re-run them on the same data folder.")
+                raise NoUsableModel(
+                    f"the models {', '.join(self.names)} share no out-of-fold train row: their "
+                    "folders come from different data. Re-run them on the same data folder."
+                )
             coverage = ", ".join(f"{m.name} {len(m.oof)}" for m in self.members)
-            print(f"blend fitted on {len(ids)} of {len(self.competition.train)} train rows, those every model "
-                  f"predicted out-of-fold (rows per model: {coverage})")
+            print(
+                f"blend fitted on {len(ids)} of {len(self.competition.train)} train rows, those every model "
+                f"predicted out-of-fold (rows per model: {coverage})"
+            )
             self.blend = fit_blend(y, oofs, **self.blend_options)
             self.comparison = compare_blends(y, oofs, self.blend, **self.blend_options)
         self._save_blend(ids, oofs)
@@ -216,8 +248,10 @@ class EnsembleRun:
         if len(rest):
             proba[rest] = member.load(**overrides).predict_proba(test.iloc[rest].reset_index(drop=True))
         if not np.isfinite(proba).all():
-            raise ValueError(f"predict_proba gave {int((~np.isfinite(proba)).any(axis=1).sum())} rows with "
-                             f"non-finite values of {len(test)}")
+            raise ValueError(
+                f"predict_proba gave {int((~np.isfinite(proba)).any(axis=1).sum())} rows with "
+                f"non-finite values of {len(test)}"
+            )
         return proba
 
     def consistency(self) -> pd.DataFrame:
@@ -232,7 +266,11 @@ class EnsembleRun:
             stored_path = member.folder / TEST_FILE
             stored = load_prediction_frame(stored_path) if stored_path.is_file() else None
             same_ids = stored is not None and len(stored) == len(ids) and stored.index.isin(ids).all()
-            gap = float(np.abs(stored.loc[ids.to_numpy()].to_numpy() - self.test_proba[member.name]).max()) if same_ids else None
+            gap = (
+                float(np.abs(stored.loc[ids.to_numpy()].to_numpy() - self.test_proba[member.name]).max())
+                if same_ids
+                else None
+            )
             rows.append({"model": member.name, "test_rows": len(ids), "max_gap_vs_stored": gap})
         return pd.DataFrame(rows).set_index("model")
 
@@ -242,17 +280,23 @@ class EnsembleRun:
             raise RuntimeError("nothing to write yet: call fit_blend() and predict_test() before write_submission()")
         with self._timed("blend and write submission"):
             proba = self.blend.predict(self.test_proba)
-            frame = write_submission(proba, self.competition.test["id"], self.competition.sample_submission,
-                                     self.submission_path)
+            frame = write_submission(
+                proba, self.competition.test["id"], self.competition.sample_submission, self.submission_path
+            )
             save_metrics(model_dir(self.out_dir, SUBMISSION_NOTEBOOK), self._metrics())
         print(f"wrote {self.submission_path} ({len(frame)} rows, models {', '.join(self.blend.names)})")
         return frame
 
     def _metrics(self) -> dict:
         table = self.comparison["log_loss"]
-        return {"oof_log_loss": float(table["fitted blend"]), "models": list(self.blend.names),
-                "blend": self.blend.to_dict(), "left_out": self.reasons, "seconds": self.seconds,
-                "comparison": {key: float(value) for key, value in table.items()}}
+        return {
+            "oof_log_loss": float(table["fitted blend"]),
+            "models": list(self.blend.names),
+            "blend": self.blend.to_dict(),
+            "left_out": self.reasons,
+            "seconds": self.seconds,
+            "comparison": {key: float(value) for key, value in table.items()},
+        }
 
     def time_table(self) -> pd.DataFrame:
         """Where this notebook's time went, phase by phase."""

@@ -25,15 +25,31 @@ def install_bundled_wheels(depth=4):
         found = sorted(folder for folder in level if (folder / WHEELS_MARKER).is_file())
         if found:
             wheels = sorted(str(path) for path in found[0].glob("*.whl"))
-            subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--quiet",
-                            "--disable-pip-version-check", "--find-links", str(found[0]), *wheels], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--no-index",
+                    "--no-deps",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--find-links",
+                    str(found[0]),
+                    *wheels,
+                ],
+                check=True,
+            )
             importlib.invalidate_caches()
             print(f"arenakit bootstrap: installed {len(wheels)} wheels from {found[0]}")
             return found[0]
         level = sorted(child for folder in level for child in folder.iterdir() if child.is_dir())
     if importlib.util.find_spec("arenakit") is None:
-        raise RuntimeError(f"arenakit is not installed and no folder under {root} holds {WHEELS_MARKER}: attach the "
-                           f"wheels dataset that `python build.py` builds (dataset_sources of kernel-metadata.json)")
+        raise RuntimeError(
+            f"arenakit is not installed and no folder under {root} holds {WHEELS_MARKER}: attach the "
+            f"wheels dataset that `python build.py` builds (dataset_sources of kernel-metadata.json)"
+        )
     return None
 
 

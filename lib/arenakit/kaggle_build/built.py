@@ -1,7 +1,7 @@
 """Where the build puts what Kaggle gets, and how the later steps (push, rehearse) read it back.
 
-    build/datasets/<slug>/   dataset-metadata.json + files      (datasets.py)
-    build/kernels/<name>/    kernel-metadata.json + <name>.ipynb (kernels.py)
+build/datasets/<slug>/   dataset-metadata.json + files      (datasets.py)
+build/kernels/<name>/    kernel-metadata.json + <name>.ipynb (kernels.py)
 """
 
 from __future__ import annotations

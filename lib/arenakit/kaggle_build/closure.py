@@ -51,7 +51,9 @@ def requested_extras(requirements, wheels: list[WheelInfo], target: Target) -> d
     return extras
 
 
-def check_closure(wheels: list[WheelInfo], image: ImageSnapshot, target: Target, extras: dict | None = None) -> list[Unmet]:
+def check_closure(
+    wheels: list[WheelInfo], image: ImageSnapshot, target: Target, extras: dict | None = None
+) -> list[Unmet]:
     """Every requirement of the bundle that neither another bundled wheel nor the image meets."""
     extras = extras or {}
     bundled = {wheel.name: wheel for wheel in wheels}
@@ -60,7 +62,9 @@ def check_closure(wheels: list[WheelInfo], image: ImageSnapshot, target: Target,
     for wheel in sorted(wheels, key=lambda w: w.name):
         label = f"{wheel.name} {wheel.version}"
         if not wheel.requires_python.contains(f"{target.python_version}.0", prereleases=True):
-            unmet.append(Unmet(label, f"Python {wheel.requires_python}", f"the target is Python {target.python_version}"))
+            unmet.append(
+                Unmet(label, f"Python {wheel.requires_python}", f"the target is Python {target.python_version}")
+            )
         if not wheel.tags & supported:
             unmet.append(Unmet(label, "a compatible build", f"{wheel.path.name} does not run on {target.describe()}"))
         for requirement in wheel.requirements_for(target.marker_environment(), extras.get(wheel.name, ())):

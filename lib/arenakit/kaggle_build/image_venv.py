@@ -53,8 +53,12 @@ def image_like_venv(folder: Path, hide: set[str]) -> Path:
         for entry in site.iterdir():
             if entry.name not in hidden and entry.name != "__pycache__" and not (view / entry.name).exists():
                 (view / entry.name).symlink_to(entry)
-    own_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+    own_site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # addsitedir (not a plain path line) so the view's own .pth files still run, as they do here.
     (Path(own_site) / "arenakit-image-view.pth").write_text(f"import site; site.addsitedir({str(view)!r})\n")
     return python

@@ -102,9 +102,18 @@ def top_level_metadata(path: Path, notebook_dir: Path) -> dict:
     """The top-level file as it should be: its id, title, is_private and machine_shape, the rest derived."""
     settings = KaggleSettings.read(path, from_env=False)
     py_path = notebook_dir / f"{settings.submission_name}.py"
-    gpu = needs_gpu(read_kernel_notebook(py_path)) if py_path.exists() else bool(settings.metadata.get("enable_gpu", True))
-    return kernel_metadata(settings, settings.submission_name, settings.metadata["code_file"], gpu,
-                           training_notebooks(settings, notebook_dir))
+    gpu = (
+        needs_gpu(read_kernel_notebook(py_path))
+        if py_path.exists()
+        else bool(settings.metadata.get("enable_gpu", True))
+    )
+    return kernel_metadata(
+        settings,
+        settings.submission_name,
+        settings.metadata["code_file"],
+        gpu,
+        training_notebooks(settings, notebook_dir),
+    )
 
 
 def sync_top_level(path: Path, notebook_dir: Path) -> bool:

@@ -47,10 +47,14 @@ def require_clean(state: SourceState, allow_dirty: bool) -> None:
     if allow_dirty or not state.dirty:
         return
     if state.commit is None:
-        raise BuildError("not a git checkout: a dataset's manifest could not name the commit it was built from; "
-                         "build from a clone, or pass --allow-dirty")
-    raise BuildError(f"the working tree has uncommitted changes ({examples(state.changed)}): commit them so the "
-                     f"datasets' manifests name the code they hold, or pass --allow-dirty")
+        raise BuildError(
+            "not a git checkout: a dataset's manifest could not name the commit it was built from; "
+            "build from a clone, or pass --allow-dirty"
+        )
+    raise BuildError(
+        f"the working tree has uncommitted changes ({examples(state.changed)}): commit them so the "
+        f"datasets' manifests name the code they hold, or pass --allow-dirty"
+    )
 
 
 def sha256(path: Path) -> str:

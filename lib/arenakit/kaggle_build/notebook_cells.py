@@ -29,10 +29,14 @@ def bootstrap_source() -> str:
 def with_bootstrap(text: str, where: str = "notebook") -> str:
     """The percent-format text with exactly one bootstrap cell, placed before the first code cell."""
     lines = _without_bootstrap(text.splitlines(keepends=True))
-    first_code = next((i for i, line in enumerate(lines) if _CELL_MARKER.match(line) and not _NON_CODE_MARKER.match(line)), None)
+    first_code = next(
+        (i for i, line in enumerate(lines) if _CELL_MARKER.match(line) and not _NON_CODE_MARKER.match(line)), None
+    )
     if first_code is None:
-        raise BuildError(f"{where}: no code cell (a `# %%` line) to put the bootstrap cell before; a kit notebook "
-                         f"starts with a parameters cell (`# %% tags=[\"parameters\"]`)")
+        raise BuildError(
+            f"{where}: no code cell (a `# %%` line) to put the bootstrap cell before; a kit notebook "
+            f'starts with a parameters cell (`# %% tags=["parameters"]`)'
+        )
     cell = f"{BOOTSTRAP_MARKER}\n{bootstrap_source()}\n"
     return "".join(lines[:first_code]) + cell + "".join(lines[first_code:])
 
@@ -72,7 +76,9 @@ def keep_cell_ids(notebook, previous: Path) -> None:
     old_cells = nbformat.read(previous, as_version=4).cells
     new_cells = notebook.cells
     keys = [[(cell.cell_type, cell.source) for cell in cells] for cells in (old_cells, new_cells)]
-    for tag, old_start, old_end, new_start, new_end in difflib.SequenceMatcher(None, *keys, autojunk=False).get_opcodes():
+    for tag, old_start, old_end, new_start, new_end in difflib.SequenceMatcher(
+        None, *keys, autojunk=False
+    ).get_opcodes():
         if tag == "equal" or (tag == "replace" and old_end - old_start == new_end - new_start):
             for old, new in zip(old_cells[old_start:old_end], new_cells[new_start:new_end]):
                 if old.cell_type == new.cell_type and old.get("id"):

@@ -35,14 +35,28 @@ class IndexUnreachable(BuildError):
     """The package index could not be reached (after retries)."""
 
 
-def download(requirements: list[str], target: Target, into: Path, retries: int = 3, offline: bool = False) -> list[Path]:
+def download(
+    requirements: list[str], target: Target, into: Path, retries: int = 3, offline: bool = False
+) -> list[Path]:
     """Download one wheel per requirement (no dependencies) into `into`; return the wheels' paths."""
     into = Path(into)
     into.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-               # At least one pip retry: without one, pip says nothing about a refused connection.
-               "--progress-bar", "off", "--retries", str(max(1, retries)), *target.pip_download_args(),
-               "--find-links", str(into)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        # At least one pip retry: without one, pip says nothing about a refused connection.
+        "--progress-bar",
+        "off",
+        "--retries",
+        str(max(1, retries)),
+        *target.pip_download_args(),
+        "--find-links",
+        str(into),
+    ]
     if offline:
         command.append("--no-index")
     attempts = retries + 1
@@ -56,7 +70,7 @@ def download(requirements: list[str], target: Target, into: Path, retries: int =
         if not unreachable or offline:
             raise BuildError(_failure_message(requirements, target, output, offline))
         if attempt < attempts:
-            time.sleep(2 ** attempt)
+            time.sleep(2**attempt)
     raise IndexUnreachable(
         f"could not reach the package index to download {', '.join(requirements)} ({attempts} attempt"
         f"{'s' if attempts > 1 else ''}): check the "
@@ -78,9 +92,11 @@ def _move_complete(wheel: Path, into: Path) -> Path:
 
 def _failure_message(requirements: list[str], target: Target, output: str, offline: bool) -> str:
     where = "the wheels already downloaded (offline)" if offline else "the package index"
-    return (f"no wheel for {', '.join(requirements)} on {target.describe()} in {where}: check the names and "
-            f"versions in wheels/requirements.txt{', or run without --offline' if offline else ''}.\n"
-            f"pip said: {_last_line(output, re.compile('^ERROR'))}")
+    return (
+        f"no wheel for {', '.join(requirements)} on {target.describe()} in {where}: check the names and "
+        f"versions in wheels/requirements.txt{', or run without --offline' if offline else ''}.\n"
+        f"pip said: {_last_line(output, re.compile('^ERROR'))}"
+    )
 
 
 def _last_line(output: str, pattern: re.Pattern) -> str:

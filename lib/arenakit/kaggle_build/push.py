@@ -52,13 +52,25 @@ class Step:
 
 def plan(build_dir: Path, only: list[str] | None = None) -> list[Step]:
     """Every built dataset, then every kernel after the kernels it mounts; `only` keeps the steps named."""
-    datasets = [Step("dataset", folder.name, folder, ref) for ref, (folder, _) in read_built(build_dir, "datasets").items()]
-    kernels = [Step("kernel", folder.name, folder, ref, (*metadata.get("kernel_sources", []), *metadata.get("dataset_sources", [])))
-               for ref, (folder, metadata) in read_built(build_dir, "kernels").items()]
+    datasets = [
+        Step("dataset", folder.name, folder, ref) for ref, (folder, _) in read_built(build_dir, "datasets").items()
+    ]
+    kernels = [
+        Step(
+            "kernel",
+            folder.name,
+            folder,
+            ref,
+            (*metadata.get("kernel_sources", []), *metadata.get("dataset_sources", [])),
+        )
+        for ref, (folder, metadata) in read_built(build_dir, "kernels").items()
+    ]
     pipeline_order = {name: index for index, name in enumerate(PIPELINE)}
     kernels.sort(key=lambda step: (pipeline_order.get(step.name, len(PIPELINE)), step.name))
     if not datasets and not kernels:
-        raise BuildError(f"nothing built under {build_dir}/datasets or {build_dir}/kernels: run `python build.py` first")
+        raise BuildError(
+            f"nothing built under {build_dir}/datasets or {build_dir}/kernels: run `python build.py` first"
+        )
     steps = datasets + _dependency_order(kernels)
     if only:
         unknown = sorted(set(only) - {step.name for step in steps})
@@ -87,13 +99,22 @@ def kaggle_command() -> list[str]:
     found = shutil.which("kaggle")
     if found:
         return [found]
-    raise BuildError("the kaggle CLI is not installed: `pip install kaggle six` (kaggle 2.2 imports six without "
-                     "declaring it), then put your credentials in ~/.kaggle/kaggle.json or KAGGLE_USERNAME/KAGGLE_KEY")
+    raise BuildError(
+        "the kaggle CLI is not installed: `pip install kaggle six` (kaggle 2.2 imports six without "
+        "declaring it), then put your credentials in ~/.kaggle/kaggle.json or KAGGLE_USERNAME/KAGGLE_KEY"
+    )
 
 
 class Pusher:
-    def __init__(self, dry_run: bool = False, wait: bool = True, poll_seconds: float = 30, timeout_seconds: float = 12 * 3600,
-                 message: str | None = None, env: dict | None = None):
+    def __init__(
+        self,
+        dry_run: bool = False,
+        wait: bool = True,
+        poll_seconds: float = 30,
+        timeout_seconds: float = 12 * 3600,
+        message: str | None = None,
+        env: dict | None = None,
+    ):
         self.dry_run, self.wait, self.poll_seconds, self.timeout_seconds = dry_run, wait, poll_seconds, timeout_seconds
         self.message, self.env = message, env
         self.cli = ["kaggle"] if dry_run else kaggle_command()
@@ -104,8 +125,10 @@ class Pusher:
         if not self.dry_run:
             placeholders = [step.ref for step in steps if step.ref.startswith(PLACEHOLDER_OWNER + "/")]
             if placeholders:
-                raise BuildError(f"{', '.join(placeholders)}: set your Kaggle user name (the id in kernel-metadata.json, "
-                                 f"--owner or KAGGLE_USERNAME) and build again before pushing")
+                raise BuildError(
+                    f"{', '.join(placeholders)}: set your Kaggle user name (the id in kernel-metadata.json, "
+                    f"--owner or KAGGLE_USERNAME) and build again before pushing"
+                )
         kinds, pushed = {step.ref: step.kind for step in steps}, set()
         for step in steps:
             # Only what this run pushed can be mid-processing; anything else is as Kaggle has it.
@@ -146,8 +169,21 @@ class Pusher:
             raise BuildError(f"--submit: the push of {step.ref} did not report a version number to submit")
         if self.wait:
             self._wait_until(step.ref, "kernel")
-        self._run(["competitions", "submit", COMPETITION, "-k", step.ref, "-v", str(version or "N"),
-                   "-f", SUBMISSION_FILE, "-m", self.message or f"{step.ref} version {version or 'N'}"])
+        self._run(
+            [
+                "competitions",
+                "submit",
+                COMPETITION,
+                "-k",
+                step.ref,
+                "-v",
+                str(version or "N"),
+                "-f",
+                SUBMISSION_FILE,
+                "-m",
+                self.message or f"{step.ref} version {version or 'N'}",
+            ]
+        )
 
     def _dataset_status(self, ref: str) -> str | None:
         """The dataset's status ("ready", ...), or None when Kaggle has no such dataset."""
@@ -180,10 +216,14 @@ class Pusher:
             if status == done:
                 return
             if status in failed:
-                raise BuildError(f"{kind} {ref} is {status} on Kaggle: open it there for the log, fix it and push again")
+                raise BuildError(
+                    f"{kind} {ref} is {status} on Kaggle: open it there for the log, fix it and push again"
+                )
             if time.monotonic() > deadline:
-                raise BuildError(f"{kind} {ref} still {status} after {self.timeout_seconds:.0f} s; push the rest later "
-                                 f"with `python build.py push --only ...`, or with --no-wait")
+                raise BuildError(
+                    f"{kind} {ref} still {status} after {self.timeout_seconds:.0f} s; push the rest later "
+                    f"with `python build.py push --only ...`, or with --no-wait"
+                )
             print(f"waiting for {kind} {ref}: {status}", flush=True)
             time.sleep(self.poll_seconds)
 
@@ -205,8 +245,10 @@ class Pusher:
             print("\n".join(shown))
         failed = [line for line in output.splitlines() if _FAILED_OUTPUT.search(line)]
         if completed.returncode != 0 or failed:
-            raise BuildError(f"`kaggle {' '.join(args[:2])}` failed (exit {completed.returncode}): "
-                             f"{(failed or output.strip().splitlines() or ['no output'])[-1]}")
+            raise BuildError(
+                f"`kaggle {' '.join(args[:2])}` failed (exit {completed.returncode}): "
+                f"{(failed or output.strip().splitlines() or ['no output'])[-1]}"
+            )
         return output
 
 

@@ -80,7 +80,9 @@ def lay_out_input(root: Path, layout: str, metadata: dict, build_dir: Path, run_
             _copy(data_dir / name, mount_point(layout, root, "competitions", competition) / name)
     for ref in metadata.get("dataset_sources", []):
         if ref not in datasets:
-            raise BuildError(f"dataset {ref} (a source of {metadata['id']}) is not built: run `python build.py datasets`")
+            raise BuildError(
+                f"dataset {ref} (a source of {metadata['id']}) is not built: run `python build.py datasets`"
+            )
         _copy(datasets[ref][0], mount_point(layout, root, "datasets", ref))
     models = []
     for ref in metadata.get("kernel_sources", []):
@@ -89,8 +91,10 @@ def lay_out_input(root: Path, layout: str, metadata: dict, build_dir: Path, run_
         name = kernels[ref][0].name
         output = mount_point(layout, root, "notebooks", ref)
         if not is_model_folder(run_dir / name):
-            raise BuildError(f"{run_dir / name}: no outputs of the {name} notebook there; run `python build.py run` "
-                             f"(or pass --run-dir, the folder it wrote)")
+            raise BuildError(
+                f"{run_dir / name}: no outputs of the {name} notebook there; run `python build.py run` "
+                f"(or pass --run-dir, the folder it wrote)"
+            )
         _copy(run_dir / name, output / name)
         for shared in SHARED_RUN_FILES:
             if (run_dir / shared).is_file():
@@ -103,15 +107,19 @@ def check_every_model_used(working: Path, submission: str, models: list[str]) ->
     """The submission notebook records the models it blended and why it left any out: all must be used."""
     metrics_path = working / submission / METRICS_FILE
     if not metrics_path.is_file():
-        raise BuildError(f"the {submission} notebook wrote no {metrics_path.relative_to(working)}: which models it used is unknown")
+        raise BuildError(
+            f"the {submission} notebook wrote no {metrics_path.relative_to(working)}: which models it used is unknown"
+        )
     metrics = json.loads(metrics_path.read_text())
     missing = [name for name in models if name not in metrics.get("models", [])]
     if missing:
         reasons = metrics.get("left_out", {})
-        raise BuildError(f"the {submission} notebook left out {', '.join(missing)} on the fake Kaggle input: "
-                         + "; ".join(f"{name}: {reasons.get(name, 'no reason recorded')}" for name in missing)
-                         + ". Rebuild the wheels after changing the library (`python build.py wheels`) and rerun "
-                         "the training notebooks, so both come from the same code.")
+        raise BuildError(
+            f"the {submission} notebook left out {', '.join(missing)} on the fake Kaggle input: "
+            + "; ".join(f"{name}: {reasons.get(name, 'no reason recorded')}" for name in missing)
+            + ". Rebuild the wheels after changing the library (`python build.py wheels`) and rerun "
+            "the training notebooks, so both come from the same code."
+        )
 
 
 def _set_directories_writable(root: Path, writable: bool) -> None:
@@ -124,10 +132,12 @@ def _check_installable_here(wheels: list[Path]) -> None:
     here = set(sys_tags())
     foreign = [p.name for p in wheels if not set(parse_wheel_filename(p.name)[3]) & here]
     if foreign:
-        raise BuildError(f"the wheels dataset holds wheels this Python cannot install ({', '.join(foreign)}): for a "
-                         f"rehearsal, build the bundle for this Python (`python build.py wheels --python-version "
-                         f"{sys.version_info.major}.{sys.version_info.minor} --out DIR`, then `python build.py datasets "
-                         f"--wheels-dir DIR`)")
+        raise BuildError(
+            f"the wheels dataset holds wheels this Python cannot install ({', '.join(foreign)}): for a "
+            f"rehearsal, build the bundle for this Python (`python build.py wheels --python-version "
+            f"{sys.version_info.major}.{sys.version_info.minor} --out DIR`, then `python build.py datasets "
+            f"--wheels-dir DIR`)"
+        )
 
 
 @contextmanager
@@ -135,10 +145,16 @@ def _kernel_spec(folder: Path, python: Path, env: dict):
     """A jupyter kernel running `python` with `env`, visible to papermill while the block runs."""
     spec = folder / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "arenakit rehearsal", "language": "python", "env": env,
-    }))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "arenakit rehearsal",
+                "language": "python",
+                "env": env,
+            }
+        )
+    )
     previous = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(folder), previous]))
     try:
@@ -150,7 +166,9 @@ def _kernel_spec(folder: Path, python: Path, env: dict):
             os.environ["JUPYTER_PATH"] = previous
 
 
-def rehearse_layout(layout: str, work_dir: Path, build_dir: Path, run_dir: Path, data_dir: Path, submission: str) -> RehearsalResult:
+def rehearse_layout(
+    layout: str, work_dir: Path, build_dir: Path, run_dir: Path, data_dir: Path, submission: str
+) -> RehearsalResult:
     from arenakit.runner import run_notebook
 
     kernel_dir = built_folder(build_dir, "kernels", submission)
@@ -166,8 +184,13 @@ def rehearse_layout(layout: str, work_dir: Path, build_dir: Path, run_dir: Path,
     _set_directories_writable(root, False)
     python = image_like_venv(base / "venv", hide=_bundled_distributions(root, metadata["id"]))
     env = {
-        "KAGGLE_KERNEL_RUN_TYPE": "Batch", KAGGLE_INPUT_ENV: str(root), "PYTHONPATH": "", "PYTHONNOUSERSITE": "1",
-        "HF_HOME": str(base / "hf-home"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+        "KAGGLE_KERNEL_RUN_TYPE": "Batch",
+        KAGGLE_INPUT_ENV: str(root),
+        "PYTHONPATH": "",
+        "PYTHONNOUSERSITE": "1",
+        "HF_HOME": str(base / "hf-home"),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
         "ARENAKIT_CACHE": str(base / "cache"),
     }
     working.mkdir(parents=True)
@@ -193,16 +216,23 @@ def _bundled_distributions(root: Path, kernel_id: str) -> set[str]:
 
 def _arenakit_location(python: Path, env: dict, venv: Path) -> str:
     """Where the venv imports arenakit from: it must be the copy the bootstrap cell installed."""
-    location = subprocess.run([str(python), "-c", "import arenakit; print(arenakit.__file__)"], capture_output=True,
-                              text=True, env={**os.environ, **env}).stdout.strip()
+    location = subprocess.run(
+        [str(python), "-c", "import arenakit; print(arenakit.__file__)"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    ).stdout.strip()
     if not location.startswith(str(venv)):
-        raise BuildError(f"the rehearsal imported arenakit from {location or 'nowhere'}, not from the wheels the "
-                         f"bootstrap cell installed into {venv}")
+        raise BuildError(
+            f"the rehearsal imported arenakit from {location or 'nowhere'}, not from the wheels the "
+            f"bootstrap cell installed into {venv}"
+        )
     return location
 
 
-def rehearse(build_dir: Path, run_dir: Path, data_dir: Path, submission: str, work_dir: Path,
-             layouts=LAYOUTS) -> list[RehearsalResult]:
+def rehearse(
+    build_dir: Path, run_dir: Path, data_dir: Path, submission: str, work_dir: Path, layouts=LAYOUTS
+) -> list[RehearsalResult]:
     for name in COMPETITION_FILES:
         if not (Path(data_dir) / name).is_file():
             raise BuildError(f"{data_dir}: no {name}; pass --data-dir, the competition folder the training run used")

@@ -46,17 +46,21 @@ class KaggleSettings:
         try:
             metadata = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise BuildError(f"{path}: missing; it is the submission kernel's metadata, the source of every "
-                             f"Kaggle setting (restore it from git)") from None
+            raise BuildError(
+                f"{path}: missing; it is the submission kernel's metadata, the source of every "
+                f"Kaggle setting (restore it from git)"
+            ) from None
         except json.JSONDecodeError as error:
             raise BuildError(f"{path}: not valid JSON ({error}); fix it or restore it from git") from None
         for key in ("id", "title", "code_file"):
             if not isinstance(metadata.get(key), str):
-                raise BuildError(f"{path}: needs a text {key!r} (id is \"owner/slug\")")
+                raise BuildError(f'{path}: needs a text {key!r} (id is "owner/slug")')
         file_owner, sep, slug = metadata["id"].partition("/")
         if not sep or not _SLUG.match(slug) or len(slug) < 5:
-            raise BuildError(f"{path}: id {metadata['id']!r} must be \"owner/slug\" with a slug of 5+ lowercase "
-                             f"letters, digits and hyphens")
+            raise BuildError(
+                f'{path}: id {metadata["id"]!r} must be "owner/slug" with a slug of 5+ lowercase '
+                f"letters, digits and hyphens"
+            )
         chosen = owner or (os.environ.get(OWNER_ENV) if from_env else None) or file_owner
         if not _OWNER.match(chosen):
             raise BuildError(f"Kaggle owner {chosen!r} (from --owner, ${OWNER_ENV} or {path}) is not a user name")
@@ -93,8 +97,10 @@ class KaggleSettings:
     def dataset_slug(self, kind: str) -> str:
         slug = f"{self.prefix}-{kind}"
         if not 6 <= len(slug) <= 50:
-            raise BuildError(f"dataset slug {slug!r} (from the id in {self.path}) must be 6-50 characters; "
-                             f"shorten or lengthen the kernel slug")
+            raise BuildError(
+                f"dataset slug {slug!r} (from the id in {self.path}) must be 6-50 characters; "
+                f"shorten or lengthen the kernel slug"
+            )
         return slug
 
     def dataset_ref(self, kind: str) -> str:

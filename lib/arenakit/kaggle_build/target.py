@@ -43,12 +43,23 @@ class Target:
         return _machine(self.platforms[0])
 
     def describe(self) -> str:
-        tags = self.platforms[0] if len(self.platforms) == 1 else f"{self.machine} Linux, {len(self.platforms)} platform tags"
+        tags = (
+            self.platforms[0]
+            if len(self.platforms) == 1
+            else f"{self.machine} Linux, {len(self.platforms)} platform tags"
+        )
         return f"CPython {self.python_version} ({tags})"
 
     def pip_download_args(self) -> list[str]:
-        args = ["--only-binary=:all:", "--python-version", self.python_version, "--implementation", "cp",
-                "--abi", self.abi]
+        args = [
+            "--only-binary=:all:",
+            "--python-version",
+            self.python_version,
+            "--implementation",
+            "cp",
+            "--abi",
+            self.abi,
+        ]
         for platform in self.platforms:
             args += ["--platform", platform]
         return args
@@ -56,10 +67,17 @@ class Target:
     def marker_environment(self, extra: str = "") -> dict:
         full = f"{self.python_version}.0"
         return {
-            "implementation_name": "cpython", "implementation_version": full, "os_name": "posix",
-            "platform_machine": self.machine, "platform_python_implementation": "CPython",
-            "platform_release": "", "platform_system": "Linux", "platform_version": "",
-            "python_full_version": full, "python_version": self.python_version, "sys_platform": "linux",
+            "implementation_name": "cpython",
+            "implementation_version": full,
+            "os_name": "posix",
+            "platform_machine": self.machine,
+            "platform_python_implementation": "CPython",
+            "platform_release": "",
+            "platform_system": "Linux",
+            "platform_version": "",
+            "python_full_version": full,
+            "python_version": self.python_version,
+            "sys_platform": "linux",
             "extra": extra,
         }
 
@@ -75,6 +93,8 @@ class Target:
 def _machine(platform: str) -> str:
     match = _LINUX_TAG.match(platform)
     if not match:
-        raise BuildError(f"--platform {platform!r}: only Linux wheel tags are supported (Kaggle runs Linux), "
-                         f"e.g. manylinux_2_28_x86_64")
+        raise BuildError(
+            f"--platform {platform!r}: only Linux wheel tags are supported (Kaggle runs Linux), "
+            f"e.g. manylinux_2_28_x86_64"
+        )
     return match.group(2)

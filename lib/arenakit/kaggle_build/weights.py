@@ -44,7 +44,9 @@ def default_backbones() -> list[str]:
 def parse_backbone_option(text: str) -> tuple[str, Path | None]:
     name, sep, path = text.partition("=")
     if not name.strip() or (sep and not path.strip()):
-        raise BuildError(f"--backbone {text!r}: give NAME or NAME=PATH (e.g. microsoft/deberta-v3-small=/models/deberta)")
+        raise BuildError(
+            f"--backbone {text!r}: give NAME or NAME=PATH (e.g. microsoft/deberta-v3-small=/models/deberta)"
+        )
     return name.strip(), Path(path).expanduser() if sep else None
 
 
@@ -54,24 +56,30 @@ def backbone_sources(options: list[str]) -> list[BackboneSource]:
     for name in default_backbones() + [n for n in explicit if n not in default_backbones()]:
         path = explicit.get(name)
         if path is not None and not (path / "config.json").is_file():
-            raise BuildError(f"--backbone {name}={path}: no config.json there; give the folder holding the "
-                             f"backbone's config, weights and tokenizer")
+            raise BuildError(
+                f"--backbone {name}={path}: no config.json there; give the folder holding the "
+                f"backbone's config, weights and tokenizer"
+            )
         if path is None:
             try:
                 path = resolve_backbone(name)
             except BackboneNotFound:
                 path = None
         if path is None and name in explicit:
-            raise BuildError(f"--backbone {name}: not in the Hugging Face cache of this machine; download it "
-                             f"(`hf download {name}`) or give its folder with --backbone {name}=PATH")
+            raise BuildError(
+                f"--backbone {name}: not in the Hugging Face cache of this machine; download it "
+                f"(`hf download {name}`) or give its folder with --backbone {name}=PATH"
+            )
         sources.append(BackboneSource(name, path, name in explicit))
     return sources
 
 
 def missing_note(source: BackboneSource) -> str:
-    return (f"weights of {source.name} not found on this machine (no --backbone {source.name}=PATH, not in the "
-            f"Hugging Face cache): the weights dataset leaves it out, so a Kaggle notebook that uses it will not find "
-            f"it. Download it (`hf download {source.name}`) or pass --backbone {source.name}=PATH and build again.")
+    return (
+        f"weights of {source.name} not found on this machine (no --backbone {source.name}=PATH, not in the "
+        f"Hugging Face cache): the weights dataset leaves it out, so a Kaggle notebook that uses it will not find "
+        f"it. Download it (`hf download {source.name}`) or pass --backbone {source.name}=PATH and build again."
+    )
 
 
 def stage_backbone(source: BackboneSource, into: Path) -> Path:

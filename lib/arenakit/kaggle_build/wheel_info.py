@@ -29,13 +29,20 @@ class WheelInfo:
         try:
             name, version, _, tags = parse_wheel_filename(path.name)
             with zipfile.ZipFile(path) as archive:
-                metadata_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1)
+                metadata_name = next(
+                    n for n in archive.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1
+                )
                 metadata = Parser().parsestr(archive.read(metadata_name).decode("utf-8"))
         except (InvalidWheelFilename, zipfile.BadZipFile, StopIteration, OSError) as error:
-            raise BuildError(f"{path}: not a readable wheel ({error or 'no .dist-info/METADATA'}); delete it and "
-                             f"run `python build.py wheels` again") from None
+            raise BuildError(
+                f"{path}: not a readable wheel ({error or 'no .dist-info/METADATA'}); delete it and "
+                f"run `python build.py wheels` again"
+            ) from None
         return cls(
-            path=path, name=canonicalize_name(name), version=str(version), tags=frozenset(tags),
+            path=path,
+            name=canonicalize_name(name),
+            version=str(version),
+            tags=frozenset(tags),
             requires_python=SpecifierSet(metadata.get("Requires-Python") or ""),
             requires=tuple(Requirement(line) for line in metadata.get_all("Requires-Dist") or ()),
         )

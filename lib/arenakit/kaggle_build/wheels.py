@@ -63,7 +63,9 @@ def read_requirements(path: Path) -> list[Requirement]:
         try:
             requirements.append(Requirement(line))
         except InvalidRequirement as error:
-            raise BuildError(f"{path}:{number}: {line!r} is not a requirement (pip syntax, one per line): {error}") from None
+            raise BuildError(
+                f"{path}:{number}: {line!r} is not a requirement (pip syntax, one per line): {error}"
+            ) from None
     return requirements
 
 
@@ -79,11 +81,22 @@ def build_project_wheel(root: Path, into: Path, offline: bool = False) -> Path:
         # An isolated build downloads the backend; reuse the installed one when it is the right version.
         isolated = not _build_backend_installed(root)
         if offline and isolated:
-            raise BuildError("offline: the build backend named in pyproject.toml's [build-system] is not installed "
-                             "here, and an isolated build would download it; install it or run without --offline")
-        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
-                   *([] if isolated else ["--no-build-isolation"]), "--wheel-dir", str(Path(scratch) / "out"),
-                   str(source)]
+            raise BuildError(
+                "offline: the build backend named in pyproject.toml's [build-system] is not installed "
+                "here, and an isolated build would download it; install it or run without --offline"
+            )
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--disable-pip-version-check",
+            *([] if isolated else ["--no-build-isolation"]),
+            "--wheel-dir",
+            str(Path(scratch) / "out"),
+            str(source),
+        ]
         completed = subprocess.run(command, capture_output=True, text=True)
         if completed.returncode != 0:
             raise BuildError(f"building the arenakit wheel failed:\n{(completed.stdout + completed.stderr)[-3000:]}")
@@ -109,8 +122,9 @@ def _build_backend_installed(root: Path) -> bool:
     return True
 
 
-def build_bundle(root: Path, wheels_dir: Path, target: Target, out_dir: Path | None = None,
-                 retries: int = 3, offline: bool = False) -> Bundle:
+def build_bundle(
+    root: Path, wheels_dir: Path, target: Target, out_dir: Path | None = None, retries: int = 3, offline: bool = False
+) -> Bundle:
     """Build arenakit's wheel, add what the image lacks, check the closure, write the marker; see the module doc."""
     out_dir = Path(out_dir or wheels_dir)
     image = ImageSnapshot.read(wheels_dir / SNAPSHOT_FILE)
@@ -126,7 +140,10 @@ def build_bundle(root: Path, wheels_dir: Path, target: Target, out_dir: Path | N
         groups = [[r] for r in missing] if offline else [missing] if missing else []
         for group in groups:
             try:
-                new += [WheelInfo.read(path) for path in download([str(r) for r in group], target, out_dir, retries, offline)]
+                new += [
+                    WheelInfo.read(path)
+                    for path in download([str(r) for r in group], target, out_dir, retries, offline)
+                ]
             except BuildError as error:
                 if not offline:
                     raise
@@ -134,7 +151,9 @@ def build_bundle(root: Path, wheels_dir: Path, target: Target, out_dir: Path | N
         for wheel in new:
             bundled[wheel.name] = wheel
         asked = {canonicalize_name(r.name): r.extras for r in missing}
-        pending = [r for wheel in new for r in wheel.requirements_for(target.marker_environment(), asked.get(wheel.name, ()))]
+        pending = [
+            r for wheel in new for r in wheel.requirements_for(target.marker_environment(), asked.get(wheel.name, ()))
+        ]
     wheels = [project] + sorted((w for w in bundled.values() if w is not project), key=lambda w: w.name)
     if not offline:
         notes += _remove_stale(out_dir, {wheel.path.name for wheel in wheels})
@@ -188,6 +207,7 @@ def read_marker(folder: Path) -> dict:
     record = json.loads(path.read_text())
     absent = [name for name in record["wheels"] if not (Path(folder) / name).is_file()]
     if absent:
-        raise BuildError(f"{path} lists wheels that are not in {folder}: {', '.join(absent)}; run "
-                         f"`python build.py wheels` again")
+        raise BuildError(
+            f"{path} lists wheels that are not in {folder}: {', '.join(absent)}; run `python build.py wheels` again"
+        )
     return record

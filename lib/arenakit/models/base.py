@@ -74,7 +74,9 @@ class ArenaModel(BaseEstimator):
         record = json.loads((folder / MODEL_FILE).read_text())
         unknown = sorted(set(overrides) - set(record["params"]))
         if unknown:
-            raise TypeError(f"{folder}: {cls.__name__} has no parameter(s) {', '.join(unknown)}; it has: {', '.join(sorted(record['params']))}")
+            raise TypeError(
+                f"{folder}: {cls.__name__} has no parameter(s) {', '.join(unknown)}; it has: {', '.join(sorted(record['params']))}"
+            )
         model = cls(**{**record["params"], **overrides})
         model._load_state(folder, record["state"])
         return model
@@ -85,7 +87,9 @@ def training_labels(frame: pd.DataFrame, y: np.ndarray | None) -> np.ndarray:
     if y is not None:
         return np.asarray(y)
     if "label" not in frame.columns:
-        raise ValueError("fit needs labels: pass y or a frame with a 'label' column (a train frame from load_competition)")
+        raise ValueError(
+            "fit needs labels: pass y or a frame with a 'label' column (a train frame from load_competition)"
+        )
     return frame["label"].to_numpy()
 
 
@@ -121,8 +125,10 @@ class FoldEnsemble:
         fold_dirs = sorted(folder.glob("fold_*"), key=lambda p: int(p.name.split("_")[1]))
         if not fold_dirs:
             raise FileNotFoundError(f"{folder}: no fold_<k> folders; run the model's notebook first")
-        return cls([load_model(fold_dir, **overrides) for fold_dir in fold_dirs],
-                   [int(fold_dir.name.split("_")[1]) for fold_dir in fold_dirs])
+        return cls(
+            [load_model(fold_dir, **overrides) for fold_dir in fold_dirs],
+            [int(fold_dir.name.split("_")[1]) for fold_dir in fold_dirs],
+        )
 
 
 def load_model(folder: Path | str, **overrides) -> ArenaModel:

@@ -37,9 +37,17 @@ class BaselineModel(ArenaModel):
     scored better and more stably than all of them on the real sample; None takes every column.
     """
 
-    def __init__(self, C: float | None = None, Cs: tuple = DEFAULT_CS, inner_folds: int = 3,
-                 swap_augment: bool = True, swap_average: bool = True, columns: tuple | None = COMPACT_FEATURES,
-                 seed: int = 0, max_iter: int = 2000):
+    def __init__(
+        self,
+        C: float | None = None,
+        Cs: tuple = DEFAULT_CS,
+        inner_folds: int = 3,
+        swap_augment: bool = True,
+        swap_average: bool = True,
+        columns: tuple | None = COMPACT_FEATURES,
+        seed: int = 0,
+        max_iter: int = 2000,
+    ):
         self.C = C
         self.Cs = Cs
         self.inner_folds = inner_folds
@@ -103,8 +111,12 @@ class BaselineModel(ArenaModel):
 
     def _save_state(self, folder: Path) -> dict:
         np.savez(folder / STATE_FILE, mean=self.mean_, scale=self.scale_, coef=self.coef_, intercept=self.intercept_)
-        return {"columns": list(self.columns_), "C": self.C_, "C_scores": {str(k): v for k, v in self.C_scores_.items()},
-                "features_version": FEATURES_VERSION}
+        return {
+            "columns": list(self.columns_),
+            "C": self.C_,
+            "C_scores": {str(k): v for k, v in self.C_scores_.items()},
+            "features_version": FEATURES_VERSION,
+        }
 
     def _load_state(self, folder: Path, extras: dict) -> None:
         if extras["features_version"] != FEATURES_VERSION:
@@ -113,6 +125,8 @@ class BaselineModel(ArenaModel):
                 f"version {FEATURES_VERSION}; retrain the baseline or use the kit version that made it"
             )
         state = np.load(folder / STATE_FILE)
-        self.mean_, self.scale_, self.coef_, self.intercept_ = (state[k] for k in ("mean", "scale", "coef", "intercept"))
+        self.mean_, self.scale_, self.coef_, self.intercept_ = (
+            state[k] for k in ("mean", "scale", "coef", "intercept")
+        )
         self.columns_, self.C_ = tuple(extras["columns"]), extras["C"]
         self.C_scores_ = {float(k): v for k, v in extras["C_scores"].items()}

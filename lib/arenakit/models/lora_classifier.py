@@ -152,22 +152,44 @@ class LoRAClassifierModel(ArenaModel):
         train_ids, y_train = self._train_rows(frame[~valid].reset_index(drop=True), y[~valid])
         valid_ids = self.input_ids(frame[valid].reset_index(drop=True))
         config = TrainConfig(
-            epochs=self.epochs, batch_size=self.batch_size, grad_accum=self.grad_accum,
-            learning_rate=self.learning_rate, weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio,
-            label_smoothing=self.label_smoothing, patience=self.patience, eval_every=self.eval_every,
-            swap_pairs=self.swap_augment and self.swap_same_batch, inference_batch_size=self.inference_batch_size,
-            checkpoint_every=self.checkpoint_every, seed=self.seed,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            grad_accum=self.grad_accum,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            warmup_ratio=self.warmup_ratio,
+            label_smoothing=self.label_smoothing,
+            patience=self.patience,
+            eval_every=self.eval_every,
+            swap_pairs=self.swap_augment and self.swap_same_batch,
+            inference_batch_size=self.inference_batch_size,
+            checkpoint_every=self.checkpoint_every,
+            seed=self.seed,
         )
         self.history_ = train_classifier(
-            self.model_, train_ids, y_train, valid_ids, y[valid], self.tokenizer().pad_token_id, config,
-            device=self._devices()[0], checkpoint_dir=self.checkpoint_dir, progress=self.progress,
+            self.model_,
+            train_ids,
+            y_train,
+            valid_ids,
+            y[valid],
+            self.tokenizer().pad_token_id,
+            config,
+            device=self._devices()[0],
+            checkpoint_dir=self.checkpoint_dir,
+            progress=self.progress,
         )
         self.n_train_rows_ = int((~valid).sum())
         return self
 
     def predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
-        return predict_proba(self.model_, self.input_ids(frame.reset_index(drop=True)), self.tokenizer().pad_token_id,
-                             self.inference_batch_size, self._devices(), progress=self.progress)
+        return predict_proba(
+            self.model_,
+            self.input_ids(frame.reset_index(drop=True)),
+            self.tokenizer().pad_token_id,
+            self.inference_batch_size,
+            self._devices(),
+            progress=self.progress,
+        )
 
     def trainable_parameters(self) -> tuple[int, int]:
         """(trained, total) parameter counts: the adapters and the head against the whole model (also after load)."""

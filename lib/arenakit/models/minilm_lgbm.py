@@ -77,13 +77,28 @@ def embedding_features(embeddings: dict, n_components: int | None = None) -> pd.
 class MiniLMLightGBMModel(ArenaModel):
     """Embeddings + length features -> LightGBM multiclass, K-fold ready, swap-symmetric."""
 
-    def __init__(self, model_path: str | None = None, cache_dir: str | None = None, batch_size: int = 64,
-                 device: str | None = None, prompt_share: float = 0.3, use_length_features: bool = True,
-                 num_leaves: int = 15, learning_rate: float = 0.03, max_rounds: int = 2000,
-                 min_child_samples: int = 40, feature_fraction: float = 0.3, bagging_fraction: float = 0.8,
-                 lambda_l2: float = 10.0, early_stopping_rounds: int = 100, valid_fraction: float = 0.25,
-                 swap_augment: bool = True, swap_average: bool = True, seed: int = 0,
-                 max_seq_length: int | None = None):
+    def __init__(
+        self,
+        model_path: str | None = None,
+        cache_dir: str | None = None,
+        batch_size: int = 64,
+        device: str | None = None,
+        prompt_share: float = 0.3,
+        use_length_features: bool = True,
+        num_leaves: int = 15,
+        learning_rate: float = 0.03,
+        max_rounds: int = 2000,
+        min_child_samples: int = 40,
+        feature_fraction: float = 0.3,
+        bagging_fraction: float = 0.8,
+        lambda_l2: float = 10.0,
+        early_stopping_rounds: int = 100,
+        valid_fraction: float = 0.25,
+        swap_augment: bool = True,
+        swap_average: bool = True,
+        seed: int = 0,
+        max_seq_length: int | None = None,
+    ):
         self.model_path = model_path
         self.cache_dir = cache_dir
         self.batch_size = batch_size
@@ -110,8 +125,13 @@ class MiniLMLightGBMModel(ArenaModel):
         if getattr(self, "embedder_", None) is None:
             # Without a cache every fold would embed its training rows again; "" turns it off.
             cache_dir = default_cache_dir() / "embeddings" if self.cache_dir is None else (self.cache_dir or None)
-            self.embedder_ = SentenceEmbedder(self.model_path, batch_size=self.batch_size, device=self.device,
-                                              cache_dir=cache_dir, max_seq_length=self.max_seq_length)
+            self.embedder_ = SentenceEmbedder(
+                self.model_path,
+                batch_size=self.batch_size,
+                device=self.device,
+                cache_dir=cache_dir,
+                max_seq_length=self.max_seq_length,
+            )
         return self.embedder_
 
     def features(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -123,10 +143,17 @@ class MiniLMLightGBMModel(ArenaModel):
 
     def _lgb_params(self, n_rows: int) -> dict:
         return {
-            "objective": "multiclass", "num_class": 3, "num_leaves": self.num_leaves,
-            "learning_rate": self.learning_rate, "min_child_samples": self.min_child_samples,
-            "feature_fraction": self.feature_fraction, "bagging_fraction": self.bagging_fraction,
-            "bagging_freq": 1, "lambda_l2": self.lambda_l2, "seed": self.seed, "verbosity": -1,
+            "objective": "multiclass",
+            "num_class": 3,
+            "num_leaves": self.num_leaves,
+            "learning_rate": self.learning_rate,
+            "min_child_samples": self.min_child_samples,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": 1,
+            "lambda_l2": self.lambda_l2,
+            "seed": self.seed,
+            "verbosity": -1,
             "num_threads": lightgbm_threads(n_rows),
         }
 
@@ -144,7 +171,9 @@ class MiniLMLightGBMModel(ArenaModel):
         params = self._lgb_params(len(table))
         # A row and its swap stay on the same side of the split: the holdout is drawn first.
         probe = lgb.train(
-            params, self._dataset(table[~holdout], y[~holdout]), num_boost_round=self.max_rounds,
+            params,
+            self._dataset(table[~holdout], y[~holdout]),
+            num_boost_round=self.max_rounds,
             valid_sets=[self._dataset(table[holdout], y[holdout])],
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
         )
@@ -177,13 +206,19 @@ class MiniLMLightGBMModel(ArenaModel):
 
     def _save_state(self, folder: Path) -> dict:
         self.booster_.save_model(str(folder / BOOSTER_FILE))
-        return {"columns": list(self.columns_), "best_rounds": self.best_rounds_,
-                "formatter_version": FORMATTER_VERSION, "features_version": FEATURES_VERSION}
+        return {
+            "columns": list(self.columns_),
+            "best_rounds": self.best_rounds_,
+            "formatter_version": FORMATTER_VERSION,
+            "features_version": FEATURES_VERSION,
+        }
 
     def _load_state(self, folder: Path, extras: dict) -> None:
         check_formatter_version(extras["formatter_version"])
         if extras["features_version"] != FEATURES_VERSION:
-            raise ValueError(f"{folder}: saved with features version {extras['features_version']}, "
-                             f"this kit computes {FEATURES_VERSION}; retrain this model")
+            raise ValueError(
+                f"{folder}: saved with features version {extras['features_version']}, "
+                f"this kit computes {FEATURES_VERSION}; retrain this model"
+            )
         self.booster_ = lgb.Booster(model_file=str(folder / BOOSTER_FILE))
         self.columns_, self.best_rounds_ = tuple(extras["columns"]), extras["best_rounds"]

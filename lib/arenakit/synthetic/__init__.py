@@ -1,7 +1,7 @@
 """The kit's embedded default data: a synthetic sample in the competition's exact file format.
 
-    sample   the generator (generate, write_sample) and its hidden preference rule
-    text     the words, templates and chatbot profiles it draws from
+sample   the generator (generate, write_sample) and its hidden preference rule
+text     the words, templates and chatbot profiles it draws from
 """
 
 from arenakit.synthetic.sample import generate, write_sample

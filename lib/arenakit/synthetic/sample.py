@@ -52,8 +52,13 @@ def _escape(text: str) -> str:
 def _fill(template: str, terms: tuple, r: np.ndarray) -> str:
     a, b = terms[r[0] % len(terms)], terms[r[1] % len(terms)]
     fn = txt.FUNCTION_NAMES[r[2] % len(txt.FUNCTION_NAMES)]
-    for slot, value in (("{a}", a), ("{A}", a[:1].upper() + a[1:]), ("{b}", b),
-                        ("{fn}", fn), ("{Fn}", fn.title().replace("_", ""))):
+    for slot, value in (
+        ("{a}", a),
+        ("{A}", a[:1].upper() + a[1:]),
+        ("{b}", b),
+        ("{fn}", fn),
+        ("{Fn}", fn.title().replace("_", "")),
+    ):
         template = template.replace(slot, value)
     return template
 
@@ -64,7 +69,7 @@ def _piece(topic: txt.Topic, kind: int, r: np.ndarray) -> str:
     lines = {"creative": txt.CREATIVE_LINES, "short": txt.SHORT_ANSWERS}.get(topic.kind, txt.SENTENCES[lang])
 
     def sentence(i):
-        return _fill(lines[r[i] % len(lines)], topic.terms, r[i + 1:])
+        return _fill(lines[r[i] % len(lines)], topic.terms, r[i + 1 :])
 
     n = 2 + r[10] % 4
     if kind == LEAD and (lang != "en" or topic.kind == "short"):
@@ -101,14 +106,14 @@ def _pools(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     draws = rng.integers(0, 1 << 30, size=(*shape, 12))
     pool = np.array([_escape(_piece(_TOPICS[t], k, draws[t, k, j])) for t, k, j in np.ndindex(shape)], dtype=object)
     lengths = np.fromiter(map(len, pool), dtype=np.int64, count=pool.size).reshape(shape)
-    block_len = lengths[:, PARA:STRUCT + 1].mean(axis=(1, 2)) + len(SEP)
+    block_len = lengths[:, PARA : STRUCT + 1].mean(axis=(1, 2)) + len(SEP)
     return pool, block_len
 
 
 def _join(pieces: list, counts: np.ndarray, sep: str) -> list:
     """Join consecutive runs of `pieces`, run i being counts[i] long."""
     ends = np.cumsum(counts).tolist()
-    return [sep.join(pieces[e - c:e]) for c, e in zip(counts.tolist(), ends)]
+    return [sep.join(pieces[e - c : e]) for c, e in zip(counts.tolist(), ends)]
 
 
 def _count(owner: np.ndarray, flags: np.ndarray, n: int) -> np.ndarray:
@@ -129,8 +134,10 @@ def _prompts(rng, pool, topic, first) -> list:
     has_extra = rng.random(n) < 0.5
     n_paste = np.where(first & (rng.random(n) < 0.15), np.ceil(rng.lognormal(0.7, 1.0, n)), 0).astype(int)
     pasted = _join(pool[_pick(rng, np.repeat(topic, n_paste), PARA)].tolist(), n_paste, SEP)
-    return [q + (" " + e.split(". ")[0] + "." if x else "") + (SEP + p if p else "")
-            for q, e, x, p in zip(question, extra, has_extra.tolist(), pasted)]
+    return [
+        q + (" " + e.split(". ")[0] + "." if x else "") + (SEP + p if p else "")
+        for q, e, x, p in zip(question, extra, has_extra.tolist(), pasted)
+    ]
 
 
 def _responses(rng, pool, block_len, topic, model, n_turns):
@@ -188,27 +195,41 @@ def generate(n_train: int, n_test: int, seed: int = 0) -> tuple[pd.DataFrame, pd
     fields, feats = [], []
     for side in range(2):
         texts, refused, n_struct, n_code = _responses(
-            rng, pool, block_len, topic[turn_row], models[side][turn_row], n_turns[turn_row])
+            rng, pool, block_len, topic[turn_row], models[side][turn_row], n_turns[turn_row]
+        )
         null = rng.random(len(turn_row)) < np.where(single, 0.002, 0.01)
         null[np.isin(turn_row, forced)] = True
         fields.append(_fields(texts, null, turn_row, n))
         length = np.fromiter(map(len, fields[side]), dtype=np.int64, count=n)
-        feats.append((length, _count(turn_row, n_struct, n) > 0, _count(turn_row, n_code, n) > 0,
-                      _count(turn_row, refused & ~null, n) / n_turns, _count(turn_row, null, n) / n_turns))
+        feats.append(
+            (
+                length,
+                _count(turn_row, n_struct, n) > 0,
+                _count(turn_row, n_code, n) > 0,
+                _count(turn_row, refused & ~null, n) / n_turns,
+                _count(turn_row, null, n) / n_turns,
+            )
+        )
     labels = _labels(rng, feats, models)
 
     ids = ID_LOW + rng.choice(ID_HIGH - ID_LOW, n, replace=False)
     ids = np.r_[np.sort(ids[:n_train]), np.sort(ids[n_train:])].astype(np.int64)
-    frame = pd.DataFrame({
-        "id": ids,
-        "model_a": [_MODELS[i].name for i in models[0]],
-        "model_b": [_MODELS[i].name for i in models[1]],
-        "prompt": prompts, "response_a": fields[0], "response_b": fields[1],
-        **{c: (labels == k).astype(np.int64) for k, c in enumerate(CLASS_COLUMNS)},
-    })
+    frame = pd.DataFrame(
+        {
+            "id": ids,
+            "model_a": [_MODELS[i].name for i in models[0]],
+            "model_b": [_MODELS[i].name for i in models[1]],
+            "prompt": prompts,
+            "response_a": fields[0],
+            "response_b": fields[1],
+            **{c: (labels == k).astype(np.int64) for k, c in enumerate(CLASS_COLUMNS)},
+        }
+    )
     frame = frame.astype({c: str for c in ("model_a", "model_b", *TEXT_COLUMNS)})  # str even when empty
-    return (frame.iloc[:n_train][list(TRAIN_COLUMNS)].reset_index(drop=True),
-            frame.iloc[n_train:][list(TEST_COLUMNS)].reset_index(drop=True))
+    return (
+        frame.iloc[:n_train][list(TRAIN_COLUMNS)].reset_index(drop=True),
+        frame.iloc[n_train:][list(TEST_COLUMNS)].reset_index(drop=True),
+    )
 
 
 def _normalized(weights) -> np.ndarray:
@@ -225,13 +246,23 @@ def _labels(rng, feats, models) -> np.ndarray:
     quality = np.array([m.quality for m in _MODELS])
     scores = []
     for side, (length, struct, code, refused, null) in enumerate(feats):
-        scores.append(W_LOG_LEN * np.log1p(length) + W_STRUCT * struct + W_CODE * code
-                      - W_REFUSAL * refused - W_NULL * null + quality[models[side]]
-                      + NOISE * rng.gumbel(size=len(length)))
+        scores.append(
+            W_LOG_LEN * np.log1p(length)
+            + W_STRUCT * struct
+            + W_CODE * code
+            - W_REFUSAL * refused
+            - W_NULL * null
+            + quality[models[side]]
+            + NOISE * rng.gumbel(size=len(length))
+        )
     (len_a, struct_a, _, ref_a, null_a), (len_b, struct_b, _, ref_b, null_b) = feats
     both_failed = ((ref_a > 0) & (ref_b > 0)) | ((null_a > 0) & (null_b > 0))
-    threshold = (TIE_BASE + TIE_SHORT * ((len_a < 400) & (len_b < 400)) + TIE_ALIKE * (struct_a == struct_b)
-                 + TIE_BOTH_FAILED * both_failed)
+    threshold = (
+        TIE_BASE
+        + TIE_SHORT * ((len_a < 400) & (len_b < 400))
+        + TIE_ALIKE * (struct_a == struct_b)
+        + TIE_BOTH_FAILED * both_failed
+    )
     diff = scores[0] - scores[1] + POSITION_BIAS
     return np.where(np.abs(diff) < threshold, 2, np.where(diff > 0, 0, 1))
 
@@ -257,4 +288,3 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     out = write_sample(args.out_dir, args.train_rows, args.test_rows, args.seed)
     print(f"{out}: {args.train_rows} train rows, {args.test_rows} test rows (seed {args.seed})")
-

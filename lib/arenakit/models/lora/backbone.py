@@ -53,7 +53,9 @@ def load_tokenizer(path: Path | str):
 
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     if not getattr(tokenizer, "is_fast", False):
-        raise TypeError(f"{path}: the kit needs a fast tokenizer (offsets for truncation); this one is {type(tokenizer).__name__}")
+        raise TypeError(
+            f"{path}: the kit needs a fast tokenizer (offsets for truncation); this one is {type(tokenizer).__name__}"
+        )
     if tokenizer.pad_token is None:
         # Decoders ship without one; padding is masked out, so any existing token serves.
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
@@ -77,7 +79,8 @@ def ensure_specials(tokenizer) -> None:
     from tokenizers.processors import TemplateProcessing
 
     tokenizer.backend_tokenizer.post_processor = TemplateProcessing(
-        single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B {sep}",
+        single=f"{cls} $A {sep}",
+        pair=f"{cls} $A {sep} $B {sep}",
         special_tokens=[(cls, tokenizer.cls_token_id), (sep, tokenizer.sep_token_id)],
     )
 
@@ -102,9 +105,13 @@ def linear_layers(model, leaf_names) -> list[str]:
     from transformers.pytorch_utils import Conv1D
 
     heads = tuple(f"{name}." for name in head_modules(model))
-    names = [name for name, module in model.named_modules()
-             if isinstance(module, (torch.nn.Linear, Conv1D)) and name.rsplit(".", 1)[-1] in leaf_names
-             and not name.startswith(heads)]
+    names = [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, (torch.nn.Linear, Conv1D))
+        and name.rsplit(".", 1)[-1] in leaf_names
+        and not name.startswith(heads)
+    ]
     if not names:
         raise ValueError(f"{model.config.model_type}: no Linear layer named {', '.join(leaf_names)} outside the head")
     return names
@@ -117,12 +124,16 @@ def load_classifier(path: Path | str, tokenizer, quantize: str | None = None, de
     kwargs = {"num_labels": N_LABELS}
     if quantize:
         if quantize not in ("4bit", "8bit") or not device.startswith("cuda"):
-            raise ValueError(f"quantize={quantize!r}: use '4bit' or '8bit', and only on a CUDA device (device={device!r})")
+            raise ValueError(
+                f"quantize={quantize!r}: use '4bit' or '8bit', and only on a CUDA device (device={device!r})"
+            )
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=quantize == "4bit", load_in_8bit=quantize == "8bit",
-            bnb_4bit_compute_dtype=torch.float16, bnb_4bit_quant_type="nf4",
+            load_in_4bit=quantize == "4bit",
+            load_in_8bit=quantize == "8bit",
+            bnb_4bit_compute_dtype=torch.float16,
+            bnb_4bit_quant_type="nf4",
         )
         kwargs["device_map"] = {"": device}
     model = AutoModelForSequenceClassification.from_pretrained(str(path), **kwargs)
@@ -139,8 +150,14 @@ def add_lora(model, r: int, alpha: int, dropout: float, leaf_names=None):
     from peft import LoraConfig, get_peft_model
 
     targets = linear_layers(model, leaf_names) if leaf_names else target_modules(model)
-    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
-                        modules_to_save=head_modules(model), bias="none")
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=targets,
+        modules_to_save=head_modules(model),
+        bias="none",
+    )
     return get_peft_model(model, config)
 
 

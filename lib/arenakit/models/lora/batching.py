@@ -30,15 +30,15 @@ def length_grouped_batches(lengths, batch_size: int, seed: int | None = None, pa
     per_batch = max(1, batch_size // unit)
     if seed is None:
         order = np.argsort(-unit_lengths, kind="stable")
-        groups = [order[i:i + per_batch] for i in range(0, len(order), per_batch)]
+        groups = [order[i : i + per_batch] for i in range(0, len(order), per_batch)]
     else:
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(unit_lengths))
         groups = []
         for start in range(0, len(order), per_batch * MEGABATCH):
-            mega = order[start:start + per_batch * MEGABATCH]
+            mega = order[start : start + per_batch * MEGABATCH]
             mega = mega[np.argsort(-unit_lengths[mega], kind="stable")]
-            groups.extend(mega[i:i + per_batch] for i in range(0, len(mega), per_batch))
+            groups.extend(mega[i : i + per_batch] for i in range(0, len(mega), per_batch))
         groups = [groups[i] for i in rng.permutation(len(groups))]
     return [(group[:, None] * unit + np.arange(unit)).ravel() for group in groups]
 
@@ -49,6 +49,6 @@ def pad_batch(sequences: list[list[int]], pad_id: int, pad_to: int | None = None
     input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, seq in enumerate(sequences):
-        input_ids[row, :len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-        attention_mask[row, :len(seq)] = 1
+        input_ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+        attention_mask[row, : len(seq)] = 1
     return {"input_ids": input_ids, "attention_mask": attention_mask}

@@ -29,16 +29,20 @@ def _conversations(frame: pd.DataFrame) -> list:
     return list(zip(*(frame[column] for column in COLUMNS)))
 
 
-def cross_encoder_ids(frame: pd.DataFrame, tokenizer, max_length: int, prompt_share: float = PROMPT_SHARE,
-                      head_share: float = 0.5) -> list[list[int]]:
+def cross_encoder_ids(
+    frame: pd.DataFrame, tokenizer, max_length: int, prompt_share: float = PROMPT_SHARE, head_share: float = 0.5
+) -> list[list[int]]:
     """Token ids (with the tokenizer's specials) of every row, each at most max_length long."""
-    _, ids = format_conversations(_conversations(frame), tokenizer, max_length, prompt_share, head_share,
-                                  return_ids=True, keep_turns="latest")
+    _, ids = format_conversations(
+        _conversations(frame), tokenizer, max_length, prompt_share, head_share, return_ids=True, keep_turns="latest"
+    )
     return ids
 
 
-def cross_encoder_texts(frame: pd.DataFrame, tokenizer, max_length: int, prompt_share: float = PROMPT_SHARE,
-                        head_share: float = 0.5) -> list[str]:
+def cross_encoder_texts(
+    frame: pd.DataFrame, tokenizer, max_length: int, prompt_share: float = PROMPT_SHARE, head_share: float = 0.5
+) -> list[str]:
     """The text each row is tokenized from (without the outer specials)."""
-    return format_conversations(_conversations(frame), tokenizer, max_length, prompt_share, head_share,
-                                keep_turns="latest")
+    return format_conversations(
+        _conversations(frame), tokenizer, max_length, prompt_share, head_share, keep_turns="latest"
+    )

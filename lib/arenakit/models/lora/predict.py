@@ -21,7 +21,7 @@ from arenakit.models.lora.batching import length_grouped_batches, pad_batch
 
 
 def available_devices(device: str = "auto") -> list[str]:
-    """"auto": every CUDA device, else the CPU; any other value is used as given ("cpu", "cuda:1")."""
+    """ "auto": every CUDA device, else the CPU; any other value is used as given ("cpu", "cuda:1")."""
     if device != "auto":
         return [device]
     if torch.cuda.is_available():
@@ -29,8 +29,9 @@ def available_devices(device: str = "auto") -> list[str]:
     return ["cpu"]
 
 
-def _run_batches(model, ids: list[list[int]], batches: list[np.ndarray], pad_id: int, device: str,
-                 pad_to: int | None, progress) -> dict[int, np.ndarray]:
+def _run_batches(
+    model, ids: list[list[int]], batches: list[np.ndarray], pad_id: int, device: str, pad_to: int | None, progress
+) -> dict[int, np.ndarray]:
     out = {}
     use_fp16 = device.startswith("cuda")
     model.eval()
@@ -46,8 +47,16 @@ def _run_batches(model, ids: list[list[int]], batches: list[np.ndarray], pad_id:
     return out
 
 
-def predict_proba(model, ids: list[list[int]], pad_id: int, batch_size: int = 32, devices: list[str] | None = None,
-                  pad_to: int | None = None, progress: bool = True, desc: str = "predict") -> np.ndarray:
+def predict_proba(
+    model,
+    ids: list[list[int]],
+    pad_id: int,
+    batch_size: int = 32,
+    devices: list[str] | None = None,
+    pad_to: int | None = None,
+    progress: bool = True,
+    desc: str = "predict",
+) -> np.ndarray:
     """(n, 3) class probabilities in row order. pad_to pads every batch to that width (for comparison only)."""
     if not ids:
         return np.zeros((0, 3))
@@ -63,8 +72,12 @@ def predict_proba(model, ids: list[list[int]], pad_id: int, batch_size: int = 32
         else:
             replicas = [place_on(model, devices[0])] + [copy.deepcopy(model).to(d) for d in devices[1:]]
             with ThreadPoolExecutor(len(devices)) as pool:
-                parts = pool.map(lambda k: _run_batches(replicas[k], ids, batches[k::len(devices)], pad_id,
-                                                        devices[k], pad_to, bar), range(len(devices)))
+                parts = pool.map(
+                    lambda k: _run_batches(
+                        replicas[k], ids, batches[k :: len(devices)], pad_id, devices[k], pad_to, bar
+                    ),
+                    range(len(devices)),
+                )
                 results = {index: row for part in parts for index, row in part.items()}
     finally:
         bar.close()

@@ -55,7 +55,9 @@ class TrainConfig:
 
 
 def trainable_state(model) -> dict[str, torch.Tensor]:
-    return {name: param.detach().to("cpu", copy=True) for name, param in model.named_parameters() if param.requires_grad}
+    return {
+        name: param.detach().to("cpu", copy=True) for name, param in model.named_parameters() if param.requires_grad
+    }
 
 
 def load_trainable_state(model, state: dict[str, torch.Tensor]) -> None:
@@ -95,8 +97,18 @@ class _Loop:
         vars(self).update(saved)
 
 
-def train_classifier(model, train_ids, y_train, valid_ids, y_valid, pad_id: int, config: TrainConfig,
-                     device: str = "cpu", checkpoint_dir: Path | str | None = None, progress: bool = True) -> list[dict]:
+def train_classifier(
+    model,
+    train_ids,
+    y_train,
+    valid_ids,
+    y_valid,
+    pad_id: int,
+    config: TrainConfig,
+    device: str = "cpu",
+    checkpoint_dir: Path | str | None = None,
+    progress: bool = True,
+) -> list[dict]:
     """Train in place and leave the best validated weights in the model; return per-validation metrics."""
     from transformers import get_cosine_schedule_with_warmup
 
@@ -122,21 +134,44 @@ def train_classifier(model, train_ids, y_train, valid_ids, y_valid, pad_id: int,
             return
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         partial = checkpoint.with_suffix(".tmp")
-        torch.save({"fingerprint": fingerprint, "loop": loop.to_dict(), "weights": trainable_state(model),
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(), "rng": torch.get_rng_state()}, partial)
+        torch.save(
+            {
+                "fingerprint": fingerprint,
+                "loop": loop.to_dict(),
+                "weights": trainable_state(model),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "rng": torch.get_rng_state(),
+            },
+            partial,
+        )
         partial.replace(checkpoint)  # an interruption mid-write leaves the previous checkpoint whole
 
     def validate(train_loss: float, started: float) -> None:
         if not len(valid_ids):
-            loop.history.append({"epoch": loop.epoch + loop.batch / n_batches, "step": loop.step,
-                                 "train_loss": train_loss, "seconds": time.perf_counter() - started})
+            loop.history.append(
+                {
+                    "epoch": loop.epoch + loop.batch / n_batches,
+                    "step": loop.step,
+                    "train_loss": train_loss,
+                    "seconds": time.perf_counter() - started,
+                }
+            )
             return
         proba = predict_proba(model, valid_ids, pad_id, config.inference_batch_size, [device], progress=False)
         report = evaluate(np.asarray(y_valid), proba)
-        loop.history.append({"epoch": loop.epoch + loop.batch / n_batches, "step": loop.step, "train_loss": train_loss,
-                             "valid_log_loss": report["log_loss"], "valid_accuracy": report["accuracy"],
-                             "valid_macro_f1": report["macro_f1"], "seconds": time.perf_counter() - started})
+        loop.history.append(
+            {
+                "epoch": loop.epoch + loop.batch / n_batches,
+                "step": loop.step,
+                "train_loss": train_loss,
+                "valid_log_loss": report["log_loss"],
+                "valid_accuracy": report["accuracy"],
+                "valid_macro_f1": report["macro_f1"],
+                "seconds": time.perf_counter() - started,
+            }
+        )
         if report["log_loss"] < loop.best_loss - 1e-6:
             loop.best_loss, loop.best_state, loop.bad_evals = report["log_loss"], trainable_state(model), 0
         else:
@@ -156,10 +191,16 @@ def train_classifier(model, train_ids, y_train, valid_ids, y_valid, pad_id: int,
 
     started = time.perf_counter()
     model.train()
-    bar = tqdm(total=n_batches * config.epochs, initial=loop.epoch * n_batches + loop.batch, desc="train",
-               disable=not progress or loop.finished)
+    bar = tqdm(
+        total=n_batches * config.epochs,
+        initial=loop.epoch * n_batches + loop.batch,
+        desc="train",
+        disable=not progress or loop.finished,
+    )
     while not (loop.finished or loop.stopped) and loop.epoch < config.epochs:
-        batches = length_grouped_batches(lengths, config.batch_size, seed=config.seed + loop.epoch, pairs=config.swap_pairs)
+        batches = length_grouped_batches(
+            lengths, config.batch_size, seed=config.seed + loop.epoch, pairs=config.swap_pairs
+        )
         losses = []
         while loop.batch < n_batches and not loop.stopped:
             batch = batches[loop.batch]
