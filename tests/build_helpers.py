@@ -80,7 +80,11 @@ def shared_build(tmp_path_factory) -> dict:
     cache_backbone(paths["env"]["HF_HOME"], TINY_BACKBONE, build_tiny_deberta)
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     env = paths["env"]
-    check(build_py("wheels", "--python-version", python, "--out", paths["wheels"], "--retries", 1, env=env, cwd=base))
+    check(
+        build_py(
+            "wheels", "--python-version", python, "--wheels-dir", paths["wheels"], "--retries", 1, env=env, cwd=base
+        )
+    )
     check(
         build_py(
             "datasets",

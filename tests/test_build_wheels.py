@@ -140,7 +140,7 @@ def test_unreachable_index_fails_clearly_and_leaves_no_partial_wheel(tmp_path):
     )
     out = tmp_path / "wheels"
     completed = build_py(
-        "wheels", "--python-version", LOCAL.python_version, "--out", out, "--retries", 0, env=env, cwd=tmp_path
+        "wheels", "--python-version", LOCAL.python_version, "--wheels-dir", out, "--retries", 0, env=env, cwd=tmp_path
     )
     assert completed.returncode == 1
     assert "could not reach the package index" in completed.stderr and "--offline" in completed.stderr
@@ -159,7 +159,7 @@ def test_offline_builds_what_it_can_and_notes_the_rest(tmp_path):
             "--offline",
             "--python-version",
             LOCAL.python_version,
-            "--out",
+            "--wheels-dir",
             tmp_path / "w",
             env=env,
             cwd=tmp_path,
@@ -177,7 +177,7 @@ def test_offline_builds_what_it_can_and_notes_the_rest(tmp_path):
 
 def test_bad_inputs_name_the_option(tmp_path):
     env = isolated_env(tmp_path)
-    completed = build_py("wheels", "--platform", "win_amd64", "--out", tmp_path / "w", env=env, cwd=tmp_path)
+    completed = build_py("wheels", "--platform", "win_amd64", "--wheels-dir", tmp_path / "w", env=env, cwd=tmp_path)
     assert completed.returncode == 1 and "--platform 'win_amd64': only Linux wheel tags" in completed.stderr
-    completed = build_py("wheels", "--python-version", "3", "--out", tmp_path / "w", env=env, cwd=tmp_path)
+    completed = build_py("wheels", "--python-version", "3", "--wheels-dir", tmp_path / "w", env=env, cwd=tmp_path)
     assert completed.returncode == 1 and "--python-version '3': give MAJOR.MINOR" in completed.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -27,11 +26,9 @@ def test_notebook_trains_chosen_folds_writes_the_contract_and_resumes(tiny_deber
         n_folds=3,
         learning_rate=1e-3,
     )
-    started = time.perf_counter()
     [result] = run_pipeline(
         REPO_ROOT / "notebooks", out, data_dir=synthetic_dir, names=["deberta_lora"], parameters=parameters
     )
-    first_seconds = time.perf_counter() - started
 
     folder = out / "deberta_lora"
     train = load_competition(synthetic_dir).train
@@ -55,8 +52,6 @@ def test_notebook_trains_chosen_folds_writes_the_contract_and_resumes(tiny_deber
 
     # A rerun reuses the finished folds instead of training them again.
     before = (folder / "folds" / "fold_0" / "adapter" / "adapter_model.safetensors").read_bytes()
-    started = time.perf_counter()
     run_pipeline(REPO_ROOT / "notebooks", out, data_dir=synthetic_dir, names=["deberta_lora"], parameters=parameters)
     assert (folder / "folds" / "fold_0" / "adapter" / "adapter_model.safetensors").read_bytes() == before
     assert json.loads((folder / "metrics.json").read_text())["oof_log_loss"] == metrics["oof_log_loss"]
-    assert time.perf_counter() - started < first_seconds

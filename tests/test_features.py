@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from arenakit.data import load_competition, parse_frame, swap_ab
-from arenakit.features import COMPACT_FEATURES, FEATURES_VERSION, length_features, swap_features
+from arenakit.features import COMPACT_FEATURES, FEATURES_VERSION, surface_features, swap_features
 
 STRUCTURED = (
     "# Title\n\nSome **bold** text and **more**.\n\n- one\n- two\n- three\n\n"
@@ -49,7 +49,7 @@ def hand() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def hand_features(hand) -> pd.DataFrame:
-    return length_features(hand)
+    return surface_features(hand)
 
 
 def test_structure_counts_are_exact(hand_features):
@@ -130,22 +130,22 @@ def test_shape_dtype_index_names_and_order(hand, hand_features):
     assert FEATURES_VERSION == 1
     assert list(f.index) == list(hand.index) and set(f.dtypes) == {np.dtype(np.float32)}
     assert np.isfinite(f.to_numpy()).all()
-    assert list(length_features(hand.iloc[::-1]).columns) == list(f.columns)
+    assert list(surface_features(hand.iloc[::-1]).columns) == list(f.columns)
     for column in f.columns:
         if column.endswith("_a"):
             assert column[:-1] + "b" in f.columns
         elif not column.endswith("_b"):
             assert column.split("_")[0] in ("prompt", "diff", "logratio", "pair"), column
     assert {"prompt_sim_a", "prompt_sim_b", "diff_prompt_sim", "logratio_chars"} <= set(f.columns)
-    pd.testing.assert_frame_equal(length_features(hand.iloc[2:4]), f.iloc[2:4])
-    assert length_features(hand.iloc[:0]).shape == (0, f.shape[1])
-    pd.testing.assert_frame_equal(length_features(hand.loc[[13]]), f.loc[[13]])  # one row, both null
+    pd.testing.assert_frame_equal(surface_features(hand.iloc[2:4]), f.iloc[2:4])
+    assert surface_features(hand.iloc[:0]).shape == (0, f.shape[1])
+    pd.testing.assert_frame_equal(surface_features(hand.loc[[13]]), f.loc[[13]])  # one row, both null
 
 
 def check_swap(frame: pd.DataFrame) -> pd.DataFrame:
-    features = length_features(frame)
+    features = surface_features(frame)
     assert np.isfinite(features.to_numpy()).all()
-    swapped = length_features(swap_ab(frame))
+    swapped = surface_features(swap_ab(frame))
     # Bit for bit: the same values and the same sign of zero.
     pd.testing.assert_frame_equal(swapped, swap_features(features), check_exact=True)
     assert np.array_equal(swapped.to_numpy().view(np.uint32), swap_features(features).to_numpy().view(np.uint32))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 from jupytext.compare import compare_notebooks
 
+from arenakit.kaggle_build.notebook_cells import BOOTSTRAP_TAG
 from arenakit.runner import NotebookFailed, available_notebooks, run_pipeline
 from arenakit.schema import CLASS_COLUMNS
 from conftest import REPO_ROOT
@@ -31,6 +33,10 @@ def test_pair_in_sync(py_path):
     compare_notebooks(jupytext.read(py_path.with_suffix(".ipynb")), jupytext.read(py_path), fmt="py:percent")
 
 
+# A notebook cell calls the library and shows the result; a longer cell is logic that belongs in lib/.
+MAX_CODE_LINES_PER_CELL = 15  # imports, comments and blank lines not counted
+
+
 @pytest.mark.parametrize("py_path", PAIRS, ids=lambda p: p.stem)
 def test_notebook_is_thin_and_parameterised(py_path):
     notebook = jupytext.read(py_path)
@@ -38,6 +44,26 @@ def test_notebook_is_thin_and_parameterised(py_path):
     assert len(parameters) == 1 and "data_dir" in parameters[0].source and "out_dir" in parameters[0].source
     assert notebook.metadata["kernelspec"]["name"] == "python3"
     assert all(c.outputs == [] for c in jupytext.read(py_path.with_suffix(".ipynb")).cells if c.cell_type == "code")
+    # The generated bootstrap cell (tested against bootstrap.py) is the kit's, not the notebook's.
+    own = [c for c in notebook.cells if c.cell_type == "code" and BOOTSTRAP_TAG not in c.metadata.get("tags", [])]
+    for cell in own:
+        tree = ast.parse(cell.source)
+        defined = [node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.ClassDef)]
+        assert not defined, f"{py_path.name}: defines {defined}; put it in lib/arenakit"
+        assert not any(isinstance(node, ast.Lambda) for node in ast.walk(tree)), f"{py_path.name}: a lambda"
+        if cell not in parameters:
+            imports = {
+                line
+                for node in tree.body
+                if isinstance(node, ast.Import | ast.ImportFrom)
+                for line in range(node.lineno, node.end_lineno + 1)
+            }
+            code = [
+                line
+                for number, line in enumerate(cell.source.splitlines(), start=1)
+                if line.strip() and not line.lstrip().startswith("#") and number not in imports
+            ]
+            assert len(code) <= MAX_CODE_LINES_PER_CELL, f"{py_path.name}: a cell of {len(code)} code lines"
 
 
 def test_runner_reports_the_failing_notebook_and_cell(tmp_path, synthetic_dir):

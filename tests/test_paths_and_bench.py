@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 
@@ -34,27 +36,20 @@ def test_synthetic_sample_is_the_default(tmp_path, monkeypatch):
 
 def test_benchmark_prints_its_figures():
     command = [
-        sys.executable,
-        "-m",
-        "arenakit.bench",
-        "--rows",
-        "500",
-        "--embedder-rows",
-        "12",
-        "--lora-max-length",
-        "64",
-    ]
+        sys.executable, "-m", "arenakit.bench", "--rows", "500", "--embedder-rows", "12", "--lora-max-length", "64",
+    ]  # fmt: skip
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    lines = {line.split(":")[0]: line for line in completed.stdout.splitlines()}
-    assert "rows=503" in lines["data"] and "rows_per_s=" in lines["data"] and "peak_rss_mb=" in lines["data"]
-    assert "rows=500" in lines["features"] and "columns=" in lines["features"]
-    assert "rows=12" in lines["embedder"] and "kit_vs_plain_speedup=" in lines["embedder"]
-    assert "cache_speedup=" in lines["embedder"]
-    assert (
-        "rows=12" in lines["lora"]
-        and "train_tokens_per_s=" in lines["lora"]
-        and "dynamic_vs_fixed_speedup=" in lines["lora"]
-    )
-    max_diff = float(lines["lora"].split("max_proba_diff=")[1].split()[0])
-    assert max_diff < 1e-4  # padding changes the cost, not the answer
+    figures = {row["stage"]: row for row in map(json.loads, re.findall(r"^\{.*\}$", completed.stdout, re.M))}
+    assert set(figures) == {"data", "features", "embedder", "lora"}
+    readable = {line.split(":")[0] for line in completed.stdout.splitlines() if not line.startswith("{")}
+    assert set(figures) <= readable  # each stage also has its line for the reader
+    data, features, embedder, lora = (figures[name] for name in ("data", "features", "embedder", "lora"))
+    assert data["rows"] == 503 and data["rows_per_s"] > 100 and 0 < data["total_s"] < 120
+    assert 50 < data["peak_rss_mb"] < 4000
+    assert features["rows"] == 500 and features["columns"] > 50 and features["rows_per_s"] > 100
+    assert embedder["rows"] == 12 and embedder["kit_vs_plain_speedup"] > 0.2 and embedder["cache_speedup"] > 1
+    assert embedder["max_abs_diff"] < 1e-3  # the kit embeds what plain encode embeds
+    assert lora["rows"] == 12 and lora["max_length"] == 64 and lora["train_tokens_per_s"] > 0
+    assert lora["mean_tokens"] <= 64 and lora["dynamic_vs_fixed_speedup"] > 0.2
+    assert lora["max_proba_diff"] < 1e-4  # padding changes the cost, not the answer

@@ -10,13 +10,14 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from arenakit.errors import examples
-from arenakit.schema import CLASS_COLUMNS
+from arenakit.errors import ArtifactError, examples
+from arenakit.schema import CLASS_COLUMNS, N_CLASSES
 
 OOF_FILE = "oof.csv"
 TEST_FILE = "test.csv"
@@ -32,7 +33,7 @@ def model_dir(out_dir: Path | str, name: str) -> Path:
 def proba_frame(ids, proba: np.ndarray) -> pd.DataFrame:
     proba = np.asarray(proba, dtype=float)
     if proba.shape != (len(ids), len(CLASS_COLUMNS)):
-        raise ValueError(f"expected predictions of shape ({len(ids)}, 3), got {proba.shape}")
+        raise ValueError(f"expected predictions of shape ({len(ids)}, {N_CLASSES}), got {proba.shape}")
     frame = pd.DataFrame(proba, columns=list(CLASS_COLUMNS))
     frame.insert(0, "id", np.asarray(ids))
     return frame
@@ -44,45 +45,38 @@ def save_predictions(path: Path, ids, proba: np.ndarray) -> Path:
     return path
 
 
-def load_predictions(path: Path, ids=None) -> np.ndarray:
-    """Predictions from a CSV, in the order of `ids` when given (refusing missing or extra ids)."""
-    frame = pd.read_csv(path)
-    if ids is None:
-        return frame[list(CLASS_COLUMNS)].to_numpy()
-    by_id = frame.set_index("id")
-    wanted = pd.Index(np.asarray(ids))
-    missing = wanted.difference(by_id.index)
-    if len(missing) or len(by_id) != len(wanted):
-        raise ValueError(
-            f"{path}: predictions do not match the rows asked for ({len(missing)} id(s) missing, e.g. "
-            f"{examples(missing)}; {len(by_id)} rows for {len(wanted)} ids). Re-run that model on this data."
-        )
-    return by_id.loc[wanted, list(CLASS_COLUMNS)].to_numpy()
-
-
 def load_prediction_frame(path: Path) -> pd.DataFrame:
     """A predictions CSV as a frame indexed by id, checked; it may hold any subset of the rows.
 
     A model that trained only some folds writes out-of-fold predictions for those folds' rows
-    only, so callers intersect ids here, where load_predictions insists on every row.
+    only, so callers intersect ids here.
     """
-    frame = pd.read_csv(path)
+    redo = "Re-run that model's notebook."
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ArtifactError(f"{path}: not a readable predictions CSV ({error}). {redo}") from None
     missing = [column for column in ("id", *CLASS_COLUMNS) if column not in frame.columns]
     if missing:
-        raise ValueError(
-            f"{path}: no column(s) {', '.join(missing)}; expected id and {', '.join(CLASS_COLUMNS)}. "
-            "Re-run that model's notebook."
+        raise ArtifactError(
+            f"{path}: no column(s) {', '.join(missing)}; expected id and {', '.join(CLASS_COLUMNS)}. {redo}"
         )
+    ids = pd.to_numeric(frame["id"], errors="coerce")
+    values = frame[list(CLASS_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    problems = []
+    not_ids = frame.index[ids.isna() | (ids != ids.round())]
+    if len(not_ids):
+        problems.append(f"{len(not_ids)} id(s) that are not integers (lines {examples(not_ids + 2)})")
     duplicated = frame["id"][frame["id"].duplicated()]
-    values = frame[list(CLASS_COLUMNS)].to_numpy(dtype=float)
+    if len(duplicated):
+        problems.append(f"{len(duplicated)} duplicated id(s): {examples(duplicated)}")
     bad = ~np.isfinite(values).all(axis=1) | (np.abs(values.sum(axis=1) - 1) > 1e-3)
-    if len(duplicated) or bad.any():
-        raise ValueError(
-            f"{path}: {len(duplicated)} duplicated id(s) (e.g. {examples(duplicated)}) and "
-            f"{int(bad.sum())} row(s) that are not probabilities (e.g. ids {examples(frame['id'][bad])}). "
-            "Re-run that model's notebook."
-        )
-    return frame.set_index("id")[list(CLASS_COLUMNS)]
+    if bad.any():
+        problems.append(f"{int(bad.sum())} row(s) that are not probabilities (ids {examples(frame['id'][bad])})")
+    if problems:
+        raise ArtifactError(f"{path}: {'; '.join(problems)}. {redo}")
+    frame = frame.assign(id=ids.astype("int64"))
+    return frame.set_index("id")[list(CLASS_COLUMNS)].astype(float)
 
 
 def save_metrics(folder: Path, metrics: dict) -> Path:
@@ -93,4 +87,36 @@ def save_metrics(folder: Path, metrics: dict) -> Path:
 
 
 def load_metrics(folder: Path) -> dict:
-    return json.loads((Path(folder) / METRICS_FILE).read_text())
+    return read_json(Path(folder) / METRICS_FILE, "a model's metrics")
+
+
+def read_json(path: Path, what: str) -> dict:
+    """A JSON object from a file the kit wrote; an error naming the file when it is damaged."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ArtifactError(
+            f"{path}: not readable as {what} ({error}); the file was edited or truncated: copy it again, or rerun "
+            "what wrote it"
+        ) from None
+    if not isinstance(value, dict):
+        raise ArtifactError(f"{path}: {what} must be a JSON object, found {type(value).__name__}; copy it again")
+    return value
+
+
+def load_arrays(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Named arrays from an .npz file the kit wrote (no pickles); an error naming the file when it is damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in keys if key not in archive.files]
+            if missing:
+                raise ArtifactError(
+                    f"{path}: no array(s) {', '.join(missing)}; the file is not the kit's or was edited"
+                )
+            return {key: archive[key] for key in keys}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        if isinstance(error, ArtifactError):
+            raise
+        raise ArtifactError(
+            f"{path}: not a readable array file ({error}); copy the model folder again, or retrain"
+        ) from None

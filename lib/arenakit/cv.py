@@ -11,7 +11,7 @@ which folds (folds_trained) and how many rows (oof_rows).
 
 With fold_dir, each fold model is saved there as soon as it is trained, and a rerun loads a
 saved fold (same rows, same parameters) instead of training it again; a model with a
-checkpoint_dir parameter also checkpoints inside each fold (fold_dir/../checkpoints/fold_k), so
+checkpoint parameter (ArenaTags.checkpoint_param) also checkpoints inside each fold (fold_dir/../checkpoints/fold_k), so
 an interrupted run continues where it stopped.
 """
 
@@ -30,11 +30,10 @@ from tqdm.auto import tqdm
 
 from arenakit.artifacts import FOLDS_DIR, OOF_FILE, PLOTS_DIR, TEST_FILE, model_dir, save_metrics, save_predictions
 from arenakit.metrics import evaluate, log_loss, log_loss_by_length
-from arenakit.models.base import FoldEnsemble, load_model
+from arenakit.models.base import FOLD_PREFIX, FoldEnsemble, load_model
+from arenakit.schema import N_CLASSES
 
 FOLD_RECORD = "fold.json"
-# Parameters that change how a run goes, not what a fold model learns.
-_RUN_ONLY_PARAMS = {"progress", "checkpoint_dir", "checkpoint_every", "device", "inference_batch_size"}
 CHECKPOINTS_DIR = "checkpoints"
 
 
@@ -103,7 +102,8 @@ class CVRun:
 
 def _fold_key(model, fit_ids: np.ndarray) -> str:
     """What a saved fold model must match to be reused: its training rows and its parameters."""
-    params = {k: v for k, v in model.get_params(deep=False).items() if k not in _RUN_ONLY_PARAMS}
+    run_only = model.arena_tags.run_only_params
+    params = {k: v for k, v in model.get_params(deep=False).items() if k not in run_only}
     params = json.dumps(params, sort_keys=True, default=str)
     return hashlib.sha256(np.asarray(fit_ids).astype(str).tobytes() + params.encode()).hexdigest()[:16]
 
@@ -113,9 +113,10 @@ def _fit_fold(model, fit_frame: pd.DataFrame, fold: int, fold_dir: Path | None):
     fold_model = clone(model)
     if fold_dir is None:
         return fold_model.fit(fit_frame)
-    folder = fold_dir / f"fold_{fold}"
-    if "checkpoint_dir" in fold_model.get_params():
-        fold_model.set_params(checkpoint_dir=str(fold_dir.parent / CHECKPOINTS_DIR / f"fold_{fold}"))
+    folder = fold_dir / f"{FOLD_PREFIX}{fold}"
+    if fold_model.arena_tags.checkpoint_param:
+        checkpoints = fold_dir.parent / CHECKPOINTS_DIR / f"{FOLD_PREFIX}{fold}"
+        fold_model.set_params(**{fold_model.arena_tags.checkpoint_param: str(checkpoints)})
     key = _fold_key(model, fit_frame["id"].to_numpy())
     record = folder / FOLD_RECORD
     if record.is_file() and json.loads(record.read_text()).get("key") == key:
@@ -146,7 +147,7 @@ def cross_validate(
         raise ValueError(f"only_folds={only_folds}: the folds are {all_folds}")
     fold_dir = Path(fold_dir) if fold_dir is not None else None
     y = train["label"].to_numpy()
-    oof = np.full((len(train), 3), np.nan)
+    oof = np.full((len(train), N_CLASSES), np.nan)
     fold_models, fold_scores, fold_seconds = [], [], []
     for fold in tqdm(chosen, desc=f"{name or type(model).__name__} folds", disable=not progress):
         started = time.perf_counter()

@@ -34,18 +34,11 @@ from arenakit.schema import (
     TRAIN_COLUMNS,
     TRAIN_FILE,
 )
+from arenakit.swap import swap_labels
 from arenakit.text import join_turns, parse_turns
 
 TURN_COLUMNS = {"prompt": "prompt_turns", "response_a": "response_turns_a", "response_b": "response_turns_b"}
 NULL_FLAG_COLUMNS = {"response_a": "null_response_a", "response_b": "null_response_b"}
-# Columns that belong to one side; swap_ab exchanges each pair (and any other *_a / *_b pair).
-SIDE_PAIRS = (
-    ("model_a", "model_b"),
-    ("response_a", "response_b"),
-    ("response_turns_a", "response_turns_b"),
-    ("null_response_a", "null_response_b"),
-    ("winner_model_a", "winner_model_b"),
-)
 
 
 @dataclass(frozen=True)
@@ -201,23 +194,15 @@ def load_competition(data_dir: Path | str, warn: bool = True) -> Competition:
 def swap_ab(frame: pd.DataFrame) -> pd.DataFrame:
     """The same rows with responses A and B exchanged: texts, model names, flags and labels.
 
-    Besides SIDE_PAIRS, any column pair named <x>_a / <x>_b (e.g. features) is exchanged too.
+    Every column pair named <x>_a / <x>_b is exchanged (model_a/model_b, response_turns_a/_b,
+    null_response_a/_b, winner_model_a/_b, feature columns); the label's 0 and 1 trade places.
     """
-    pairs = set(SIDE_PAIRS) | {
-        (column, column[:-2] + "_b")
-        for column in frame.columns
-        if column.endswith("_a") and column[:-2] + "_b" in frame.columns
-    }
     renames = {}
-    for left, right in pairs:
-        if left in frame.columns and right in frame.columns:
-            renames[left], renames[right] = right, left
+    for column in frame.columns:
+        partner = column[:-2] + "_b"
+        if column.endswith("_a") and partner in frame.columns:
+            renames[column], renames[partner] = partner, column
     swapped = frame.rename(columns=renames)[list(frame.columns)]
     if "label" in swapped.columns:
         swapped["label"] = swap_labels(swapped["label"].to_numpy())
     return swapped
-
-
-def swap_labels(labels: np.ndarray) -> np.ndarray:
-    """Labels after exchanging A and B: 0 and 1 trade places, ties stay."""
-    return np.asarray(labels).choose([1, 0, 2]).astype(np.asarray(labels).dtype)

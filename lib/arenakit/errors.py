@@ -16,3 +16,20 @@ class ArenaDataError(ValueError):
 
 class SubmissionError(ValueError):
     """A submission would be rejected (or scored wrongly) by Kaggle."""
+
+
+class ArtifactError(ValueError):
+    """A saved model or run folder cannot be used as it is (damaged, edited, or not the kit's)."""
+
+
+class VersionMismatch(ValueError):
+    """Saved artifacts were made by another version of a part of the kit (formatter, features)."""
+
+
+def check_saved_version(what: str, saved, current: int, where: str = "these artifacts") -> None:
+    """Refuse artifacts made with another version of `what`: the model would read inputs unlike its training inputs."""
+    if str(saved) != str(current):
+        raise VersionMismatch(
+            f"{where} were made with {what} version {saved}, but this arenakit computes version {current}: "
+            "retrain, or use the kit version that made them."
+        )

@@ -1,7 +1,7 @@
-"""Length and structure features of a parsed frame: one float32 row per competition row.
+"""Surface features of a parsed frame (length, structure, refusals, similarity): one float32 row per row.
 
-    feats = length_features(comp.train)           # index = the frame's index
-    swap_features(feats)                          # == length_features(swap_ab(comp.train))
+    feats = surface_features(comp.train)          # index = the frame's index
+    swap_features(feats)                          # == surface_features(swap_ab(comp.train))
 
 Column naming is the contract that lets models augment with the A/B swap without featurizing
 again; swap_features applies it and refuses a column outside it:
@@ -34,6 +34,8 @@ import re
 
 import numpy as np
 import pandas as pd
+
+from arenakit.errors import check_saved_version
 
 FEATURES_VERSION = 1
 
@@ -281,8 +283,8 @@ def _text_features(texts: pd.Series, stats: dict[str, np.ndarray]) -> dict[str, 
     }
 
 
-def length_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """The length, structure and similarity features of a parsed frame (see the module docstring)."""
+def surface_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """The surface features of a parsed frame: length, structure, refusal and similarity columns (module docstring)."""
     texts = [frame["prompt"], frame["response_a"], frame["response_b"]]
     byte_stats, similarity = _byte_stats(texts)
     prompt = _text_features(texts[0], byte_stats[0])
@@ -321,6 +323,11 @@ def length_features(frame: pd.DataFrame) -> pd.DataFrame:
         pair_max_log_chars=np.maximum(log_a, log_b),
     )
     return pd.DataFrame({name: np.asarray(values, np.float32) for name, values in columns.items()}, index=frame.index)
+
+
+def check_features_version(saved: int) -> None:
+    """Refuse artifacts whose features were computed by another version of this module."""
+    check_saved_version("features", saved, FEATURES_VERSION)
 
 
 def swap_features(features: pd.DataFrame) -> pd.DataFrame:

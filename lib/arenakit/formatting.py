@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from arenakit.errors import VersionMismatch, check_saved_version
+
 FORMATTER_VERSION = 1
 
 # The turn columns of each text kind, in the order they are interleaved.
@@ -49,17 +51,16 @@ _CHUNK = 2048
 _MAX_ROUNDS = 8
 
 
-class FormatterVersionError(ValueError):
+class FormatterVersionError(VersionMismatch):
     """Saved artifacts were made with text formatted by another formatter version."""
 
 
 def check_formatter_version(saved: int) -> None:
     """Refuse artifacts whose text formatter differs: the model would read text unlike its training text."""
-    if int(saved) != FORMATTER_VERSION:
-        raise FormatterVersionError(
-            f"these artifacts were made with text formatter version {saved}, but this arenakit formats "
-            f"text with version {FORMATTER_VERSION}: retrain or use the kit version that made these artifacts."
-        )
+    try:
+        check_saved_version("text formatter", saved, FORMATTER_VERSION)
+    except VersionMismatch as error:
+        raise FormatterVersionError(str(error)) from None
 
 
 def allocate(lengths: Sequence[int], budget: int) -> list[int]:

@@ -84,7 +84,7 @@ def log_loss(y, proba) -> float:
 
 def _precision_recall_f1(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """(3, 3) array of precision, recall, f1 per class; 0 where undefined, like sklearn."""
-    out = np.zeros((N_CLASSES, 3))
+    out = np.zeros((N_CLASSES, 3))  # precision, recall, f1
     for k in range(N_CLASSES):
         tp = np.sum((pred == k) & (y == k))
         n_pred, n_true = np.sum(pred == k), np.sum(y == k)

@@ -1,7 +1,9 @@
 """Benchmarks that print figures: python -m arenakit.bench [--rows N] [--stages data features embedder]
 
 Each stage runs in a fresh Python process on a synthetic sample written beforehand, so its
-peak memory (the child's max RSS) counts only what that stage loads, not the generator.
+peak memory (the child's max RSS) counts only what that stage loads, not the generator. Each
+stage prints a line for the reader, "<stage>: key=value ...", then the same figures as one JSON
+object on a line of its own ({"stage": ..., ...}), for a regression check: `grep '^{'`.
 
     data      load + parse + clean + fold assignment of the competition files
     features  the length and structure featurizer on the parsed train rows
@@ -111,4 +113,5 @@ def main(argv: list[str] | None = None) -> int:
             result = run_stage_in_child(stage, stage_data_dir, args.embedder_rows, args.lora_max_length)
             figures = "  ".join(f"{key}={format_figure(value)}" for key, value in result.items())
             print(f"{stage}: {figures}")
+            print(json.dumps({"stage": stage, **result}), flush=True)
     return 0

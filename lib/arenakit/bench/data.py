@@ -27,10 +27,10 @@ def stage_data(data_dir: Path) -> dict:
 
 def stage_features(data_dir: Path) -> dict:
     from arenakit.data import load_competition
-    from arenakit.features import length_features
+    from arenakit.features import surface_features
 
     train = load_competition(data_dir, warn=False).train
     started = time.perf_counter()
-    table = length_features(train)
+    table = surface_features(train)
     seconds = time.perf_counter() - started
     return {"rows": len(train), "columns": table.shape[1], "seconds": seconds, "rows_per_s": len(train) / seconds}

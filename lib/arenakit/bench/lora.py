@@ -21,7 +21,7 @@ import numpy as np
 def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train_rows: int = 64) -> dict:
     import torch
 
-    from arenakit.data import load_competition, swap_ab
+    from arenakit.data import load_competition
     from arenakit.models.lora.predict import predict_proba
     from arenakit.models.lora.train import TrainConfig, train_classifier
     from arenakit.models.lora_classifier import LoRAClassifierModel
@@ -36,8 +36,7 @@ def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train
     model.model_ = add_lora(model._load_backbone(), model.lora_r, model.lora_alpha, model.lora_dropout)
 
     fit_rows = frame.iloc[:train_rows]
-    train_ids = [seq for pair in zip(model.input_ids(fit_rows), model.input_ids(swap_ab(fit_rows))) for seq in pair]
-    labels = np.column_stack([fit_rows["label"], fit_rows["label"]]).ravel()
+    train_ids, labels = model._train_rows(fit_rows, fit_rows["label"].to_numpy())  # both orders, as fit trains
     started = time.perf_counter()
     train_classifier(
         model.model_,

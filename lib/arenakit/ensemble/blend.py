@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.optimize import minimize
 
 from arenakit.metrics import check_predictions, log_loss
+from arenakit.schema import N_CLASSES
 
 # Temperatures are searched in [1/2, 2]. On the 999 real sample rows wider bounds ran to the
 # edges (a model at T = 4 with the blend at T = 0.3, the two cancelling out) and scored no
@@ -167,7 +168,7 @@ def cross_fitted_log_loss(y, probas: Mapping[str, np.ndarray], n_splits: int = 5
     """Log loss of the blend on each part of the rows when fitted on the other parts (the honest figure)."""
     y, probas = _checked(y, probas)
     part = np.random.default_rng(seed).permutation(len(y)) % n_splits
-    pooled = np.empty((len(y), 3))
+    pooled = np.empty((len(y), N_CLASSES))
     for k in range(n_splits):
         held_out = part == k
         blend = fit_blend(y[~held_out], {name: p[~held_out] for name, p in probas.items()}, **options)

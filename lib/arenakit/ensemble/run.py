@@ -30,7 +30,7 @@ from arenakit.ensemble.budget import Timer, format_seconds, plan_within_budget, 
 from arenakit.ensemble.members import load_members
 from arenakit.notices import notice
 from arenakit.pipeline import SUBMISSION_NOTEBOOK, pipeline_models
-from arenakit.schema import CLASS_COLUMNS, SUBMISSION_FILE
+from arenakit.schema import CLASS_COLUMNS, N_CLASSES, SUBMISSION_FILE
 from arenakit.submission import write_submission
 
 BLEND_FILE = "blend.json"
@@ -240,7 +240,7 @@ class EnsembleRun:
 
     def _predict(self, member, overrides: dict, test: pd.DataFrame) -> np.ndarray:
         """The member's predictions for every test row; rows predicted while timing are reused."""
-        proba = np.full((len(test), 3), np.nan)
+        proba = np.full((len(test), N_CLASSES), np.nan)
         known = self.timer.reusable(member.name, overrides) if self.timer else None
         if known is not None:
             proba[known[0]] = known[1]

@@ -1,47 +1,94 @@
-"""What every kit model shares: parameters, save/load without pickle, and fold averaging.
+"""What every kit model shares: parameters, save/load without pickle, fold averaging, and what generic code needs.
 
-Artifacts are plain files (JSON, .npz, LightGBM text models), not pickles: the Kaggle image runs
-older scikit-learn and pandas than a laptop, and pickles do not survive that.
+Artifacts are plain files (JSON, .npz, LightGBM text models, peft adapters), not pickles: the
+Kaggle image runs older scikit-learn and pandas than a laptop, and pickles do not survive that.
+A saved folder is data, never code: load_model builds only the kit's own model classes (named in
+MODEL_CLASSES, or registered by the user's own code with register_model_class), and parameters
+that are paths (ArenaTags.path_params) are never taken from a saved file.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
+import re
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 import arenakit
-from arenakit.data import swap_ab, swap_labels
-from arenakit.swap import swap_asymmetry, swap_average
+from arenakit.artifacts import read_json
+from arenakit.data import swap_ab
+from arenakit.errors import ArtifactError, VersionMismatch
+from arenakit.swap import average_orders, swap_asymmetry
 
 MODEL_FILE = "model.json"
+FOLD_PREFIX = "fold_"
+_FOLD_NAME = re.compile(r"fold_(\d+)")
+# The kit's model classes by name, and the module that defines each: the only classes load_model builds.
+MODEL_CLASSES = {
+    "BaselineModel": "arenakit.models.baseline",
+    "MiniLMLightGBMModel": "arenakit.models.minilm_lgbm",
+    "LoRAClassifierModel": "arenakit.models.lora_classifier",
+}
+_REGISTERED: dict[str, type] = {}
+
+
+@dataclass(frozen=True)
+class ArenaTags:
+    """What generic code (the CV runner, load_model) needs to know about a model class."""
+
+    # Parameters that change how a run goes (progress bars, devices, inference batch sizes,
+    # checkpoint folders), not what a fold model learns: a saved fold is reused whatever they are.
+    run_only_params: frozenset[str] = frozenset()
+    # The parameter the CV runner points at a per-fold checkpoint folder (None: the model keeps none).
+    checkpoint_param: str | None = None
+    # Parameters holding paths on the machine that fitted the model: never restored from model.json
+    # (a saved folder must not make the kit read or write elsewhere); a load gets them from its
+    # overrides or the defaults.
+    path_params: frozenset[str] = frozenset()
 
 
 class ArenaModel(BaseEstimator):
-    """Base class: subclasses implement fit, predict_one_order, _save_state and _load_state.
+    """Base class: subclasses implement fit, _predict_one_order, _save_state and _load_state.
 
     Subclasses take a `swap_average` parameter: predict_proba then averages the prediction with
-    the mapped-back prediction on the A/B-swapped rows, which makes it exactly symmetric.
+    the mapped-back prediction on the A/B-swapped rows, which makes it exactly symmetric. A
+    subclass that can do that more cheaply than predicting twice overrides _predict_swap_averaged.
     """
 
     swap_average = False
+    arena_tags = ArenaTags()
+    # The learned attribute that fit sets last: present means fitted (check_is_fitted).
+    _fitted_attribute = ""
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, self._fitted_attribute)
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> ArenaModel:
         raise NotImplementedError
 
-    def predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
-        """Probabilities for the rows as given, without swap averaging."""
+    def _predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
         raise NotImplementedError
 
+    def _predict_swap_averaged(self, frame: pd.DataFrame) -> np.ndarray:
+        return average_orders(self._predict_one_order(frame), self._predict_one_order(swap_ab(frame)))
+
+    def predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
+        """Probabilities for the rows as given, without swap averaging."""
+        check_is_fitted(self)
+        return self._predict_one_order(frame)
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        proba = self.predict_one_order(frame)
-        if not self.swap_average:
-            return proba
-        return swap_average(proba, self.predict_one_order(swap_ab(frame)))
+        """(n, 3) probabilities in CLASS_COLUMNS order; swap-averaged when swap_average is set."""
+        check_is_fitted(self)
+        return self._predict_swap_averaged(frame) if self.swap_average else self._predict_one_order(frame)
 
     def swap_asymmetry(self, frame: pd.DataFrame) -> float:
         """How far the one-order prediction is from symmetric (0 = swapping A and B changes nothing)."""
@@ -55,11 +102,12 @@ class ArenaModel(BaseEstimator):
         raise NotImplementedError
 
     def save(self, folder: Path | str) -> Path:
+        check_is_fitted(self)
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         extras = self._save_state(folder)
         record = {
-            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "class": type(self).__name__,
             "params": self.get_params(deep=False),
             "arenakit_version": arenakit.__version__,
             "state": extras,
@@ -69,17 +117,52 @@ class ArenaModel(BaseEstimator):
 
     @classmethod
     def load(cls, folder: Path | str, **overrides) -> ArenaModel:
-        """The saved model; overrides replace saved parameters (another weights path, device, max_length, swap_average)."""
+        """The saved model; overrides replace saved parameters (device, max_length, swap_average, a path)."""
         folder = Path(folder)
-        record = json.loads((folder / MODEL_FILE).read_text())
-        unknown = sorted(set(overrides) - set(record["params"]))
+        record = _read_record(folder)
+        params = {key: value for key, value in record["params"].items() if key not in cls.arena_tags.path_params}
+        unknown = sorted(set(overrides) - set(cls().get_params(deep=False)))
         if unknown:
             raise TypeError(
-                f"{folder}: {cls.__name__} has no parameter(s) {', '.join(unknown)}; it has: {', '.join(sorted(record['params']))}"
+                f"{folder}: {cls.__name__} has no parameter(s) {', '.join(unknown)}; "
+                f"it has: {', '.join(sorted(cls().get_params(deep=False)))}"
             )
-        model = cls(**{**record["params"], **overrides})
-        model._load_state(folder, record["state"])
+        try:
+            model = cls(**{**params, **overrides})
+        except TypeError as error:
+            raise ArtifactError(
+                f"{folder / MODEL_FILE}: its parameters do not fit {cls.__name__} ({error}); it was saved by "
+                "another kit version: retrain it, or use the kit version that made it"
+            ) from None
+        try:
+            model._load_state(folder, record["state"])
+        except (ArtifactError, VersionMismatch):
+            raise
+        except (KeyError, TypeError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ArtifactError(
+                f"{folder}: the saved state of {cls.__name__} is damaged or incomplete "
+                f"({type(error).__name__}: {error}); retrain it or copy the folder again"
+            ) from None
         return model
+
+
+def _read_record(folder: Path) -> dict:
+    """model.json of a saved model folder, checked for the keys every kit model writes."""
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: not a saved arenakit model folder")
+    record = read_json(path, "a saved model's record")
+    problems = [
+        key
+        for key, kind in (("class", str), ("params", dict), ("state", dict))
+        if not isinstance(record.get(key), kind)
+    ]
+    if problems:
+        raise ArtifactError(
+            f"{path}: the entries {', '.join(problems)} are missing or of the wrong type; the file was edited or "
+            "truncated: copy the model folder again, or retrain"
+        )
+    return record
 
 
 def training_labels(frame: pd.DataFrame, y: np.ndarray | None) -> np.ndarray:
@@ -93,11 +176,77 @@ def training_labels(frame: pd.DataFrame, y: np.ndarray | None) -> np.ndarray:
     return frame["label"].to_numpy()
 
 
-def with_swapped_rows(frame: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Training rows in both A/B orders, and each row's original position (keep pairs in one fold)."""
-    both = pd.concat([frame, swap_ab(frame)], ignore_index=True)
-    position = np.tile(np.arange(len(frame)), 2)
-    return both, np.concatenate([y, swap_labels(y)]), position
+def register_model_class(model_class: type) -> type:
+    """Let load_model build a model class of your own code (a subclass of ArenaModel); usable as a decorator."""
+    if not (isinstance(model_class, type) and issubclass(model_class, ArenaModel)):
+        raise TypeError(f"{model_class!r} is not a subclass of arenakit.models.base.ArenaModel")
+    _REGISTERED[model_class.__name__] = model_class
+    return model_class
+
+
+def model_class(name: str, where: Path) -> type:
+    """The kit model class a model.json names; anything else is refused, never imported."""
+    # Records of older kit versions name the class by its full path: only the class name counts.
+    class_name = name.rpartition(".")[2] if name.startswith("arenakit.models.") else name
+    if class_name in _REGISTERED:
+        return _REGISTERED[class_name]
+    if class_name not in MODEL_CLASSES:
+        raise ArtifactError(
+            f"{where}: names the model class {name!r}, which is not one of the kit's "
+            f"({', '.join(MODEL_CLASSES)}); a saved folder is data, so no other code is imported from it. "
+            "For a model class of your own, call arenakit.models.register_model_class(YourModel) first."
+        )
+    found = getattr(importlib.import_module(MODEL_CLASSES[class_name]), class_name)
+    if not issubclass(found, ArenaModel):
+        raise ArtifactError(f"{where}: {class_name} is not an ArenaModel")
+    return found
+
+
+def load_model(folder: Path | str, **overrides) -> ArenaModel:
+    """Load any kit model saved with save(); the class is named in its model.json."""
+    folder = Path(folder)
+    record = _read_record(folder)
+    return model_class(record["class"], folder / MODEL_FILE).load(folder, **overrides)
+
+
+def fold_folders(folder: Path) -> dict[int, Path]:
+    """The fold_<k> folders of a saved FoldEnsemble by fold number, checked.
+
+    Anything else named fold_* (a file, fold_0_old, fold_x), two folders for one fold (fold_1 and
+    fold_01) and links leading out of the folder are refused with their path: a copy left beside
+    the real fold must never be averaged in, and a saved folder must not reach elsewhere.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder; run the model's notebook first")
+    boundary = folder.resolve()
+    found: dict[int, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if not path.name.startswith(FOLD_PREFIX):
+            continue
+        match = _FOLD_NAME.fullmatch(path.name)
+        if not match or not path.is_dir():
+            raise ArtifactError(
+                f"{path}: stray entry among the fold models (only folders named fold_<number> belong here); "
+                "move it out of the folder"
+            )
+        fold = int(match.group(1))
+        if fold in found:
+            raise ArtifactError(f"{found[fold]} and {path} are both fold {fold}: keep one and move the other out")
+        _refuse_links_out(path, boundary)
+        found[fold] = path
+    if not found:
+        raise FileNotFoundError(f"{folder}: no fold_<k> folders; run the model's notebook first")
+    return dict(sorted(found.items()))
+
+
+def _refuse_links_out(fold_dir: Path, boundary: Path) -> None:
+    inside = [Path(root) / name for root, dirs, files in os.walk(fold_dir) for name in (*dirs, *files)]
+    for path in (fold_dir, *inside):
+        if path.is_symlink() and not path.resolve().is_relative_to(boundary):
+            raise ArtifactError(
+                f"{path}: a link to {path.resolve()}, outside {boundary}; copy the files in instead of linking"
+            )
 
 
 class FoldEnsemble:
@@ -116,27 +265,10 @@ class FoldEnsemble:
     def save(self, folder: Path | str) -> Path:
         folder = Path(folder)
         for fold, model in zip(self.fold_ids, self.models):
-            model.save(folder / f"fold_{fold}")
+            model.save(folder / f"{FOLD_PREFIX}{fold}")
         return folder
 
     @classmethod
     def load(cls, folder: Path | str, **overrides) -> FoldEnsemble:
-        folder = Path(folder)
-        fold_dirs = sorted(folder.glob("fold_*"), key=lambda p: int(p.name.split("_")[1]))
-        if not fold_dirs:
-            raise FileNotFoundError(f"{folder}: no fold_<k> folders; run the model's notebook first")
-        return cls(
-            [load_model(fold_dir, **overrides) for fold_dir in fold_dirs],
-            [int(fold_dir.name.split("_")[1]) for fold_dir in fold_dirs],
-        )
-
-
-def load_model(folder: Path | str, **overrides) -> ArenaModel:
-    """Load any kit model saved with save(); the class is named in its model.json."""
-    folder = Path(folder)
-    path = folder / MODEL_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: not a saved arenakit model folder")
-    module_name, _, class_name = json.loads(path.read_text())["class"].rpartition(".")
-    model_class = getattr(importlib.import_module(module_name), class_name)
-    return model_class.load(folder, **overrides)
+        folds = fold_folders(Path(folder))
+        return cls([load_model(path, **overrides) for path in folds.values()], list(folds))

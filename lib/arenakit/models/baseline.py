@@ -15,10 +15,19 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from arenakit.data import swap_labels
-from arenakit.features import COMPACT_FEATURES, FEATURES_VERSION, length_features, swap_features
+from arenakit.artifacts import load_arrays
+from arenakit.errors import ArtifactError
+from arenakit.features import (
+    COMPACT_FEATURES,
+    FEATURES_VERSION,
+    check_features_version,
+    surface_features,
+    swap_features,
+)
 from arenakit.metrics import log_loss
 from arenakit.models.base import ArenaModel, training_labels
+from arenakit.schema import CLASS_NAMES, N_CLASSES
+from arenakit.swap import average_orders, with_swapped_rows
 
 DEFAULT_CS = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 STATE_FILE = "baseline.npz"
@@ -29,16 +38,29 @@ def signed_log(values: np.ndarray) -> np.ndarray:
 
 
 class BaselineModel(ArenaModel):
-    """Standardised signed-log features -> multinomial logistic regression.
+    """Standardised signed-log surface features -> multinomial logistic regression.
 
-    C=None chooses C from Cs by inner_folds-fold CV on the training rows (pairs of a row and its
-    swap stay in one inner fold); give C to skip the search. columns defaults to the compact set
-    of arenakit.features (about 30 length, structure, refusal and similarity features), which
-    scored better and more stably than all of them on the real sample; None takes every column.
+    Parameters
+    ----------
+    C : inverse regularisation strength; None chooses it from Cs by inner_folds-fold CV on the
+        training rows (a row and its swap stay in one inner fold).
+    Cs : the candidates for C when C is None.
+    inner_folds : folds of the inner CV that chooses C.
+    swap_augment : train on both A/B orders (each row and its swap, labels 0/1 exchanged).
+    swap_average : average each prediction with the mapped-back prediction on the swapped rows
+        (exactly symmetric in A and B).
+    columns : the feature columns of arenakit.features.surface_features to use; the default is
+        its compact set (about 30 length, structure, refusal and similarity features), which scored
+        better and more stably than all of them on the real sample; None takes every column.
+    seed : seed of the inner CV split.
+    max_iter : iterations of the logistic regression solver.
     """
+
+    _fitted_attribute = "coef_"
 
     def __init__(
         self,
+        *,
         C: float | None = None,
         Cs: tuple = DEFAULT_CS,
         inner_folds: int = 3,
@@ -62,8 +84,7 @@ class BaselineModel(ArenaModel):
 
     def _fit_lr(self, features: pd.DataFrame, y: np.ndarray, C: float):
         if self.swap_augment:
-            features = pd.concat([features, swap_features(features)], ignore_index=True)
-            y = np.concatenate([y, swap_labels(y)])
+            features, y = with_swapped_rows(features, y, swap_features(features))
         X = self._design(features)
         mean, scale = X.mean(axis=0), X.std(axis=0)
         scale[scale == 0] = 1.0
@@ -80,14 +101,14 @@ class BaselineModel(ArenaModel):
                 proba = lr.predict_proba((self._design(valid) - mean) / scale)
                 if self.swap_average:
                     swapped = lr.predict_proba((self._design(swap_features(valid)) - mean) / scale)
-                    proba = 0.5 * (proba + swapped[:, [1, 0, 2]])
+                    proba = average_orders(proba, swapped)
                 scores[C].append(log_loss(y[valid_rows], proba))
         mean_scores = {C: float(np.mean(s)) for C, s in scores.items()}
         return min(mean_scores, key=mean_scores.get), mean_scores
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> BaselineModel:
         y = training_labels(frame, y)
-        features = length_features(frame)
+        features = surface_features(frame)
         self.columns_ = tuple(self.columns) if self.columns else tuple(features.columns)
         if self.C is None:
             self.C_, self.C_scores_ = self._choose_C(features, y)
@@ -97,8 +118,8 @@ class BaselineModel(ArenaModel):
         self.coef_, self.intercept_ = lr.coef_, lr.intercept_
         return self
 
-    def predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
-        X = (self._design(length_features(frame)) - self.mean_) / self.scale_
+    def _predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
+        X = (self._design(surface_features(frame)) - self.mean_) / self.scale_
         logits = X @ self.coef_.T + self.intercept_
         logits -= logits.max(axis=1, keepdims=True)
         proba = np.exp(logits)
@@ -106,7 +127,7 @@ class BaselineModel(ArenaModel):
 
     def coefficients(self) -> pd.DataFrame:
         """Standardised coefficients per feature and class, largest magnitude first."""
-        table = pd.DataFrame(self.coef_.T, index=list(self.columns_), columns=["A", "B", "tie"])
+        table = pd.DataFrame(self.coef_.T, index=list(self.columns_), columns=list(CLASS_NAMES))
         return table.loc[table.abs().max(axis=1).sort_values(ascending=False).index]
 
     def _save_state(self, folder: Path) -> dict:
@@ -119,14 +140,24 @@ class BaselineModel(ArenaModel):
         }
 
     def _load_state(self, folder: Path, extras: dict) -> None:
-        if extras["features_version"] != FEATURES_VERSION:
-            raise ValueError(
-                f"{folder}: saved with features version {extras['features_version']}, this kit computes "
-                f"version {FEATURES_VERSION}; retrain the baseline or use the kit version that made it"
-            )
-        state = np.load(folder / STATE_FILE)
-        self.mean_, self.scale_, self.coef_, self.intercept_ = (
-            state[k] for k in ("mean", "scale", "coef", "intercept")
-        )
+        check_features_version(extras["features_version"])
+        state = load_arrays(folder / STATE_FILE, ("mean", "scale", "coef", "intercept"))
         self.columns_, self.C_ = tuple(extras["columns"]), extras["C"]
         self.C_scores_ = {float(k): v for k, v in extras["C_scores"].items()}
+        n_columns = len(self.columns_)
+        expected = {
+            "mean": (n_columns,),
+            "scale": (n_columns,),
+            "coef": (N_CLASSES, n_columns),
+            "intercept": (N_CLASSES,),
+        }
+        wrong = [
+            f"{key} {state[key].shape} (expected {shape})"
+            for key, shape in expected.items()
+            if state[key].shape != shape
+        ]
+        if wrong:
+            raise ArtifactError(
+                f"{folder / STATE_FILE}: arrays of the wrong shape: {', '.join(wrong)}; retrain the baseline"
+            )
+        self.mean_, self.scale_, self.coef_, self.intercept_ = (state[key] for key in expected)

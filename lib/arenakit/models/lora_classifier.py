@@ -20,16 +20,20 @@ import pandas as pd
 import torch
 
 from arenakit.backbones import resolve_backbone
-from arenakit.data import swap_ab, swap_labels
+from arenakit.data import swap_ab
+from arenakit.errors import ArtifactError
 from arenakit.folds import assign_folds, prompt_groups
 from arenakit.formatting import FORMATTER_VERSION, check_formatter_version
-from arenakit.models.base import ArenaModel, training_labels
+from arenakit.models.base import ArenaModel, ArenaTags, training_labels
 from arenakit.models.lora.backbone import add_lora, load_adapters, load_classifier, load_tokenizer, quiet_transformers
 from arenakit.models.lora.inputs import PROMPT_SHARE, cross_encoder_ids, cross_encoder_texts
 from arenakit.models.lora.predict import available_devices, predict_proba
 from arenakit.models.lora.train import TrainConfig, train_classifier
+from arenakit.swap import with_swapped_rows
 
 ADAPTER_DIR = "adapter"
+# What peft writes into it: without these the adapters cannot load.
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 def inner_holdout(frame: pd.DataFrame, y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -41,8 +45,57 @@ def inner_holdout(frame: pd.DataFrame, y: np.ndarray, fraction: float, seed: int
 
 
 class LoRAClassifierModel(ArenaModel):
+    """A Hugging Face sequence classifier with LoRA adapters, reading prompt, A and B in one input.
+
+    Parameters
+    ----------
+    backbone : a name ("minilm", "microsoft/deberta-v3-small") or a folder; resolved by
+        arenakit.backbones.resolve_backbone at fit and at load.
+    max_length : tokens per row, the tokenizer's specials included.
+    prompt_share : the prompt's capped share of the tokens while the responses need the room.
+    lora_r, lora_alpha, lora_dropout : the adapters' rank, scale (alpha / r multiplies their
+        output) and dropout.
+    target_modules : leaf names of the Linear layers that get adapters; None: chosen per
+        architecture (arenakit.models.lora.backbone.TARGET_MODULES).
+    learning_rate, weight_decay, warmup_ratio : AdamW with a cosine schedule after linear warmup
+        (warmup_ratio of the optimizer steps).
+    epochs : passes over the training rows at most (early stopping may stop sooner).
+    batch_size : training rows per batch (a row and its swap count as two).
+    grad_accum : batches per optimizer step.
+    max_grad_norm : gradients are clipped to this norm.
+    label_smoothing : cross-entropy label smoothing.
+    patience : validations without a better log loss before training stops.
+    eval_every : optimizer steps between validations; 0: at each epoch end only.
+    valid_fraction : share of the training rows held out (stratified, grouped by prompt) for
+        validation and early stopping; 0: none, the last weights are kept.
+    max_train_rows : train on a random subset of this many rows (None: all).
+    gradient_checkpointing : recompute activations in the backward pass (less memory, slower).
+    swap_augment : train on both A/B orders.
+    swap_same_batch : with swap_augment, keep a row and its swap in the same batch.
+    swap_average : average each prediction with the mapped-back prediction on the swapped rows.
+    device : "auto" (every CUDA device, else the CPU) or a device ("cpu", "cuda:1").
+    quantize : "4bit" or "8bit" to load the backbone through bitsandbytes (CUDA), None: no.
+    inference_batch_size : rows per inference batch.
+    checkpoint_dir : folder for resumable training checkpoints (None: no checkpoints).
+    checkpoint_every : optimizer steps between checkpoints (also one at each epoch end).
+    seed : seeds the subset, the holdout, the batches and the new weights.
+    progress : show progress bars.
+
+    device, inference_batch_size, checkpoint_dir, checkpoint_every and progress change how a run
+    goes, not what the model learns (ArenaTags.run_only_params); checkpoint_dir is never taken
+    from a saved model.json.
+    """
+
+    arena_tags = ArenaTags(
+        run_only_params=frozenset({"progress", "checkpoint_dir", "checkpoint_every", "device", "inference_batch_size"}),
+        checkpoint_param="checkpoint_dir",
+        path_params=frozenset({"checkpoint_dir"}),
+    )
+    _fitted_attribute = "model_"
+
     def __init__(
         self,
+        *,
         backbone: str = "minilm",
         max_length: int = 512,
         prompt_share: float = PROMPT_SHARE,
@@ -56,6 +109,7 @@ class LoRAClassifierModel(ArenaModel):
         grad_accum: int = 1,
         warmup_ratio: float = 0.1,
         weight_decay: float = 0.01,
+        max_grad_norm: float = 1.0,
         label_smoothing: float = 0.0,
         patience: int = 1,
         eval_every: int = 0,
@@ -86,6 +140,7 @@ class LoRAClassifierModel(ArenaModel):
         self.grad_accum = grad_accum
         self.warmup_ratio = warmup_ratio
         self.weight_decay = weight_decay
+        self.max_grad_norm = max_grad_norm
         self.label_smoothing = label_smoothing
         self.patience = patience
         self.eval_every = eval_every
@@ -131,9 +186,7 @@ class LoRAClassifierModel(ArenaModel):
         ids = self.input_ids(frame)
         if not self.swap_augment:
             return ids, y
-        swapped = self.input_ids(swap_ab(frame))
-        pairs = [seq for pair in zip(ids, swapped) for seq in pair]
-        return pairs, np.column_stack([y, swap_labels(y)]).ravel()
+        return with_swapped_rows(ids, y, self.input_ids(swap_ab(frame)), interleave=True)
 
     # -- estimator ------------------------------------------------------------------------------
 
@@ -151,20 +204,8 @@ class LoRAClassifierModel(ArenaModel):
         valid = inner_holdout(frame, y, self.valid_fraction, self.seed)
         train_ids, y_train = self._train_rows(frame[~valid].reset_index(drop=True), y[~valid])
         valid_ids = self.input_ids(frame[valid].reset_index(drop=True))
-        config = TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            grad_accum=self.grad_accum,
-            learning_rate=self.learning_rate,
-            weight_decay=self.weight_decay,
-            warmup_ratio=self.warmup_ratio,
-            label_smoothing=self.label_smoothing,
-            patience=self.patience,
-            eval_every=self.eval_every,
-            swap_pairs=self.swap_augment and self.swap_same_batch,
-            inference_batch_size=self.inference_batch_size,
-            checkpoint_every=self.checkpoint_every,
-            seed=self.seed,
+        config = TrainConfig.from_params(
+            self.get_params(deep=False), swap_pairs=self.swap_augment and self.swap_same_batch
         )
         self.history_ = train_classifier(
             self.model_,
@@ -181,7 +222,7 @@ class LoRAClassifierModel(ArenaModel):
         self.n_train_rows_ = int((~valid).sum())
         return self
 
-    def predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
+    def _predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
         return predict_proba(
             self.model_,
             self.input_ids(frame.reset_index(drop=True)),
@@ -207,7 +248,18 @@ class LoRAClassifierModel(ArenaModel):
 
     def _load_state(self, folder: Path, extras: dict) -> None:
         check_formatter_version(extras["formatter_version"])
-        self.model_ = load_adapters(self._load_backbone(), folder / ADAPTER_DIR)
+        adapter = folder / ADAPTER_DIR
+        missing = [name for name in ADAPTER_FILES if not (adapter / name).is_file()]
+        if missing:
+            raise ArtifactError(f"{adapter}: no {', '.join(missing)}; copy the whole model folder, or retrain")
+        base = self._load_backbone()
+        try:
+            self.model_ = load_adapters(base, adapter)
+        except Exception as error:  # only the saved adapter files are read here: whatever they raise, name them
+            raise ArtifactError(
+                f"{adapter}: the saved adapters do not load onto {self.backbone} ({type(error).__name__}: {error}); "
+                "copy the model folder again, or retrain"
+            ) from None
         self.model_.eval()
         self.history_ = extras.get("history", [])
         self.n_train_rows_ = extras.get("n_train_rows")

@@ -1,11 +1,11 @@
-"""MiniLM + LightGBM: sentence embeddings of each side plus the length features, gradient boosting.
+"""MiniLM + LightGBM: sentence embeddings of each side plus the surface features, gradient boosting.
 
 For each row the embedder gives the prompt alone, each response alone, and each side formatted
 as "prompt [SEP] response" (the kit's one formatter). The model sees
   diff_emb_<i>          side A minus side B embedding (antisymmetric: negated under a swap)
   pair_cos_sides, pair_cos_responses   cosine of the two sides / the two responses (symmetric)
   prompt_cos_a / _b, diff_prompt_cos   how close each response is to the prompt
-  the length and structure features of arenakit.features
+  the surface features of arenakit.features (length, structure, refusals, similarity)
 named by the features module's convention, so swap_features gives the swapped rows' features
 without embedding anything again. Early stopping uses an inner holdout carved from the training
 rows (never the fold being predicted), then the model is refit on all of them.
@@ -22,12 +22,13 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from arenakit.data import swap_labels
-from arenakit.features import FEATURES_VERSION, length_features, swap_features
+from arenakit.errors import ArtifactError
+from arenakit.features import FEATURES_VERSION, check_features_version, surface_features, swap_features
 from arenakit.formatting import FORMATTER_VERSION, check_formatter_version
-from arenakit.models.base import ArenaModel, training_labels
+from arenakit.models.base import ArenaModel, ArenaTags, training_labels
 from arenakit.paths import default_cache_dir
-from arenakit.swap import swap_average
+from arenakit.schema import N_CLASSES
+from arenakit.swap import average_orders, with_swapped_rows
 
 BOOSTER_FILE = "lightgbm.txt"
 # Below this many rows LightGBM runs on one thread. On a few thousand rows its OpenMP threads
@@ -75,16 +76,48 @@ def embedding_features(embeddings: dict, n_components: int | None = None) -> pd.
 
 
 class MiniLMLightGBMModel(ArenaModel):
-    """Embeddings + length features -> LightGBM multiclass, K-fold ready, swap-symmetric."""
+    """Sentence embeddings + surface features -> LightGBM multiclass, K-fold ready, swap-symmetric.
+
+    Parameters
+    ----------
+    model_path : folder of the sentence-transformers model; None: the bundled all-MiniLM-L6-v2.
+    cache_dir : folder of the embedding cache; None: $ARENAKIT_CACHE/embeddings (or
+        ~/.cache/arenakit/embeddings); "" turns caching off.
+    batch_size : texts per embedding batch.
+    device : "cuda", "cpu", ...; None: CUDA when present.
+    prompt_share : the prompt's capped share of each side's tokens ("prompt [SEP] response").
+    use_surface_features : add arenakit.features.surface_features to the embedding features.
+    num_leaves, learning_rate, min_child_samples, feature_fraction, bagging_fraction, lambda_l2 :
+        LightGBM's parameters of those names.
+    max_rounds : boosting rounds at most; early stopping picks fewer.
+    early_stopping_rounds : rounds without a better holdout loss before stopping.
+    valid_fraction : share of the training rows held out for early stopping (the model is then
+        refit on all of them with the rounds scaled up).
+    swap_augment : train on both A/B orders.
+    swap_average : average each prediction with the mapped-back prediction on the swapped rows
+        (from the features alone: no second embedding pass).
+    seed : seed of the holdout split and of LightGBM.
+    max_seq_length : tokens per embedded text; None: 256 on a GPU, 128 on a CPU.
+
+    model_path and cache_dir are paths of the machine that fitted the model: load_model never
+    takes them from a saved model.json.
+    """
+
+    arena_tags = ArenaTags(
+        run_only_params=frozenset({"cache_dir", "batch_size", "device"}),
+        path_params=frozenset({"model_path", "cache_dir"}),
+    )
+    _fitted_attribute = "booster_"
 
     def __init__(
         self,
+        *,
         model_path: str | None = None,
         cache_dir: str | None = None,
         batch_size: int = 64,
         device: str | None = None,
         prompt_share: float = 0.3,
-        use_length_features: bool = True,
+        use_surface_features: bool = True,
         num_leaves: int = 15,
         learning_rate: float = 0.03,
         max_rounds: int = 2000,
@@ -104,7 +137,7 @@ class MiniLMLightGBMModel(ArenaModel):
         self.batch_size = batch_size
         self.device = device
         self.prompt_share = prompt_share
-        self.use_length_features = use_length_features
+        self.use_surface_features = use_surface_features
         self.num_leaves = num_leaves
         self.learning_rate = learning_rate
         self.max_rounds = max_rounds
@@ -137,14 +170,14 @@ class MiniLMLightGBMModel(ArenaModel):
     def features(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's input table for these rows (embeddings are cached on disk when cache_dir is set)."""
         table = embedding_features(self._embedder().embed_sides(frame, prompt_share=self.prompt_share))
-        if self.use_length_features:
-            table = pd.concat([table, length_features(frame).reset_index(drop=True)], axis=1)
+        if self.use_surface_features:
+            table = pd.concat([table, surface_features(frame).reset_index(drop=True)], axis=1)
         return table
 
     def _lgb_params(self, n_rows: int) -> dict:
         return {
             "objective": "multiclass",
-            "num_class": 3,
+            "num_class": N_CLASSES,
             "num_leaves": self.num_leaves,
             "learning_rate": self.learning_rate,
             "min_child_samples": self.min_child_samples,
@@ -159,8 +192,7 @@ class MiniLMLightGBMModel(ArenaModel):
 
     def _dataset(self, table: pd.DataFrame, y: np.ndarray) -> lgb.Dataset:
         if self.swap_augment:
-            table = pd.concat([table, swap_features(table)], ignore_index=True)
-            y = np.concatenate([y, swap_labels(y)])
+            table, y = with_swapped_rows(table, y, swap_features(table))
         return lgb.Dataset(table, label=y, free_raw_data=False)
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> MiniLMLightGBMModel:
@@ -186,16 +218,13 @@ class MiniLMLightGBMModel(ArenaModel):
     def _predict_table(self, table: pd.DataFrame) -> np.ndarray:
         return self.booster_.predict(table[list(self.columns_)], num_threads=lightgbm_threads(len(table)))
 
-    def predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
+    def _predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
         return self._predict_table(self.features(frame.reset_index(drop=True)))
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        # Swap averaging from the features alone: the swapped rows need no second embedding pass.
+    def _predict_swap_averaged(self, frame: pd.DataFrame) -> np.ndarray:
+        # From the features alone: the swapped rows need no second embedding pass.
         table = self.features(frame.reset_index(drop=True))
-        proba = self._predict_table(table)
-        if self.swap_average:
-            proba = swap_average(proba, self._predict_table(swap_features(table)))
-        return proba
+        return average_orders(self._predict_table(table), self._predict_table(swap_features(table)))
 
     def feature_importance(self) -> pd.Series:
         """Total gain per feature, the embedding dimensions summed into one entry."""
@@ -215,10 +244,16 @@ class MiniLMLightGBMModel(ArenaModel):
 
     def _load_state(self, folder: Path, extras: dict) -> None:
         check_formatter_version(extras["formatter_version"])
-        if extras["features_version"] != FEATURES_VERSION:
-            raise ValueError(
-                f"{folder}: saved with features version {extras['features_version']}, "
-                f"this kit computes {FEATURES_VERSION}; retrain this model"
-            )
-        self.booster_ = lgb.Booster(model_file=str(folder / BOOSTER_FILE))
+        check_features_version(extras["features_version"])
+        try:
+            self.booster_ = lgb.Booster(model_file=str(folder / BOOSTER_FILE))
+        except lgb.basic.LightGBMError as error:
+            raise ArtifactError(
+                f"{folder / BOOSTER_FILE}: not a readable LightGBM model ({error}); retrain, or copy it again"
+            ) from None
         self.columns_, self.best_rounds_ = tuple(extras["columns"]), extras["best_rounds"]
+        if self.booster_.num_feature() != len(self.columns_):
+            raise ArtifactError(
+                f"{folder}: the LightGBM model takes {self.booster_.num_feature()} features but model.json lists "
+                f"{len(self.columns_)} columns; the folder mixes files of two runs: retrain"
+            )

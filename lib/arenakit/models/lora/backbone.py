@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-N_LABELS = 3
+from arenakit.schema import N_CLASSES
+
 # Leaf names of the Linear layers that get adapters, per config.model_type.
 _DECODER_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 TARGET_MODULES = {
@@ -121,7 +122,7 @@ def load_classifier(path: Path | str, tokenizer, quantize: str | None = None, de
     """The backbone with a fresh 3-label head; quantize "4bit"/"8bit" loads it through bitsandbytes (CUDA only)."""
     from transformers import AutoModelForSequenceClassification
 
-    kwargs = {"num_labels": N_LABELS}
+    kwargs = {"num_labels": N_CLASSES}
     if quantize:
         if quantize not in ("4bit", "8bit") or not device.startswith("cuda"):
             raise ValueError(

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from arenakit.models.lora.backbone import is_quantized, place_on
 from arenakit.models.lora.batching import length_grouped_batches, pad_batch
+from arenakit.schema import N_CLASSES
 
 
 def available_devices(device: str = "auto") -> list[str]:
@@ -59,7 +60,7 @@ def predict_proba(
 ) -> np.ndarray:
     """(n, 3) class probabilities in row order. pad_to pads every batch to that width (for comparison only)."""
     if not ids:
-        return np.zeros((0, 3))
+        return np.zeros((0, N_CLASSES))
     devices = devices or available_devices()
     if is_quantized(model):
         devices = devices[:1]  # a quantized model cannot be copied to another device

@@ -1,8 +1,12 @@
 """Default settings for the LoRA notebook: one set that fits a Kaggle T4, one that runs in a minute on a CPU.
 
-    settings = resolve_settings({"max_length": None, "epochs": 3}, device="auto")
+    settings = resolve_settings(globals())                 # in the notebook: its parameters
+    settings = resolve_settings({"max_length": None, "epochs": 3}, device="cpu")
+    model = LoRAClassifierModel(**model_params(settings))
 
-A notebook parameter left at None takes the profile's value; any value given wins. The GPU
+Settings are LoRAClassifierModel's parameters plus folds_to_train; resolve_settings picks them
+out of whatever mapping it is given (a notebook's variables, a command line's -p values) and
+ignores the rest. A setting left at None takes the profile's value; any value given wins. The GPU
 profile fits microsoft/deberta-v3-small at 1024 tokens on one 16 GB T4 in fp16 (batch 4 x 4
 accumulation). The CPU profile is a smoke-sized run of the bundled MiniLM: it shows the whole
 pipeline working, not a competitive model.
@@ -10,7 +14,12 @@ pipeline working, not a competitive model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from arenakit.models.lora.predict import available_devices
+
+# Settings that say which folds to train, not how a model is made.
+RUN_SETTINGS = {"folds_to_train"}
 
 PROFILES = {
     "gpu": {
@@ -43,8 +52,24 @@ def profile_name(device: str = "auto") -> str:
     return "gpu" if available_devices(device)[0].startswith("cuda") else "cpu"
 
 
-def resolve_settings(given: dict, device: str = "auto") -> dict:
-    """The profile's settings for this device, overridden by every value in `given` that is not None."""
-    settings = dict(PROFILES[profile_name(device)])
-    settings.update({key: value for key, value in given.items() if value is not None})
-    return settings
+def setting_names() -> set[str]:
+    """What resolve_settings takes: the LoRA classifier's parameters and the folds to train."""
+    from arenakit.models.lora_classifier import LoRAClassifierModel
+
+    return set(LoRAClassifierModel._get_param_names()) | RUN_SETTINGS
+
+
+def resolve_settings(given: Mapping, device: str | None = None) -> dict:
+    """The profile's settings for the device, overridden by every setting in `given` that is not None.
+
+    device: the device to choose the profile for; None: given["device"], else "auto".
+    """
+    names = setting_names()
+    chosen = {key: value for key, value in given.items() if key in names and value is not None}
+    device = device or chosen.get("device", "auto")
+    return {**PROFILES[profile_name(device)], **chosen}
+
+
+def model_params(settings: Mapping) -> dict:
+    """The settings that are LoRAClassifierModel parameters."""
+    return {key: value for key, value in settings.items() if key in setting_names() - RUN_SETTINGS}

@@ -53,6 +53,12 @@ class TrainConfig:
     inference_batch_size: int = 32
     seed: int = 42
 
+    @classmethod
+    def from_params(cls, params: dict, **values) -> TrainConfig:
+        """The loop's settings from a model's parameters of the same names; values set the others."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{**{key: value for key, value in params.items() if key in names}, **values})
+
 
 def trainable_state(model) -> dict[str, torch.Tensor]:
     return {
