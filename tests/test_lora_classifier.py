@@ -14,8 +14,8 @@ from arenakit.data import load_competition, swap_ab
 from arenakit.folds import assign_folds, prompt_groups
 from arenakit.formatting import FORMATTER_VERSION, FormatterVersionError
 from arenakit.models.base import load_model
-from arenakit.models.lora import train as train_module
 from arenakit.models.lora.backbone import add_lora, head_modules, target_modules
+from arenakit.models.lora.batching import TokenRows
 from arenakit.models.lora_classifier import LoRAClassifierModel
 from arenakit.swap import swap_proba
 
@@ -143,22 +143,22 @@ def test_interrupted_training_resumes_where_it_stopped(tiny_deberta_dir, frame, 
     rows = frame.iloc[:60]
     reference = tiny(tiny_deberta_dir, epochs=2, checkpoint_dir=str(tmp_path / "reference")).fit(rows)
 
-    real_pad = train_module.pad_batch
+    real_batch = TokenRows.batch
     calls = {"n": 0}
 
     def interrupt_in_second_epoch(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 16:  # an epoch is 11 batches
+        if calls["n"] == 16:  # an epoch is 11 training batches, then 1 validation batch
             raise KeyboardInterrupt("simulated interruption")
-        return real_pad(*args, **kwargs)
+        return real_batch(*args, **kwargs)
 
     resumable = tiny(tiny_deberta_dir, epochs=2, checkpoint_dir=str(tmp_path / "run"), checkpoint_every=1)
-    monkeypatch.setattr(train_module, "pad_batch", interrupt_in_second_epoch)
+    monkeypatch.setattr(TokenRows, "batch", interrupt_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
         resumable.fit(rows)
     saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert saved["loop"]["epoch"] == 1 and saved["loop"]["batch"] > 0  # stopped inside the second epoch
-    monkeypatch.setattr(train_module, "pad_batch", real_pad)
+    monkeypatch.setattr(TokenRows, "batch", real_batch)
     calls["n"] = 0
     resumed = tiny(tiny_deberta_dir, epochs=2, checkpoint_dir=str(tmp_path / "run"), checkpoint_every=1).fit(rows)
     assert [r["epoch"] for r in resumed.history_] == [r["epoch"] for r in reference.history_]
@@ -200,9 +200,8 @@ def test_missing_backbone_says_how_to_stage_it(tmp_path, monkeypatch):
 def test_two_device_inference_matches_one_device(fitted, frame):
     from arenakit.models.lora.predict import predict_proba
 
-    ids = fitted.input_ids(frame.iloc[:30])
-    pad = fitted.tokenizer().pad_token_id
-    one = predict_proba(fitted.model_, ids, pad, batch_size=4, devices=["cpu"], progress=False)
+    rows = fitted.model_inputs(frame.iloc[:30])
+    one = predict_proba(fitted.model_, rows, batch_size=4, devices=["cpu"], progress=False)
     # The multi-GPU path (a model copy and a thread per device, batches dealt out in turn), on two CPU "devices".
-    two = predict_proba(fitted.model_, ids, pad, batch_size=4, devices=["cpu", "cpu"], progress=False)
+    two = predict_proba(fitted.model_, rows, batch_size=4, devices=["cpu", "cpu"], progress=False)
     np.testing.assert_allclose(two, one, atol=1e-6)

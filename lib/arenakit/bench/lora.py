@@ -22,6 +22,7 @@ def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train
     import torch
 
     from arenakit.data import load_competition
+    from arenakit.models.lora.batching import TokenRows
     from arenakit.models.lora.predict import predict_proba
     from arenakit.models.lora.train import TrainConfig, train_classifier
     from arenakit.models.lora_classifier import LoRAClassifierModel
@@ -29,42 +30,41 @@ def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train
     torch.manual_seed(0)
     frame = load_competition(data_dir, warn=False).train.iloc[:max_rows].reset_index(drop=True)
     model = LoRAClassifierModel(backbone="minilm", max_length=max_length, device="cpu", progress=False)
-    ids = model.input_ids(frame)
-    pad_id = model.tokenizer().pad_token_id
+    rows = model.model_inputs(frame)
     from arenakit.models.lora.backbone import add_lora
 
     model.model_ = add_lora(model._load_backbone(), model.lora_r, model.lora_alpha, model.lora_dropout)
 
     fit_rows = frame.iloc[:train_rows]
-    train_ids, labels = model._train_rows(fit_rows, fit_rows["label"].to_numpy())  # both orders, as fit trains
+    train_rows, labels = model._train_rows(fit_rows, fit_rows["label"].to_numpy())  # both orders, as fit trains
+    no_rows = TokenRows([], rows.pad_id)
     started = time.perf_counter()
     train_classifier(
         model.model_,
-        train_ids,
+        train_rows,
         labels,
+        no_rows,
         [],
-        [],
-        pad_id,
         TrainConfig(batch_size=8, swap_pairs=True, checkpoint_every=0),
         device="cpu",
         progress=False,
     )
     train_seconds = time.perf_counter() - started
 
-    real_tokens = sum(len(seq) for seq in ids)
+    real_tokens = int(rows.lengths.sum())
     started = time.perf_counter()
-    dynamic = predict_proba(model.model_, ids, pad_id, batch_size=16, devices=["cpu"], progress=False)
+    dynamic = predict_proba(model.model_, rows, batch_size=16, devices=["cpu"], progress=False)
     dynamic_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    fixed = predict_proba(model.model_, ids, pad_id, batch_size=16, devices=["cpu"], pad_to=max_length, progress=False)
+    fixed = predict_proba(model.model_, rows, batch_size=16, devices=["cpu"], pad_to=max_length, progress=False)
     fixed_seconds = time.perf_counter() - started
     return {
         "rows": len(frame),
         "max_length": max_length,
-        "mean_tokens": real_tokens / len(ids),
-        "train_sequences": len(train_ids),
-        "train_tokens_per_s": sum(len(seq) for seq in train_ids) / train_seconds,
-        "train_sequences_per_s": len(train_ids) / train_seconds,
+        "mean_tokens": real_tokens / len(rows),
+        "train_sequences": len(train_rows),
+        "train_tokens_per_s": int(train_rows.lengths.sum()) / train_seconds,
+        "train_sequences_per_s": len(train_rows) / train_seconds,
         "infer_dynamic_tokens_per_s": real_tokens / dynamic_seconds,
         "infer_fixed_tokens_per_s": real_tokens / fixed_seconds,
         "dynamic_vs_fixed_speedup": fixed_seconds / dynamic_seconds,

@@ -26,6 +26,7 @@ from arenakit.folds import assign_folds, prompt_groups
 from arenakit.formatting import FORMATTER_VERSION, check_formatter_version
 from arenakit.models.base import ArenaModel, ArenaTags, training_labels
 from arenakit.models.lora.backbone import add_lora, load_adapters, load_classifier, load_tokenizer, quiet_transformers
+from arenakit.models.lora.batching import TokenRows
 from arenakit.models.lora.inputs import PROMPT_SHARE, cross_encoder_ids, cross_encoder_texts
 from arenakit.models.lora.predict import available_devices, predict_proba
 from arenakit.models.lora.train import TrainConfig, train_classifier
@@ -181,12 +182,16 @@ class LoRAClassifierModel(ArenaModel):
         """The text each row's input is tokenized from."""
         return cross_encoder_texts(frame, self.tokenizer(), self.max_length, self.prompt_share)
 
-    def _train_rows(self, frame: pd.DataFrame, y: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
-        """Token ids and labels to train on; with swap_augment each row is followed by its A/B swap."""
-        ids = self.input_ids(frame)
+    def model_inputs(self, frame: pd.DataFrame) -> TokenRows:
+        """What the model reads for these rows, ready to batch."""
+        return TokenRows(self.input_ids(frame), self.tokenizer().pad_token_id)
+
+    def _train_rows(self, frame: pd.DataFrame, y: np.ndarray) -> tuple[TokenRows, np.ndarray]:
+        """Model inputs and labels to train on; with swap_augment each row is followed by its A/B swap."""
         if not self.swap_augment:
-            return ids, y
-        return with_swapped_rows(ids, y, self.input_ids(swap_ab(frame)), interleave=True)
+            return self.model_inputs(frame), y
+        ids, labels = with_swapped_rows(self.input_ids(frame), y, self.input_ids(swap_ab(frame)), interleave=True)
+        return TokenRows(ids, self.tokenizer().pad_token_id), labels
 
     # -- estimator ------------------------------------------------------------------------------
 
@@ -202,18 +207,17 @@ class LoRAClassifierModel(ArenaModel):
             base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.model_ = add_lora(base, self.lora_r, self.lora_alpha, self.lora_dropout, self.target_modules)
         valid = inner_holdout(frame, y, self.valid_fraction, self.seed)
-        train_ids, y_train = self._train_rows(frame[~valid].reset_index(drop=True), y[~valid])
-        valid_ids = self.input_ids(frame[valid].reset_index(drop=True))
+        train_rows, y_train = self._train_rows(frame[~valid].reset_index(drop=True), y[~valid])
+        valid_rows = self.model_inputs(frame[valid].reset_index(drop=True))
         config = TrainConfig.from_params(
             self.get_params(deep=False), swap_pairs=self.swap_augment and self.swap_same_batch
         )
         self.history_ = train_classifier(
             self.model_,
-            train_ids,
+            train_rows,
             y_train,
-            valid_ids,
+            valid_rows,
             y[valid],
-            self.tokenizer().pad_token_id,
             config,
             device=self._devices()[0],
             checkpoint_dir=self.checkpoint_dir,
@@ -225,8 +229,7 @@ class LoRAClassifierModel(ArenaModel):
     def _predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
         return predict_proba(
             self.model_,
-            self.input_ids(frame.reset_index(drop=True)),
-            self.tokenizer().pad_token_id,
+            self.model_inputs(frame.reset_index(drop=True)),
             self.inference_batch_size,
             self._devices(),
             progress=self.progress,

@@ -1,4 +1,12 @@
-"""Length-grouped batches with dynamic padding, for training and inference.
+"""Model inputs of many rows (TokenRows), and length-grouped batches with dynamic padding.
+
+    rows = TokenRows(ids, pad_id)                 # one token sequence per row
+    rows.batch([3, 7, 9])                         # the model's keyword inputs for those rows, padded
+    length_grouped_batches(rows.lengths, 8)       # index batches of rows of similar length
+
+The training loop and inference see rows only through TokenRows' interface (len, lengths,
+batch, update_digest), so an architecture that reads a row differently (two sequences a row, say)
+brings its own rows class and reuses both.
 
 Sorting by length makes each batch pad to the length of similar rows instead of max_length;
 training shuffles within "megabatches" of similar length so batches stay random in order. A row
@@ -6,6 +14,9 @@ and its A/B swap can be kept in the same batch (swap_pairs).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -52,3 +63,29 @@ def pad_batch(sequences: list[list[int]], pad_id: int, pad_to: int | None = None
         input_ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
         attention_mask[row, : len(seq)] = 1
     return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+@dataclass(frozen=True)
+class TokenRows:
+    """The token ids of each row as the model reads them, padded into batches on request."""
+
+    ids: list[list[int]]
+    pad_id: int
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Tokens of each row: the width its batch pads to at least."""
+        return np.fromiter((len(seq) for seq in self.ids), np.int64, len(self.ids))
+
+    def batch(self, rows: Sequence[int], pad_to: int | None = None) -> dict[str, torch.Tensor]:
+        """The model's keyword inputs for these rows (input_ids, attention_mask), padded on the right."""
+        return pad_batch([self.ids[i] for i in rows], self.pad_id, pad_to)
+
+    def update_digest(self, digest) -> None:
+        """Feed every token id to a hashlib digest (the training fingerprint)."""
+        digest.update(self.lengths.tobytes())
+        for seq in self.ids:
+            digest.update(np.asarray(seq, np.int64).tobytes())

@@ -1,6 +1,6 @@
 """Inference: length-sorted batches, dynamic padding, fp16 on CUDA, one worker per GPU.
 
-    proba = predict_proba(model, ids, pad_id, batch_size=32, devices=["cuda:0", "cuda:1"])
+    proba = predict_proba(model, rows, batch_size=32, devices=["cuda:0", "cuda:1"])   # rows: TokenRows
 
 With several devices, the length-sorted batches are dealt out in turn (0, 1, 0, 1, ...), so each
 device gets a similar share of long and short rows; each device runs its own copy of the model in
@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from arenakit.models.lora.backbone import is_quantized, place_on
-from arenakit.models.lora.batching import length_grouped_batches, pad_batch
+from arenakit.models.lora.batching import TokenRows, length_grouped_batches
 from arenakit.schema import N_CLASSES
 
 
@@ -31,14 +31,14 @@ def available_devices(device: str = "auto") -> list[str]:
 
 
 def _run_batches(
-    model, ids: list[list[int]], batches: list[np.ndarray], pad_id: int, device: str, pad_to: int | None, progress
+    model, rows: TokenRows, batches: list[np.ndarray], device: str, pad_to: int | None, progress
 ) -> dict[int, np.ndarray]:
     out = {}
     use_fp16 = device.startswith("cuda")
     model.eval()
     with torch.inference_mode():
         for batch in batches:
-            inputs = {k: v.to(device) for k, v in pad_batch([ids[i] for i in batch], pad_id, pad_to).items()}
+            inputs = {k: v.to(device) for k, v in rows.batch(batch, pad_to).items()}
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_fp16):
                 logits = model(**inputs).logits
             probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
@@ -50,8 +50,7 @@ def _run_batches(
 
 def predict_proba(
     model,
-    ids: list[list[int]],
-    pad_id: int,
+    rows: TokenRows,
     batch_size: int = 32,
     devices: list[str] | None = None,
     pad_to: int | None = None,
@@ -59,27 +58,25 @@ def predict_proba(
     desc: str = "predict",
 ) -> np.ndarray:
     """(n, 3) class probabilities in row order. pad_to pads every batch to that width (for comparison only)."""
-    if not ids:
+    if not len(rows):
         return np.zeros((0, N_CLASSES))
     devices = devices or available_devices()
     if is_quantized(model):
         devices = devices[:1]  # a quantized model cannot be copied to another device
-    batches = length_grouped_batches([len(seq) for seq in ids], batch_size)
-    bar = tqdm(total=len(ids), desc=desc, disable=not progress)
+    batches = length_grouped_batches(rows.lengths, batch_size)
+    bar = tqdm(total=len(rows), desc=desc, disable=not progress)
     try:
         if len(devices) == 1:
             place_on(model, devices[0])
-            results = _run_batches(model, ids, batches, pad_id, devices[0], pad_to, bar)
+            results = _run_batches(model, rows, batches, devices[0], pad_to, bar)
         else:
             replicas = [place_on(model, devices[0])] + [copy.deepcopy(model).to(d) for d in devices[1:]]
             with ThreadPoolExecutor(len(devices)) as pool:
                 parts = pool.map(
-                    lambda k: _run_batches(
-                        replicas[k], ids, batches[k :: len(devices)], pad_id, devices[k], pad_to, bar
-                    ),
+                    lambda k: _run_batches(replicas[k], rows, batches[k :: len(devices)], devices[k], pad_to, bar),
                     range(len(devices)),
                 )
                 results = {index: row for part in parts for index, row in part.items()}
     finally:
         bar.close()
-    return np.stack([results[i] for i in range(len(ids))]).astype(np.float64)
+    return np.stack([results[i] for i in range(len(rows))]).astype(np.float64)

@@ -1,6 +1,6 @@
 """The training loop: AdamW on the adapters and head, cosine schedule with warmup, early stopping, resumable.
 
-    history = train_classifier(model, train_ids, y_train, valid_ids, y_valid, pad_id, TrainConfig(epochs=2),
+    history = train_classifier(model, train_rows, y_train, valid_rows, y_valid, TrainConfig(epochs=2),
                                device="cuda:0", checkpoint_dir="ckpt/fold_0")
 
 A plain loop rather than the HF Trainer: it is short enough to read, and it does the three
@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from arenakit.metrics import evaluate
 from arenakit.models.lora.backbone import place_on
-from arenakit.models.lora.batching import length_grouped_batches, pad_batch
+from arenakit.models.lora.batching import TokenRows, length_grouped_batches
 from arenakit.models.lora.predict import predict_proba
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -73,13 +73,11 @@ def load_trainable_state(model, state: dict[str, torch.Tensor]) -> None:
             params[name].copy_(value.to(params[name].device))
 
 
-def run_fingerprint(train_ids, y_train, valid_ids, y_valid, config: TrainConfig, model) -> str:
+def run_fingerprint(train_rows, y_train, valid_rows, y_valid, config: TrainConfig, model) -> str:
     """Changes when the data, the settings or the starting weights change: a checkpoint of another run is not resumed."""
     digest = hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True).encode())
-    for ids in (train_ids, valid_ids):
-        digest.update(np.fromiter((len(seq) for seq in ids), np.int64).tobytes())
-        for seq in ids:
-            digest.update(np.asarray(seq, np.int64).tobytes())
+    for rows in (train_rows, valid_rows):
+        rows.update_digest(digest)
     digest.update(np.asarray(y_train, np.int64).tobytes() + np.asarray(y_valid, np.int64).tobytes())
     for name, value in sorted(trainable_state(model).items()):
         digest.update(name.encode() + value.float().numpy().tobytes()[:4096])
@@ -105,11 +103,10 @@ class _Loop:
 
 def train_classifier(
     model,
-    train_ids,
+    train_rows: TokenRows,
     y_train,
-    valid_ids,
+    valid_rows: TokenRows,
     y_valid,
-    pad_id: int,
     config: TrainConfig,
     device: str = "cpu",
     checkpoint_dir: Path | str | None = None,
@@ -122,7 +119,7 @@ def train_classifier(
     use_fp16 = device.startswith("cuda")
     params = [param for param in model.parameters() if param.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    lengths = [len(seq) for seq in train_ids]
+    lengths = train_rows.lengths
     n_batches = len(length_grouped_batches(lengths, config.batch_size, seed=config.seed, pairs=config.swap_pairs))
     steps_per_epoch = math.ceil(n_batches / config.grad_accum)
     total_steps = steps_per_epoch * config.epochs
@@ -133,7 +130,7 @@ def train_classifier(
     loop = _Loop()
 
     checkpoint = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
-    fingerprint = run_fingerprint(train_ids, y_train, valid_ids, y_valid, config, model)
+    fingerprint = run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model)
 
     def save_checkpoint() -> None:
         if checkpoint is None:
@@ -155,7 +152,7 @@ def train_classifier(
         partial.replace(checkpoint)  # an interruption mid-write leaves the previous checkpoint whole
 
     def validate(train_loss: float, started: float) -> None:
-        if not len(valid_ids):
+        if not len(valid_rows):
             loop.history.append(
                 {
                     "epoch": loop.epoch + loop.batch / n_batches,
@@ -165,7 +162,7 @@ def train_classifier(
                 }
             )
             return
-        proba = predict_proba(model, valid_ids, pad_id, config.inference_batch_size, [device], progress=False)
+        proba = predict_proba(model, valid_rows, config.inference_batch_size, [device], progress=False)
         report = evaluate(np.asarray(y_valid), proba)
         loop.history.append(
             {
@@ -210,7 +207,7 @@ def train_classifier(
         losses = []
         while loop.batch < n_batches and not loop.stopped:
             batch = batches[loop.batch]
-            inputs = {k: v.to(device) for k, v in pad_batch([train_ids[i] for i in batch], pad_id).items()}
+            inputs = {k: v.to(device) for k, v in train_rows.batch(batch).items()}
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_fp16):
                 logits = model(**inputs).logits
             loss = loss_fn(logits.float(), labels[batch].to(device))
