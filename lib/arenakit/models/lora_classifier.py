@@ -58,8 +58,10 @@ class LoRAClassifierModel(ArenaModel):
         output) and dropout.
     target_modules : leaf names of the Linear layers that get adapters; None: chosen per
         architecture (arenakit.models.lora.backbone.TARGET_MODULES).
-    learning_rate, weight_decay, warmup_ratio : AdamW with a cosine schedule after linear warmup
-        (warmup_ratio of the optimizer steps).
+    learning_rate, weight_decay, warmup_ratio : the optimizer's, with a cosine schedule after linear
+        warmup (warmup_ratio of the optimizer steps).
+    optimizer : "adamw", or bitsandbytes' "adamw_8bit" / "paged_adamw_8bit" (a quarter of the
+        optimizer memory; the paged one spills to CPU memory instead of failing).
     epochs : passes over the training rows at most (early stopping may stop sooner).
     batch_size : training rows per batch (a row and its swap count as two).
     grad_accum : batches per optimizer step.
@@ -110,6 +112,7 @@ class LoRAClassifierModel(ArenaModel):
         grad_accum: int = 1,
         warmup_ratio: float = 0.1,
         weight_decay: float = 0.01,
+        optimizer: str = "adamw",
         max_grad_norm: float = 1.0,
         label_smoothing: float = 0.0,
         patience: int = 1,
@@ -141,6 +144,7 @@ class LoRAClassifierModel(ArenaModel):
         self.grad_accum = grad_accum
         self.warmup_ratio = warmup_ratio
         self.weight_decay = weight_decay
+        self.optimizer = optimizer
         self.max_grad_norm = max_grad_norm
         self.label_smoothing = label_smoothing
         self.patience = patience

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from arenakit.metrics import evaluate
 from arenakit.models.lora.backbone import place_on
 from arenakit.models.lora.batching import TokenRows, length_grouped_batches
+from arenakit.models.lora.optim import make_optimizer
 from arenakit.models.lora.predict import predict_proba
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -43,6 +44,7 @@ class TrainConfig:
     grad_accum: int = 1  # batches per optimizer step
     learning_rate: float = 2e-4
     weight_decay: float = 0.01
+    optimizer: str = "adamw"  # or "adamw_8bit", "paged_adamw_8bit" (arenakit.models.lora.optim)
     warmup_ratio: float = 0.1
     label_smoothing: float = 0.0
     max_grad_norm: float = 1.0
@@ -118,7 +120,7 @@ def train_classifier(
     place_on(model, device)
     use_fp16 = device.startswith("cuda")
     params = [param for param in model.parameters() if param.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = make_optimizer(params, config.optimizer, config.learning_rate, config.weight_decay)
     lengths = train_rows.lengths
     n_batches = len(length_grouped_batches(lengths, config.batch_size, seed=config.seed, pairs=config.swap_pairs))
     steps_per_epoch = math.ceil(n_batches / config.grad_accum)
