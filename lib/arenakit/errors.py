@@ -31,5 +31,5 @@ def check_saved_version(what: str, saved, current: int, where: str = "these arti
     if str(saved) != str(current):
         raise VersionMismatch(
             f"{where} were made with {what} version {saved}, but this arenakit computes version {current}: "
-            "retrain, or use the kit version that made them."
+            "retrain or use the kit version that made them."
         )
