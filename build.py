@@ -136,9 +136,9 @@ def command_datasets(args: argparse.Namespace) -> int:
     settings = _settings(args)
     state = source_state(ROOT)
     require_clean(state, args.allow_dirty)
-    # A bad --backbone or an incomplete --models run fails before anything is copied.
-    sources = backbone_sources(args.backbone)
+    # An incomplete --models run or a bad --backbone fails before anything is copied.
     run = check_run(Path(args.models[0]), args.models[1:]) if args.models else None
+    sources = backbone_sources(args.backbone)
     built = [
         build_wheels_dataset(settings, args.wheels_dir, args.build_dir, state),
         build_weights_dataset(settings, sources, args.build_dir, state),

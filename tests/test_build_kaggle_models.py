@@ -13,7 +13,7 @@ from arenakit.backbones import KAGGLE_MODELS_FILE, BackboneNotFound, resolve_bac
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.cli import KaggleCli
 from arenakit.kaggle_build.push import MODEL_SOURCES_CLI, Pusher, plan
-from arenakit.kaggle_build.weights import BackboneSource, write_kaggle_models
+from arenakit.kaggle_build.weights import BackboneSource, backbone_sources, write_kaggle_models
 from build_helpers import FAKE_KEY, OWNER, build_py, check, isolated_env, shared_build
 from conftest import REPO_ROOT
 from kaggle_stub import KaggleStub
@@ -108,12 +108,18 @@ def test_a_kaggle_model_that_is_not_mounted_or_has_no_config_is_named(tmp_path, 
         resolve_backbone("acme/other")
 
 
+def test_a_bad_kaggle_model_handle_is_refused_before_anything_is_built():
+    for handle in ("google/gemma-2/9b", "google/gemma-2/transformers/gemma-2-9b-it/latest"):
+        with pytest.raises(BuildError, match=rf"--backbone {NAME}=kaggle:{handle}: Kaggle Model handle .* expected "):
+            backbone_sources([f"{NAME}=kaggle:{handle}"])
+    (source,) = [s for s in backbone_sources([f"{NAME}=kaggle:{HANDLE}"]) if s.name == NAME]
+    assert (source.path, source.kaggle_handle, source.explicit) == (None, HANDLE, True)
+
+
 def test_kaggle_model_backbones_reach_model_sources_and_the_real_cli(tmp_path_factory, tmp_path, monkeypatch):
     shared = shared_build(tmp_path_factory)
     build, env = tmp_path / "build", isolated_env(tmp_path, KAGGLE_USERNAME=OWNER, KAGGLE_KEY=FAKE_KEY)
     common = ["--build-dir", build, "--wheels-dir", shared["wheels"], "--allow-dirty"]
-    completed = build_py("datasets", *common, "--backbone", f"{NAME}=kaggle:google/gemma-2/9b", env=env, cwd=tmp_path)
-    assert completed.returncode == 1 and "expected OWNER/MODEL/FRAMEWORK/VARIATION/VERSION" in completed.stderr
     completed = check(build_py("datasets", *common, "--backbone", f"{NAME}=kaggle:{HANDLE}", env=env, cwd=tmp_path))
     assert f"note: {NAME}: the Kaggle Model {HANDLE}, attached by the kernels, not uploaded" in completed.stdout
     weights = build / "datasets" / "arenakit-weights"
