@@ -8,10 +8,13 @@
     python build.py pair                                  # notebooks: bootstrap cell, .ipynb pairs, kernel-metadata.json
     python build.py wheels                                # wheels/: arenakit + what the Kaggle image lacks, checked
     python build.py datasets --backbone microsoft/deberta-v3-small=/models/deberta
+    python build.py datasets --backbone google/gemma-2-9b-it=kaggle:google/gemma-2/transformers/gemma-2-9b-it/2
+    python build.py datasets --models build/gpu-run deberta_lora   # models trained elsewhere -> <prefix>-models
     python build.py kernels                               # build/kernels/<notebook>/
     python build.py rehearse                              # the submission kernel on a fake /kaggle/input
     python build.py push --dry-run                        # the kaggle CLI commands, in dependency order
     python build.py push --submit                         # upload everything, then submit the submission kernel
+    python build.py status                                # each pushed dataset's and kernel's state; failed logs
 
 Settings come from the top-level kernel-metadata.json (the submission kernel): its id's owner
 (--owner or KAGGLE_USERNAME override it) and slug name every dataset and kernel. Parameters given
@@ -33,6 +36,7 @@ WHEELS_DIR = ROOT / "wheels"
 BUILD_DIR = ROOT / "build"
 DEFAULT_OUT = BUILD_DIR / "run"
 TOP_LEVEL_METADATA = ROOT / "kernel-metadata.json"
+LOGS = "logs"  # build/logs/: failed kernels' logs, downloaded by push and status
 
 
 def parse_parameter(text: str) -> tuple[str, object]:
@@ -123,29 +127,38 @@ def _settings(args: argparse.Namespace):
 
 
 def command_datasets(args: argparse.Namespace) -> int:
-    from arenakit.kaggle_build.datasets import build_weights_dataset, build_wheels_dataset
+    from arenakit.kaggle_build.built import read_built
+    from arenakit.kaggle_build.datasets import build_models_dataset, build_weights_dataset, build_wheels_dataset
     from arenakit.kaggle_build.manifest import require_clean, source_state
+    from arenakit.kaggle_build.models_dataset import check_run
     from arenakit.kaggle_build.weights import backbone_sources
 
     settings = _settings(args)
     state = source_state(ROOT)
     require_clean(state, args.allow_dirty)
-    sources = backbone_sources(args.backbone)  # a bad --backbone fails before anything is copied
+    # An incomplete --models run or a bad --backbone fails before anything is copied.
+    run = check_run(Path(args.models[0]), args.models[1:]) if args.models else None
+    sources = backbone_sources(args.backbone)
     built = [
         build_wheels_dataset(settings, args.wheels_dir, args.build_dir, state),
         build_weights_dataset(settings, sources, args.build_dir, state),
     ]
+    if run is not None:
+        built.append(build_models_dataset(settings, run, args.build_dir, state))
     for dataset in built:
         print(f"dataset {dataset.ref}: {megabytes(dataset.size)} in {dataset.folder}")
         for note in dataset.notes:
             print(f"note: {note}")
+    if args.command == "datasets" and read_built(args.build_dir, "kernels"):
+        print("kernels: rebuilt, so that their sources match these datasets")
+        return command_kernels(args)
     return 0
 
 
 def command_kernels(args: argparse.Namespace) -> int:
     import json
 
-    from arenakit.kaggle_build.kernels import build_kernels, top_level_metadata
+    from arenakit.kaggle_build.kernels import BuiltSources, build_kernels, top_level_metadata
 
     settings = _settings(args)
     if json.loads(TOP_LEVEL_METADATA.read_text()) != top_level_metadata(TOP_LEVEL_METADATA, NOTEBOOK_DIR):
@@ -157,6 +170,11 @@ def command_kernels(args: argparse.Namespace) -> int:
     for kernel in built:
         gpu = kernel.metadata.get("machine_shape", "CPU") if kernel.metadata["enable_gpu"] else "CPU"
         print(f"kernel {kernel.ref}: {gpu}, in {kernel.folder}")
+        if kernel.metadata["model_sources"]:
+            print(f"  attaches the Kaggle Models {', '.join(kernel.metadata['model_sources'])}")
+    sources = BuiltSources.read(settings, args.build_dir)
+    for name in sources.carried:
+        print(f"kernel {name}: not built; its model comes from the dataset {sources.models_dataset}")
     if settings.submission_name not in {kernel.name for kernel in built}:
         print(
             f"note: no submission kernel: {NOTEBOOK_DIR.relative_to(ROOT)}/{settings.submission_name}.py (the "
@@ -174,10 +192,29 @@ def command_push(args: argparse.Namespace) -> int:
     from arenakit.kaggle_build.push import Pusher, plan
 
     steps = plan(args.build_dir, args.only)
-    pusher = Pusher(dry_run=args.dry_run, wait=not args.no_wait, poll_seconds=args.poll_seconds, message=args.message)
+    pusher = Pusher(
+        dry_run=args.dry_run,
+        wait=not args.no_wait,
+        poll_seconds=args.poll_seconds,
+        message=args.message,
+        logs_dir=args.build_dir / LOGS,
+    )
     versions = pusher.push(steps, submit=args.submit)
     for ref, version in versions.items():
         print(f"pushed {ref} version {version}")
+    return 0
+
+
+def command_status(args: argparse.Namespace) -> int:
+    from arenakit.kaggle_build.cli import KaggleCli
+    from arenakit.kaggle_build.push import plan
+    from arenakit.kaggle_build.status import kaggle_status, report_failures, status_table
+
+    cli = KaggleCli()
+    rows = kaggle_status(plan(args.build_dir, args.only), cli)
+    print(status_table(rows), flush=True)
+    for summary in report_failures(rows, cli, args.build_dir / LOGS):
+        print(summary)
     return 0
 
 
@@ -288,8 +325,16 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
         "--backbone",
         action="append",
         default=[],
-        metavar="NAME[=PATH]",
-        help="a backbone for the weights dataset, from PATH or the Hugging Face cache; repeatable",
+        metavar="NAME[=PATH|=kaggle:HANDLE]",
+        help="a backbone for the weights dataset, from PATH or the Hugging Face cache, or a Kaggle Model "
+        "(OWNER/MODEL/FRAMEWORK/VARIATION/VERSION) the kernels attach instead; repeatable",
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        metavar=("RUN_DIR", "NAME"),
+        help="also build <prefix>-models: these model folders of a run trained elsewhere (default: all of them); "
+        "the submission kernel then mounts it instead of their training kernels",
     )
     parser.add_argument("--allow-dirty", action="store_true", help="build datasets from uncommitted changes")
 
@@ -345,6 +390,13 @@ def main(argv: list[str] | None = None) -> int:
     push.add_argument("--poll-seconds", type=float, default=30, help="status poll interval while waiting (default: 30)")
     push.add_argument("--message", help="version notes and submission message (default: arenakit version and commit)")
     push.set_defaults(handler=command_push)
+
+    status = commands.add_parser(
+        "status", help="each built dataset's and kernel's state on Kaggle; a failed kernel's log, failing cell"
+    )
+    status.add_argument("--build-dir", type=Path, default=BUILD_DIR, help="what was pushed (default: build/)")
+    status.add_argument("--only", nargs="+", metavar="NAME", help="only these datasets (slugs) or kernels")
+    status.set_defaults(handler=command_status)
 
     rehearse = commands.add_parser(
         "rehearse", help="run the submission kernel against a fake /kaggle/input in a fresh venv"

@@ -104,3 +104,36 @@ def shared_build(tmp_path_factory) -> dict:
     check(build_py("kernels", "--build-dir", paths["build"], "--owner", OWNER, env=env, cwd=base))
     (base / "done").write_text("")
     return paths
+
+
+def papermill_failure_log(folder: Path, failing_cell: int = 2) -> str:
+    """A Kaggle kernel log (a JSON list of stream records) of a real papermill run whose code cell
+    `failing_cell` (1-based) raises ValueError: what `kaggle kernels output` writes for a failed notebook."""
+    import json
+
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
+    notebook.cells = [nbformat.v4.new_code_cell(f"print('cell {n}')") for n in range(1, failing_cell)]
+    notebook.cells += [
+        nbformat.v4.new_code_cell("rows = 3\nraise ValueError(f'boom after {rows} rows')"),
+        nbformat.v4.new_code_cell("print('never runs')"),
+    ]
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, Path(folder) / "failing.ipynb")
+    completed = subprocess.run(
+        [sys.executable, "-m", "papermill", "failing.ipynb", "executed.ipynb", "--log-output"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=120,
+    )
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    records = [
+        {"stream_name": stream, "time": round(0.1 * index, 1), "data": line}
+        for stream, text in (("stdout", completed.stdout), ("stderr", completed.stderr))
+        for index, line in enumerate(text.splitlines(keepends=True))
+    ]
+    return json.dumps(records)

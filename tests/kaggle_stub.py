@@ -4,6 +4,7 @@
         subprocess.run(["kaggle", "kernels", "push", "-p", folder], env={**os.environ, **stub.env})
     stub.bodies("SaveKernel")        # the JSON bodies the CLI sent, in order
     stub.uploaded_names()            # the file names of every blob upload
+    stub.downloads                   # the paths of every file the CLI downloaded (GET)
 
 With KAGGLE_API_ENVIRONMENT=LOCALHOST the CLI posts to http://localhost/api/v1/<Service>/<Rpc>; with
 HTTP_PROXY pointing here, those requests (and the blob uploads to the URLs this stub hands out)
@@ -19,11 +20,25 @@ from urllib.parse import urlsplit
 
 
 class KaggleStub:
-    def __init__(self, existing_datasets=(), kernel_states: dict | None = None, kernel_push_error: str = ""):
+    def __init__(
+        self,
+        existing_datasets=(),
+        kernel_states: dict | None = None,
+        kernel_push_error: str = "",
+        kernel_failures: dict | None = None,
+        kernel_logs: dict | None = None,
+        kernel_files: dict | None = None,
+        missing_kernels=(),
+    ):
         self.datasets = set(existing_datasets)
         # kernel ref -> statuses answered one after the other (the last one repeats); default COMPLETE
         self.kernel_states = {ref: list(states) for ref, states in (kernel_states or {}).items()}
         self.kernel_push_error = kernel_push_error
+        self.kernel_failures = dict(kernel_failures or {})  # kernel ref -> failureMessage of its status
+        self.kernel_logs = dict(kernel_logs or {})  # kernel ref -> the log text of its latest run
+        self.kernel_files = dict(kernel_files or {})  # kernel ref -> {output file name: bytes}
+        self.missing_kernels = set(missing_kernels)  # refs Kaggle does not know (404)
+        self.downloads: list[str] = []
         self.calls: list[tuple[str, dict]] = []  # (rpc name, JSON body)
         self.headers: list[dict] = []
         self.uploads: dict[str, dict] = {}  # token -> {"name", "data"}
@@ -90,9 +105,23 @@ class KaggleStub:
                 "url": f"http://localhost/code/{ref}",
                 "versionNumber": self.kernel_versions[ref],
             }
+        if rpc in ("GetKernelSessionStatus", "ListKernelSessionOutput"):
+            ref = f"{body['userName']}/{body['kernelSlug']}"
+            if ref in self.missing_kernels:
+                return 404, {"code": 404, "message": "Not found"}
         if rpc == "GetKernelSessionStatus":
-            states = self.kernel_states.get(f"{body['userName']}/{body['kernelSlug']}", ["COMPLETE"])
-            return 200, {"status": states.pop(0) if len(states) > 1 else states[0]}
+            states = self.kernel_states.get(ref, ["COMPLETE"])
+            answer = {"status": states.pop(0) if len(states) > 1 else states[0]}
+            return 200, {
+                **answer,
+                **({"failureMessage": self.kernel_failures[ref]} if ref in self.kernel_failures else {}),
+            }
+        if rpc == "ListKernelSessionOutput":
+            files = [
+                {"url": f"http://localhost/output/{ref}/{name}", "fileName": name}
+                for name in self.kernel_files.get(ref, {})
+            ]
+            return 200, {"files": files, "log": self.kernel_logs.get(ref, "")}
         if rpc == "CreateCodeSubmission":
             return 200, {"message": "Your submission was successfully saved", "ref": 4242}
         return 404, {"code": 404, "message": f"the stub does not answer {rpc}"}
@@ -127,6 +156,19 @@ def _handler(stub: KaggleStub):
             path = urlsplit(self.path).path
             stub.headers.append(dict(self.headers))
             self._reply(*stub.answer(path.rsplit("/", 1)[-1], json.loads(self._body() or b"{}")))
+
+        def do_GET(self):
+            path = urlsplit(self.path).path
+            owner, slug, name = path.removeprefix("/output/").split("/", 2)
+            with stub._lock:
+                stub.downloads.append(path)
+                data = stub.kernel_files.get(f"{owner}/{slug}", {}).get(name)
+            if data is None:
+                return self._reply(404, {"code": 404, "message": "no such output file"})
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def do_PUT(self):
             token = urlsplit(self.path).path.rsplit("/", 1)[-1]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
+
+import pytest
 
 from arenakit.backbones import BACKBONE_MARKER, MINILM_HUB_NAME, folder_name
 from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
-from build_helpers import FAKE_KEY, OWNER, build_py, check, isolated_env, shared_build
+from arenakit.kaggle_build.kernel_log import SOURCE_LINES, read_failure
+from build_helpers import FAKE_KEY, OWNER, build_py, check, isolated_env, papermill_failure_log, shared_build
 from kaggle_stub import KaggleStub
 
 KERNEL_ORDER = ["baseline", "minilm_lgbm", "deberta_lora", "ensemble"]
@@ -161,3 +165,119 @@ def test_push_refuses_the_placeholder_owner_and_reports_cli_errors(tmp_path_fact
     assert completed.returncode == 1
     assert "`kaggle kernels push` failed (exit 0): Kernel push error: Notebook not found" in completed.stderr
     assert stub.rpcs() == ["SaveKernel"]
+
+
+@pytest.fixture(scope="module")
+def failure_log(tmp_path_factory):
+    """What Kaggle logs for a notebook whose third code cell raises: a real papermill run's output as stream records."""
+    return papermill_failure_log(tmp_path_factory.mktemp("papermill-failure"), failing_cell=3)
+
+
+def _cell_lines(notebook, count):
+    """The lines of code cell `count` (1-based) of a notebook, as the failure report quotes them."""
+    code = [cell for cell in json.loads(notebook.read_text())["cells"] if cell["cell_type"] == "code"]
+    lines = "".join(code[count - 1]["source"]).splitlines()
+    return [f"    | {line}" for line in lines[:SOURCE_LINES]] + (["    | ..."] if len(lines) > SOURCE_LINES else [])
+
+
+def test_a_failed_kernel_prints_its_failing_cell_and_the_end_of_its_log(tmp_path_factory, tmp_path, failure_log):
+    build = shared_build(tmp_path_factory)["build"]
+    env = isolated_env(tmp_path, KAGGLE_USERNAME=OWNER, KAGGLE_KEY=FAKE_KEY)
+    baseline, submission = _ref("baseline"), _kernel_names(build)[-1]
+    with KaggleStub(
+        kernel_states={baseline: ["RUNNING", "ERROR"]},
+        kernel_failures={baseline: "Your notebook hit an error"},
+        kernel_logs={baseline: failure_log},
+        kernel_files={baseline: {"baseline/oof.csv": b"id\n"}},
+    ) as stub:
+        completed = build_py(
+            "push",
+            "--build-dir",
+            build,
+            "--only",
+            "baseline",
+            submission,
+            "--poll-seconds",
+            0,
+            env={**env, **stub.env},
+            cwd=tmp_path,
+        )
+    assert completed.returncode == 1
+    log = build / "logs" / "arenakit-baseline.log"
+    assert log.read_text() == failure_log
+    report = "\n".join(
+        [
+            "failing cell: In [3], line 2 (code cell 3 of the pushed notebook):",
+            *_cell_lines(build / "kernels" / "baseline" / "baseline.ipynb", 3),
+            "error: ValueError: boom after 3 rows",
+            "last 25 lines of the log:",
+        ]
+    )
+    assert (
+        f"{baseline}: Kaggle says: Your notebook hit an error\n{baseline} failed on Kaggle:\nlog: {log}\n{report}"
+        in (completed.stdout)
+    )
+    assert completed.stdout.rstrip().endswith("    ValueError: boom after 3 rows")
+    assert completed.stderr.strip() == (
+        f"build.py push: kernel {baseline} is error on Kaggle in cell In [3]: ValueError: boom after 3 rows "
+        f"(the log is in {log}; its end is printed above); fix it and push again"
+    )
+    # Only the log came down, not the kernel's output files (a training kernel's can be gigabytes);
+    # the submission kernel, which mounts the failed one, was not pushed.
+    assert stub.downloads == [] and stub.rpcs().count("ListKernelSessionOutput") == 1
+    assert [body["slug"] for body in stub.bodies("SaveKernel")] == [baseline]
+
+
+def test_the_log_reader_on_colour_codes_and_plain_tracebacks(tmp_path, failure_log):
+    log = tmp_path / "k.log"
+    coloured = json.dumps(
+        [
+            {"stream_name": "stdout", "time": 1.0, "data": "loading\n"},
+            {"stream_name": "stderr", "time": 2.0, "data": "\x1b[0;31mKeyError\x1b[0m Traceback\n"},
+            {"stream_name": "stderr", "time": 2.1, "data": "Cell \x1b[0;32mIn[5], line 7\x1b[0m\n"},
+            {"stream_name": "stderr", "time": 2.2, "data": "\x1b[0;31mKeyError\x1b[0m: 'label'\n"},
+        ]
+    )
+    log.write_text(coloured)
+    failure = read_failure(log, tail=2)
+    assert (failure.cell, failure.line, failure.error) == (5, 7, "KeyError: 'label'")
+    assert failure.tail == ["Cell In[5], line 7", "KeyError: 'label'"] and failure.source is None
+    log.write_text("plain text, no JSON\nRuntimeError: CUDA out of memory\n")
+    failure = read_failure(log)
+    assert (failure.cell, failure.error) == (None, "RuntimeError: CUDA out of memory")
+    assert "failing cell" not in failure.describe() and failure.describe().startswith(
+        f"log: {log}\nerror: RuntimeError"
+    )
+    log.write_text(failure_log)
+    assert (read_failure(log).cell, read_failure(log).line) == (3, 2)
+
+
+def test_status_shows_each_built_dataset_and_kernel_and_why_a_kernel_failed(tmp_path_factory, tmp_path, failure_log):
+    build = shared_build(tmp_path_factory)["build"]
+    names = _kernel_names(build)
+    env = isolated_env(tmp_path, KAGGLE_USERNAME=OWNER, KAGGLE_KEY=FAKE_KEY)
+    baseline = _ref("baseline")
+    with KaggleStub(
+        existing_datasets={f"{OWNER}/arenakit-wheels"},
+        kernel_states={baseline: ["ERROR"], _ref(names[1]): ["RUNNING"]},
+        kernel_failures={baseline: "Your notebook hit an error"},
+        kernel_logs={baseline: failure_log},
+        missing_kernels={_ref(name) for name in names[2:]},
+    ) as stub:
+        completed = check(build_py("status", "--build-dir", build, env={**env, **stub.env}, cwd=tmp_path))
+    lines = completed.stdout.splitlines()
+    rows = [re.split(r"\s{2,}", line.rstrip()) for line in lines[: 3 + len(names)]]
+    assert rows == [
+        ["kind", "name", "ref", "status", "message"],
+        ["dataset", "arenakit-weights", f"{OWNER}/arenakit-weights", "not pushed"],
+        ["dataset", "arenakit-wheels", f"{OWNER}/arenakit-wheels", "ready"],
+        ["kernel", "baseline", baseline, "error", "Your notebook hit an error"],
+        ["kernel", names[1], _ref(names[1]), "running"],
+        *[["kernel", name, _ref(name), "not pushed"] for name in names[2:]],
+    ]
+    assert "failing cell: In [3], line 2 (code cell 3 of the pushed notebook):" in completed.stdout
+    assert lines[-1] == (
+        f"kernel {baseline} is error in cell In [3]: ValueError: boom after 3 rows "
+        f"(the log is in {build / 'logs' / 'arenakit-baseline.log'}; its end is printed above)"
+    )
+    assert stub.rpcs().count("ListKernelSessionOutput") == 1 and "SaveKernel" not in stub.rpcs()

@@ -2,9 +2,12 @@
 
 The main job runs every notebook on a small synthetic sample (the DeBERTa one on a tiny random
 DeBERTa-v2 taken from a Hugging Face cache) and builds the wheels, datasets and kernels. The
-rehearsal kernel then sees no such cache and no arenakit: it must install the bundled wheels and
-find the data, the backbones and the training outputs under the fake input root by marker files,
-in both mount layouts.
+rehearsal then builds what a competitor who trained on their own GPUs pushes: the DeBERTa model
+in a trained-models dataset (instead of its training kernel's output) and its backbone attached
+as a Kaggle Model (instead of uploaded). The rehearsal kernel sees no Hugging Face cache and no
+arenakit: it must install the bundled wheels and find the data, the backbones (MiniLM in the
+weights dataset, the tiny DeBERTa as a mounted Kaggle Model), the models dataset and the other
+training kernels' outputs under the fake input root, in both mount layouts.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from arenakit.backbones import folder_name
 from arenakit.kaggle_build.settings import KaggleSettings
 from arenakit.runner import available_notebooks, declared_parameters, read_notebook
 from arenakit.schema import CLASS_COLUMNS
@@ -27,6 +31,8 @@ from conftest import REPO_ROOT
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 SUBMISSION = KaggleSettings.read(REPO_ROOT / "kernel-metadata.json").submission_name
 WHEELS_MOUNT = {"flat": "arenakit-wheels", "nested": f"datasets/{OWNER}/arenakit-wheels"}
+KAGGLE_MODEL = f"{TINY_BACKBONE}/transformers/tiny/1"  # the tiny DeBERTa, attached as a Kaggle Model
+CARRIED = "deberta_lora"  # the model the trained-models dataset carries
 
 pytestmark = pytest.mark.skipif(
     not (NOTEBOOK_DIR / f"{SUBMISSION}.py").exists(),
@@ -90,13 +96,28 @@ def test_the_main_job_runs_then_builds_everything(main_job):
 
 def test_rehearsal_runs_the_submission_kernel_on_a_fake_kaggle_input(main_job, tmp_path):
     run, training, work = main_job["run"], main_job["training"], tmp_path / "rehearsal"
+    if CARRIED not in training:
+        pytest.skip(f"notebooks/{CARRIED}.py is not there")
+    build, env = tmp_path / "build", main_job["env"]
+    datasets = check(
+        build_py(
+            "datasets",
+            *("--build-dir", build, "--wheels-dir", main_job["wheels"], "--owner", OWNER, "--allow-dirty"),
+            *("--backbone", f"{TINY_BACKBONE}=kaggle:{KAGGLE_MODEL}", "--models", run, CARRIED),
+            env=env,
+            cwd=tmp_path,
+        )
+    )
+    assert f"dataset {OWNER}/arenakit-models:" in datasets.stdout
+    assert not (build / "datasets" / "arenakit-weights" / folder_name(TINY_BACKBONE)).exists()
+    check(build_py("kernels", "--build-dir", build, "--owner", OWNER, env=env, cwd=tmp_path))
     completed = check(
         build_py(
             "rehearse",
             "--owner",
             OWNER,
             "--build-dir",
-            main_job["build"],
+            build,
             "--run-dir",
             run,
             "--work-dir",
@@ -126,8 +147,15 @@ def test_rehearsal_runs_the_submission_kernel_on_a_fake_kaggle_input(main_job, t
     assert (nested / "competitions" / "llm-classification-finetuning" / "train.csv").is_file()
     for name in training:
         slug = f"arenakit-{name.replace('_', '-')}"
-        assert (flat / slug / name / "metrics.json").is_file()
-        assert (nested / "notebooks" / OWNER / slug / name / "metrics.json").is_file()
+        assert (flat / slug / name / "metrics.json").is_file() is (name != CARRIED)
+        assert (nested / "notebooks" / OWNER / slug / name / "metrics.json").is_file() is (name != CARRIED)
+    # The carried model came from the models dataset, its backbone from the Kaggle Model mount (the
+    # weights dataset lacks it and the kernel has no Hugging Face cache): it was blended all the same.
+    assert (flat / "arenakit-models" / CARRIED / "metrics.json").is_file()
+    assert (nested / "datasets" / OWNER / "arenakit-models" / CARRIED / "metrics.json").is_file()
+    owner, model, *rest = KAGGLE_MODEL.split("/")
+    assert (flat / model / "/".join(rest) / "config.json").is_file()
+    assert (nested / "models" / KAGGLE_MODEL / "config.json").is_file()
     assert not list(flat.rglob("dataset-metadata.json"))  # Kaggle does not mount the upload's metadata
 
 

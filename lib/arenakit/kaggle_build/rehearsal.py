@@ -4,11 +4,16 @@
 
 For each mount layout, a fake input root gets what the built submission kernel's metadata mounts:
 its competition (the data the training run used), its datasets (the built folders, less
-dataset-metadata.json, which Kaggle does not upload) and its kernel sources (each training
-notebook's outputs from the local run: its model folder and the shared folds files):
+dataset-metadata.json, which Kaggle does not upload; a trained-models dataset among them brings
+its model folders), its kernel sources (each training notebook's outputs from the local run: its
+model folder and the shared folds files) and its model sources (each Kaggle Model: this machine's
+copy of the backbone the weights dataset maps it to, its files hard-linked rather than copied, so
+a 9B backbone costs no gigabytes; copied only across file systems):
 
     flat:    <root>/<competition>/    <root>/<dataset-slug>/             <root>/<kernel-slug>/
+             <root>/<model>/<framework>/<variation>/<version>/
     nested:  <root>/competitions/<competition>/  <root>/datasets/<owner>/<slug>/  <root>/notebooks/<owner>/<slug>/
+             <root>/models/<owner>/<model>/<framework>/<variation>/<version>/
 
 The root's folders are read-only, as on Kaggle. The built notebook then runs in a fresh working
 folder, on a kernel whose python is a fresh venv that lacks the bundled packages, with
@@ -32,11 +37,12 @@ from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 
 from arenakit.artifacts import METRICS_FILE
+from arenakit.backbones import BackboneNotFound, kaggle_model_mounts, read_kaggle_models, resolve_backbone
 from arenakit.ensemble.model_folders import is_model_folder
 from arenakit.folds import FOLDS_FILE, FOLDS_META_FILE
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
-from arenakit.kaggle_build.built import DATASET_METADATA, KERNEL_METADATA, built_folder, read_built
+from arenakit.kaggle_build.built import DATASET_METADATA, KERNEL_METADATA, built_folder, carried_models, read_built
 from arenakit.kaggle_build.image_venv import image_like_venv
 from arenakit.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV
 from arenakit.schema import SUBMISSION_FILE
@@ -84,7 +90,8 @@ def lay_out_input(root: Path, layout: str, metadata: dict, build_dir: Path, run_
                 f"dataset {ref} (a source of {metadata['id']}) is not built: run `python build.py datasets`"
             )
         _copy(datasets[ref][0], mount_point(layout, root, "datasets", ref))
-    models = []
+    _mount_kaggle_models(root, layout, metadata, [datasets[ref][0] for ref in metadata.get("dataset_sources", [])])
+    models = [name for ref in metadata.get("dataset_sources", []) for name in carried_models(datasets[ref][0])]
     for ref in metadata.get("kernel_sources", []):
         if ref not in kernels:
             raise BuildError(f"kernel {ref} (a source of {metadata['id']}) is not built: run `python build.py kernels`")
@@ -101,6 +108,34 @@ def lay_out_input(root: Path, layout: str, metadata: dict, build_dir: Path, run_
                 _copy(run_dir / shared, output / shared)
         models.append(name)
     return models
+
+
+def _mount_kaggle_models(root: Path, layout: str, metadata: dict, dataset_folders: list[Path]) -> None:
+    """Each Kaggle Model of model_sources at its mount point: this machine's copy of its backbone, hard-linked."""
+    names = {handle: name for folder in dataset_folders for name, handle in read_kaggle_models(folder).items()}
+    for handle in metadata.get("model_sources", []):
+        if handle not in names:
+            raise BuildError(
+                f"{metadata['id']} mounts the Kaggle Model {handle}, but no built weights dataset maps a backbone "
+                f"to it: build the datasets again with --backbone NAME=kaggle:{handle}, then the kernels"
+            )
+        try:
+            local = resolve_backbone(names[handle])
+        except BackboneNotFound:
+            raise BuildError(
+                f"the rehearsal mounts the Kaggle Model {handle} from this machine's copy of {names[handle]}, and "
+                f"there is none: download it (`hf download {names[handle]}`) so the rehearsal can stand in for Kaggle"
+            ) from None
+        flat, nested = kaggle_model_mounts(handle, root)
+        shutil.copytree(local, flat if layout == "flat" else nested, copy_function=_link_or_copy)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """A hard link to the file (a Hugging Face cache's snapshot link is followed to its blob), else a copy."""
+    try:
+        os.link(os.path.realpath(source), target)
+    except OSError:  # another file system
+        shutil.copy2(source, target)
 
 
 def check_every_model_used(working: Path, submission: str, models: list[str]) -> None:

