@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.errors import examples
+from arenakit.errors import counted, join_present
 from arenakit.schema import CLASS_COLUMNS
 
 OOF_FILE = "oof.csv"
@@ -53,9 +53,9 @@ def load_predictions(path: Path, ids=None) -> np.ndarray:
     wanted = pd.Index(np.asarray(ids))
     missing = wanted.difference(by_id.index)
     if len(missing) or len(by_id) != len(wanted):
+        differences = join_present(counted(missing, "id(s) missing"), f"{len(by_id)} rows for {len(wanted)} ids")
         raise ValueError(
-            f"{path}: predictions do not match the rows asked for ({len(missing)} id(s) missing, e.g. "
-            f"{examples(missing)}; {len(by_id)} rows for {len(wanted)} ids). Re-run that model on this data."
+            f"{path}: predictions do not match the rows asked for ({differences}). Re-run that model on this data."
         )
     return by_id.loc[wanted, list(CLASS_COLUMNS)].to_numpy()
 
@@ -77,11 +77,12 @@ def load_prediction_frame(path: Path) -> pd.DataFrame:
     values = frame[list(CLASS_COLUMNS)].to_numpy(dtype=float)
     bad = ~np.isfinite(values).all(axis=1) | (np.abs(values.sum(axis=1) - 1) > 1e-3)
     if len(duplicated) or bad.any():
-        raise ValueError(
-            f"{path}: {len(duplicated)} duplicated id(s) (e.g. {examples(duplicated)}) and "
-            f"{int(bad.sum())} row(s) that are not probabilities (e.g. ids {examples(frame['id'][bad])}). "
-            "Re-run that model's notebook."
+        problems = join_present(
+            counted(duplicated, "duplicated id(s)"),
+            counted(frame["id"][bad], "row id(s) that are not probabilities"),
+            separator=" and ",
         )
+        raise ValueError(f"{path}: {problems}. Re-run that model's notebook.")
     return frame.set_index("id")[list(CLASS_COLUMNS)]
 
 
