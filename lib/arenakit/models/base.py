@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator
 
 import arenakit
 from arenakit.data import swap_ab, swap_labels
+from arenakit.models.checks import check_labels, check_parsed_frame, check_probabilities
 from arenakit.swap import swap_asymmetry, swap_average
 
 MODEL_FILE = "model.json"
@@ -38,10 +39,12 @@ class ArenaModel(BaseEstimator):
         raise NotImplementedError
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        proba = self.predict_one_order(frame)
+        check_parsed_frame(frame)
+        proba = check_probabilities(self.predict_one_order(frame), len(frame), type(self).__name__)
         if not self.swap_average:
             return proba
-        return swap_average(proba, self.predict_one_order(swap_ab(frame)))
+        swapped = check_probabilities(self.predict_one_order(swap_ab(frame)), len(frame), type(self).__name__)
+        return swap_average(proba, swapped)
 
     def swap_asymmetry(self, frame: pd.DataFrame) -> float:
         """How far the one-order prediction is from symmetric (0 = swapping A and B changes nothing)."""
@@ -83,14 +86,15 @@ class ArenaModel(BaseEstimator):
 
 
 def training_labels(frame: pd.DataFrame, y: np.ndarray | None) -> np.ndarray:
-    """y when given, else the frame's label column; a clear error when neither is there."""
+    """y when given, else the frame's label column, checked (models/checks.py); a clear error when neither is there."""
+    check_parsed_frame(frame)
     if y is not None:
-        return np.asarray(y)
+        return check_labels(y, len(frame), frame.get("id"))
     if "label" not in frame.columns:
         raise ValueError(
             "fit needs labels: pass y or a frame with a 'label' column (a train frame from load_competition)"
         )
-    return frame["label"].to_numpy()
+    return check_labels(frame["label"].to_numpy(), len(frame), frame.get("id"))
 
 
 def with_swapped_rows(frame: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
