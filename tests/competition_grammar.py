@@ -135,7 +135,10 @@ TEXT_KINDS = [
     Kind("nested too deeply", LISTED, st.just(Cell("[" * 100_000 + "]" * 100_000))),
     Kind("number too long to read", LISTED, st.just(Cell("[" + "9" * 5000 + "]"))),
 ]
+# Strategies are built once: building one per draw (hypothesis validates each) cost most of the run.
+LOADABLE_TEXT_CELLS = kinds_with(TEXT_KINDS, GOOD, LISTED)
 DAMAGED_CELL = Cell(json.dumps([DAMAGED_TEXT], ensure_ascii=False), "bytes that are not UTF-8", LISTED)
+ACCENTED_CELL = Cell(json.dumps(["caf\u00e9"], ensure_ascii=False), "text beyond ASCII", GOOD, turns=("caf\u00e9",))
 
 # -- ids ---------------------------------------------------------------------------------------
 
@@ -178,6 +181,9 @@ ID_KINDS = [
     ),
 ]
 
+LOADABLE_IDS = kinds_with(ID_KINDS, GOOD, LISTED)
+FATAL_IDS = kinds_with(ID_KINDS, FATAL)
+
 # -- winner cells (train rows) -----------------------------------------------------------------
 
 
@@ -201,12 +207,15 @@ WINNER_KINDS = [
     ),
 ]
 
+GOOD_WINNERS = kinds_with(WINNER_KINDS, GOOD)
+FATAL_WINNERS = kinds_with(WINNER_KINDS, FATAL)
+
 # -- encodings, line endings and quoting of a whole file -----------------------------------------
 
 
 def as_windows_1252(text: str) -> bytes:
     """The file as an older tool saves it: every character beyond ASCII is one byte (here é)."""
-    return ("".join(ch if ord(ch) < 128 else "\u00e9" for ch in text) + "\u00e9").encode("cp1252")
+    return "".join(ch if ord(ch) < 128 else "\u00e9" for ch in text).encode("cp1252")
 
 
 @dataclass(frozen=True)
@@ -214,19 +223,21 @@ class Encoding:
     name: str
     verdict: Verdict
     encode: Callable[[str], bytes]
+    cell: Cell | None = None  # a text cell the file must hold for the encoding to show (put in by encode_as)
 
 
 ENCODINGS = [
     Encoding("UTF-8", GOOD, lambda text: text.encode("utf-8")),
     Encoding("UTF-8 with BOM", GOOD, lambda text: text.encode("utf-8-sig")),
-    # One text cell becomes DAMAGED_CELL (LISTED); its mark becomes bytes that are not UTF-8.
-    Encoding("UTF-8 with damaged bytes", LISTED, lambda text: text.encode("utf-8")),
-    Encoding("Windows-1252", FATAL, as_windows_1252),
+    # DAMAGED_CELL's mark becomes bytes that are not UTF-8; the cell is LISTED.
+    Encoding("UTF-8 with damaged bytes", LISTED, lambda text: text.encode("utf-8"), DAMAGED_CELL),
+    # Text beyond ASCII, so that the file differs from UTF-8 (else only its appended rows would fail).
+    Encoding("Windows-1252", FATAL, as_windows_1252, ACCENTED_CELL),
     Encoding("UTF-16 with BOM", FATAL, lambda text: text.encode("utf-16")),
     Encoding("UTF-16LE without BOM", FATAL, lambda text: text.encode("utf-16-le")),
     Encoding("UTF-32 with BOM", FATAL, lambda text: text.encode("utf-32")),
 ]
-LINE_ENDINGS = ("\n", "\r\n", "\r")
+LINE_ENDINGS = st.sampled_from(["\n", "\r\n", "\r"])
 
 
 def csv_field(text: str, quote_all: bool) -> str:
@@ -315,12 +326,26 @@ class Folder:
         }
         return names | {f"{column}: {cell.kind}" for f in self.files for _, column, cell in f.cells() if cell.kind}
 
-    def describe(self) -> str:
-        parts = [f"faults: {self.faults}"]
+    def __repr__(self) -> str:
+        """What hypothesis prints for a failing folder: each file's form, then each row's pieces."""
+        lines = [f"Folder(faults={self.faults}"]
         for csv_file in self.files:
-            kinds = sorted({cell.kind for _, _, cell in csv_file.cells() if cell.kind})
-            parts.append(f"{csv_file.name}: {len(csv_file.rows)} rows, {csv_file.encoding.name}, {kinds}")
-        return "; ".join(parts)
+            lines.append(
+                f"  {csv_file.name}: {csv_file.encoding.name}, newline={csv_file.newline!r}, "
+                f"quote_all={csv_file.quote_all}, final_newline={csv_file.final_newline}, damage={csv_file.damage!r}"
+            )
+            for row in csv_file.rows:
+                pieces = [f"{column}={cell.kind or 'text'}:{shorten(cell.text)}" for column, cell in row.items()]
+                lines.append("    " + ", ".join(pieces))
+        return "\n".join(lines) + ")"
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # hypothesis prints failing examples with this
+        printer.text(repr(self))
+
+
+def shorten(text) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 60 else shown[:40] + f"...({len(shown)} chars)"
 
 
 FAULTS = ("id", "winners", "encoding", "no rows", "repeated id", "sample ids")
@@ -330,31 +355,42 @@ FAULTS = ("id", "winners", "encoding", "no rows", "repeated id", "sample ids")
 def csv_file(draw, name: str, columns: tuple[str, ...], n_rows: int, encodings: list[Encoding]) -> CsvFile:
     rows = []
     for _ in range(n_rows):
-        row = {"id": draw(kinds_with(ID_KINDS, GOOD, LISTED))}
+        row = {"id": draw(LOADABLE_IDS)}
         for column in columns:
             if column in TEXT_COLUMNS:
-                row[column] = draw(kinds_with(TEXT_KINDS, GOOD, LISTED))
+                row[column] = draw(LOADABLE_TEXT_CELLS)
             elif column in ("model_a", "model_b"):
                 row[column] = Cell(draw(TEXT), "model name")
         if "winner_model_a" in columns:
-            row["winners"] = draw(kinds_with(WINNER_KINDS, GOOD))
+            row["winners"] = draw(GOOD_WINNERS)
         rows.append(row)
-    return CsvFile(
+    new_file = CsvFile(
         name,
         columns,
         rows,
-        draw(st.sampled_from(encodings)),
-        newline=draw(st.sampled_from(LINE_ENDINGS)),
+        encodings[0],
+        newline=draw(LINE_ENDINGS),
         quote_all=draw(st.booleans()),
         final_newline=draw(st.booleans()),
     )
+    encode_as(draw, new_file, encodings)
+    return new_file
 
 
-def damage(draw, target: CsvFile) -> None:
-    """Put bytes that are not UTF-8 in one text cell of the file (which must have a row)."""
-    row = draw(st.sampled_from(target.rows))
-    row[draw(st.sampled_from(TEXT_COLUMNS))] = DAMAGED_CELL
-    target.damage = draw(st.sampled_from(DAMAGED_BYTES))
+def encode_as(draw, target: CsvFile, encodings: list[Encoding]) -> None:
+    """Give the file one of `encodings` and the text cell that encoding needs in a random row.
+
+    A file without rows or text columns takes one of the encodings that need no cell.
+    """
+    if not target.rows or TEXT_COLUMNS[0] not in target.columns:
+        encodings = [encoding for encoding in encodings if encoding.cell is None]
+    target.encoding = draw(st.sampled_from(encodings))
+    target.damage = b""
+    if target.encoding.cell is not None:
+        row = draw(st.sampled_from(target.rows))
+        row[draw(st.sampled_from(TEXT_COLUMNS))] = target.encoding.cell
+    if target.encoding.cell is DAMAGED_CELL:
+        target.damage = draw(st.sampled_from(DAMAGED_BYTES))
 
 
 def inject(draw, folder: Folder, fault: str) -> None:
@@ -368,16 +404,15 @@ def inject(draw, folder: Folder, fault: str) -> None:
         target.rows.clear()
         return
     if fault == "encoding":
-        target.encoding = draw(st.sampled_from([e for e in ENCODINGS if e.verdict is FATAL]))
-        target.damage = b""
+        encode_as(draw, target, [encoding for encoding in ENCODINGS if encoding.verdict is FATAL])
         return
     if not target.rows:
         return
     row = draw(st.sampled_from(target.rows))
     if fault == "id":
-        row["id"] = draw(kinds_with(ID_KINDS, FATAL))
+        row["id"] = draw(FATAL_IDS)
     elif fault == "winners":
-        row["winners"] = draw(kinds_with(WINNER_KINDS, FATAL))
+        row["winners"] = draw(FATAL_WINNERS)
     elif fault == "repeated id":
         other = draw(st.sampled_from(target.rows))
         row["id"] = replace(other["id"], kind="repeated id")
@@ -391,16 +426,14 @@ def competition_folders(draw, max_train_rows: int = 4, max_test_rows: int = 3) -
     loadable = [e for e in ENCODINGS if e.verdict is not FATAL]
     train = draw(csv_file("train.csv", TRAIN_COLUMNS, draw(st.integers(1, max_train_rows)), loadable))
     test = draw(csv_file("test.csv", TEST_COLUMNS, draw(st.integers(1, max_test_rows)), loadable))
-    for text_file in (train, test):
-        if text_file.encoding.verdict is LISTED:
-            damage(draw, text_file)
     # sample_submission: test.csv's ids, in any order, written plainly (its order fixes the submission's).
     sample_rows = [
         {"id": Cell(str(row["id"].value), "test id", value=row["id"].value), "winners": Cell(("0.3",) * 3)}
         for row in draw(st.permutations(test.rows))
     ]
     sample_encodings = [e for e in loadable if e.verdict is GOOD]
-    sample = CsvFile("sample_submission.csv", SUBMISSION_COLUMNS, sample_rows, draw(st.sampled_from(sample_encodings)))
+    sample = CsvFile("sample_submission.csv", SUBMISSION_COLUMNS, sample_rows, sample_encodings[0])
+    encode_as(draw, sample, sample_encodings)
     folder = Folder(train, test, sample)
     folder.faults = draw(st.lists(st.sampled_from(FAULTS), max_size=2))
     for fault in folder.faults:
