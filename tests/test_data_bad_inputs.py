@@ -132,7 +132,7 @@ def test_a_file_in_another_encoding_is_refused_with_how_to_convert_it(tmp_path, 
     path = write_lines(tmp_path / "test.csv", TEST_HEADER, lines, encoding=encoding)
     with pytest.raises(ArenaDataError, match=message) as error:
         load_test(path)
-    assert str(error.value).startswith(str(path)) and "read_text(encoding=" in str(error.value)
+    assert str(error.value).startswith(str(path)) and ".read_text(encoding=" in str(error.value)
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
