@@ -94,11 +94,11 @@ def test_competition_warns_about_raw_text_cells(tmp_path, synthetic_dir):
 @pytest.mark.parametrize(
     "rows, message",
     [
-        ([train_row(1), train_row(1)], r"train.csv: 1 duplicate id\(s\): 1\. Ids must be unique"),
+        ([train_row(1), train_row(1)], r"train.csv: 1 duplicate id\(s\): 1 \(repeated in row\(s\) 2 .*Ids must be"),
         ([train_row(1), train_row(2, winner=None)], r"1 row\(s\) with no winner: id\(s\) 2\..*exactly one of"),
         ([train_row(5)[:6] + [1, 1, 0]], r"1 row\(s\) with several winners: id\(s\) 5"),
-        ([train_row(7)[:6] + [1, "yes", 0]], r"winner columns must hold 0 or 1; row id\(s\) 7"),
-        ([train_row("abc")], r"id is not an integer on line\(s\) 2"),
+        ([train_row(7)[:6] + [1, "yes", 0]], r"winner columns must hold 0 or 1; row id\(s\) 7 .*'yes'.*Fix those"),
+        ([train_row("abc")], r"id is not an integer in row\(s\) 1 below the header \(value\(s\) 'abc'\).*Fix"),
     ],
 )
 def test_bad_label_and_id_rows_name_file_and_row(tmp_path, rows, message):
@@ -121,8 +121,12 @@ def test_sample_submission_must_match_test_ids(tmp_path, synthetic_dir):
         (tmp_path / name).write_bytes((synthetic_dir / name).read_bytes())
     sample = pd.read_csv(synthetic_dir / "sample_submission.csv")
     sample.iloc[1:].to_csv(tmp_path / "sample_submission.csv", index=False)
-    with pytest.raises(ArenaDataError, match=rf"1 test id\(s\) missing, e.g. {sample['id'][0]}"):
+    with pytest.raises(
+        ArenaDataError,
+        match=rf"sample_submission.csv: ids differ from test.csv \(1 test id\(s\) missing \(e.g. {sample['id'][0]}\)\)\. Use the two files",
+    ) as error:
         load_competition(tmp_path)
+    assert "not in test.csv" not in str(error.value)  # only what is there: no "0 id(s) not in test.csv, e.g. "
 
 
 def test_clean_text_repairs_and_keeps_indentation():

@@ -86,9 +86,20 @@ def test_missing_and_extra_ids_reported_together():
 
 
 def test_many_missing_ids_listed_with_a_count_of_the_rest():
-    frame = good_frame().iloc[:0]
-    message = assert_rejected(frame, "7 test ids are missing")
-    assert "101, 205, 307, 409, 511 and 2 more" in message
+    more_ids = [801, 802, 803, 804, 805, 806, 807]
+    message = assert_rejected(good_frame(), "7 test ids are missing", test_ids=TEST_IDS + more_ids)
+    assert "801, 802, 803, 804, 805 and 2 more" in message
+    assert "not in test.csv" not in message  # only what is there: no "0 ids are not in test.csv, e.g. "
+
+
+def test_zero_row_submission_is_refused(tmp_path):
+    message = assert_rejected(good_frame().iloc[:0], "the submission has no rows", "7 here", "Predict every test row")
+    assert "e.g." not in message
+    with pytest.raises(SubmissionError, match=r"the submission has no rows.*\(0 here\)"):
+        validate_submission(good_frame().iloc[:0], [])
+    with pytest.raises(SubmissionError, match="sample_submission has no rows.*load_competition"):
+        write_submission(np.zeros((0, 3)), [], sample_submission([]), tmp_path / "submission.csv")
+    assert not (tmp_path / "submission.csv").exists()
 
 
 def test_duplicate_ids():

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.errors import ArenaDataError, examples
+from arenakit.errors import ArenaDataError, counted, join_present
 from arenakit.schema import N_CLASSES
 
 FOLDS_FILE = "folds.csv"
@@ -102,9 +102,11 @@ def load_folds(out_dir: Path | str, train: pd.DataFrame) -> np.ndarray:
     by_id = pd.Series(saved["fold"].to_numpy(), index=saved["id"].to_numpy())
     missing = train["id"][~train["id"].isin(by_id.index)]
     if len(missing) or len(by_id) != len(train):
+        differences = join_present(
+            counted(missing, "train id(s) are not in it"), f"it holds {len(by_id)} rows for {len(train)} train rows"
+        )
         raise ArenaDataError(
-            f"{path} was made for other data: {len(missing)} train id(s) are not in it "
-            f"(e.g. {examples(missing)}) and it holds {len(by_id)} rows for {len(train)} train rows. "
+            f"{path} was made for other data: {differences}. "
             "Delete it (and the model folders beside it) or use a fresh output folder."
         )
     return by_id.loc[train["id"].to_numpy()].to_numpy()

@@ -51,10 +51,10 @@ def _check_ids(ids, expected_ids, what: str) -> None:
 def validate_submission(frame: pd.DataFrame, test_ids, eps: float = 0.0) -> None:
     """Raise SubmissionError saying what is wrong, in how many rows, with example ids.
 
-    Checks, in order: the columns are exactly SUBMISSION_COLUMNS; the ids are exactly
-    `test_ids` (test.csv's), each once, in any order; every probability is a finite number
-    strictly inside (0, 1) and, when eps > 0, inside [eps, 1 - eps]; each row sums to 1 within
-    1e-6.
+    Checks, in order: the columns are exactly SUBMISSION_COLUMNS; there is at least one row; the
+    ids are exactly `test_ids` (test.csv's), each once, in any order; every probability is a
+    finite number strictly inside (0, 1) and, when eps > 0, inside [eps, 1 - eps]; each row sums
+    to 1 within 1e-6.
     """
     columns = list(frame.columns)
     if columns != list(SUBMISSION_COLUMNS):
@@ -71,6 +71,11 @@ def validate_submission(frame: pd.DataFrame, test_ids, eps: float = 0.0) -> None
         if not details:
             details.append(f"wrong order {columns}")
         raise SubmissionError(f"submission columns must be {list(SUBMISSION_COLUMNS)}: " + "; ".join(details))
+    if frame.empty:
+        raise SubmissionError(
+            f"the submission has no rows: Kaggle scores one row per test.csv id ({len(test_ids)} here). "
+            "Predict every test row (make_submission builds the frame from the predictions and sample_submission)"
+        )
     _check_ids(frame["id"], test_ids, "submission ids do not match test.csv")
 
     ids = frame["id"].to_numpy()
@@ -128,6 +133,11 @@ def make_submission(proba, ids, sample_submission: pd.DataFrame, eps: float = 1e
     if "id" not in sample_submission.columns:
         raise SubmissionError("sample_submission has no 'id' column")
     order = sample_submission["id"]
+    if order.empty:
+        raise SubmissionError(
+            "sample_submission has no rows, so there is nothing to submit: load it with load_competition "
+            "(which refuses a test.csv or sample_submission.csv without rows) from the competition's files"
+        )
     _check_ids(ids, order, "prediction ids do not match sample_submission")
 
     normalised = proba / proba.sum(axis=1, keepdims=True)

@@ -68,12 +68,16 @@ class ParsedField:
 
 def parse_turns(cell: object) -> ParsedField:
     """Parse one JSON-list cell into cleaned turns; null entries become empty strings."""
-    if not isinstance(cell, str):
+    if not isinstance(cell, str) or not cell.strip():
         return ParsedField(("",), True, "empty cell")
     try:
-        value = json.loads(cell)
+        # strict=False: a line break or other control character typed inside a string is still
+        # that string's text (clean_text normalises it), not a reason to keep the cell raw.
+        value = json.loads(cell, strict=False)
     except ValueError as error:
-        return ParsedField((clean_text(cell),), False, f"not valid JSON ({error.msg})")
+        return ParsedField((clean_text(cell),), False, f"not valid JSON ({getattr(error, 'msg', error)})")
+    except RecursionError:
+        return ParsedField((clean_text(cell),), False, "not valid JSON (nested too deeply to read)")
     if not isinstance(value, list) or not value:
         kind = "an empty list" if value == [] else f"JSON {type(value).__name__}, not a list"
         return ParsedField((clean_text(cell),), False, kind)

@@ -26,6 +26,7 @@ import arenakit
 from arenakit.artifacts import read_json
 from arenakit.data import swap_ab
 from arenakit.errors import ArtifactError, VersionMismatch
+from arenakit.models.checks import check_labels, check_parsed_frame, check_probabilities
 from arenakit.swap import average_orders, swap_asymmetry
 
 MODEL_FILE = "model.json"
@@ -88,7 +89,9 @@ class ArenaModel(BaseEstimator):
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """(n, 3) probabilities in CLASS_COLUMNS order; swap-averaged when swap_average is set."""
         check_is_fitted(self)
-        return self._predict_swap_averaged(frame) if self.swap_average else self._predict_one_order(frame)
+        check_parsed_frame(frame)
+        proba = self._predict_swap_averaged(frame) if self.swap_average else self._predict_one_order(frame)
+        return check_probabilities(proba, len(frame), type(self).__name__)
 
     def swap_asymmetry(self, frame: pd.DataFrame) -> float:
         """How far the one-order prediction is from symmetric (0 = swapping A and B changes nothing)."""
@@ -166,14 +169,15 @@ def _read_record(folder: Path) -> dict:
 
 
 def training_labels(frame: pd.DataFrame, y: np.ndarray | None) -> np.ndarray:
-    """y when given, else the frame's label column; a clear error when neither is there."""
+    """y when given, else the frame's label column, checked (models/checks.py); a clear error when neither is there."""
+    check_parsed_frame(frame)
     if y is not None:
-        return np.asarray(y)
+        return check_labels(y, len(frame), frame.get("id"))
     if "label" not in frame.columns:
         raise ValueError(
             "fit needs labels: pass y or a frame with a 'label' column (a train frame from load_competition)"
         )
-    return frame["label"].to_numpy()
+    return check_labels(frame["label"].to_numpy(), len(frame), frame.get("id"))
 
 
 def register_model_class(model_class: type) -> type:
