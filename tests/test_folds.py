@@ -57,5 +57,5 @@ def test_shared_folds_are_saved_reused_and_guarded(tmp_path, synthetic_dir):
     assert (pd.Series(again, index=shuffled["id"]).loc[train["id"]].to_numpy() == first).all()
     with pytest.raises(ArenaDataError, match="holds 3 folds with seed 5, but this notebook asks for 5 folds"):
         shared_folds(tmp_path, train, n_folds=5, seed=5)
-    with pytest.raises(ArenaDataError, match=r"made for other data: 0 train id\(s\).*holds 600 rows for 599"):
+    with pytest.raises(ArenaDataError, match=r"made for other data: it holds 600 rows for 599 train rows\. Delete it"):
         load_folds(tmp_path, train.iloc[1:])

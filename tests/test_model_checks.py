@@ -94,10 +94,13 @@ def test_bad_probabilities_name_the_model_and_rows(proba, message):
 class NaNModel(ArenaModel):
     """A model whose one-order prediction is NaN on its first row (a diverged fit)."""
 
+    _fitted_attribute = "fitted_"
+
     def __init__(self, swap_average: bool = False):
         self.swap_average = swap_average
+        self.fitted_ = True
 
-    def predict_one_order(self, frame):
+    def _predict_one_order(self, frame):
         proba = np.full((len(frame), 3), 1 / 3)
         proba[0] = np.nan
         return proba
