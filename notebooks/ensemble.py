@@ -17,7 +17,8 @@
 # Finds every trained model's folder (the run folder locally; on Kaggle the training kernels'
 # outputs and datasets under /kaggle/input, found by their files), runs each model's fold models
 # on the current test.csv, blends them with weights fitted on out-of-fold predictions and writes
-# submission.csv. On Kaggle this notebook is re-run on the hidden test.csv (about 25,000 rows,
+# submission.csv: the fitted blend, equal weights or the best single model, whichever scores best
+# on out-of-fold rows it was not fitted on. On Kaggle this notebook is re-run on the hidden test.csv (about 25,000 rows,
 # internet off, 9 hours), so inference always happens here. Run locally with
 # `python build.py run` (all notebooks) or `python build.py run ensemble`.
 
@@ -86,7 +87,7 @@ out_dir = "."  # run folder: model folders are read from here, submission.csv is
 models = None  # model names to blend; None: every pipeline model (baseline, minilm_lgbm, deberta_lora)
 swap_average = True  # average each model's prediction with the swapped rows' where the model supports it
 time_budget_s = None  # inference budget; None: 9 h less a 1 h margin on Kaggle, unlimited locally
-timing_rows = 64  # test rows each model is timed on before the full run
+timing_rows = 512  # test rows each model is timed on before the full run (their predictions are kept)
 min_max_length = 256  # the budget fallback never shortens a model's max_length below this
 benchmark_rows = None  # e.g. 25000: also estimate the time for that many test rows on this machine
 model_temperatures = True  # fit a temperature per model on its out-of-fold predictions
@@ -99,6 +100,8 @@ from IPython.display import display
 
 from arenakit.data import load_competition
 from arenakit.ensemble import EnsembleRun
+from arenakit.ensemble.benchmark import benchmark
+from arenakit.ensemble.consistency import consistency
 from arenakit.paths import resolve_data_dir
 from arenakit.plots import plot_blend_weights
 
@@ -120,13 +123,16 @@ run.plan_budget(timing_rows=timing_rows, min_max_length=min_max_length)
 
 # %%
 if benchmark_rows:
-    display(run.benchmark(n_rows=benchmark_rows, timing_rows=timing_rows))
+    display(benchmark(run.members, competition, benchmark_rows, timing_rows, swap_average=swap_average))
 
 # %% [markdown]
 # ## Blend
-# Non-negative weights summing to 1 (and temperatures), fitted on the train rows that every
-# model predicted out-of-fold. "cross-fitted" is the honest figure: the blend fitted on four
-# fifths of those rows and scored on the fifth it did not see.
+# Non-negative weights summing to 1 (and temperatures), fitted on the train rows predicted
+# out-of-fold: every row for the models trained on every fold; a model trained on some folds
+# comes in on its own rows (`rows` below), or stays out of the blend with fewer than 150. The
+# submission uses the candidate with the lowest honest log loss on the same rows: the fitted
+# blend's is cross-fitted (fitted on four fifths of the rows, scored on the fifth it did not
+# see); equal weights and single models fit nothing, so their out-of-fold scores are honest.
 
 # %%
 comparison = run.fit_blend(model_temperatures=model_temperatures, blend_temperature=blend_temperature)
@@ -139,11 +145,15 @@ run.blend.table()
 plot_blend_weights(run.blend.table(), comparison, out_dir / "ensemble" / "plots" / "blend_weights.png")
 # %% [markdown]
 # ## Inference on test.csv
-# Every kept model's fold models on the whole test file. The gap to the predictions its training
-# run stored is shown where the ids match (locally; never on Kaggle's hidden test).
+# The fold models of every model the blend uses, on the whole test file. The gap to the
+# predictions its training run stored is shown where the ids match (locally; never on Kaggle's
+# hidden test).
 
 # %%
 run.predict_test()
+
+# %%
+consistency(run.members, competition.test["id"], run.test_proba)
 
 # %% [markdown]
 # ## Submission

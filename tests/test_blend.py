@@ -1,4 +1,4 @@
-"""Blend fitting, the time-budget fallback order and finding model folders: fast, no model runs."""
+"""Blend fitting and choice, the time-budget fallback order and finding model folders: fast, no model runs."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from arenakit.ensemble.blend import apply_temperature, compare_blends, equal_blend, fit_blend, fit_weights
+from arenakit.ensemble.blend import apply_temperature, equal_blend, fit_blend, fit_weights
 from arenakit.ensemble.budget import SAFETY_MARGIN_S, plan_within_budget, resolve_time_budget
+from arenakit.ensemble.choice import choose_blend
 from arenakit.ensemble.model_folders import candidate_folders, find_model_folder
 from arenakit.metrics import log_loss
 
@@ -32,19 +33,19 @@ def test_weight_fit_recovers_a_known_mixture():
 
 
 def test_a_useless_model_gets_no_weight_and_the_blend_beats_every_single():
-    y, probas = mixture_rows([0.7, 0.3, 0.0], n=5_000, seed=1)
-    blend = fit_blend(y, probas)
-    assert blend.weights[2] < 0.02
-    table = compare_blends(y, probas, blend, model_temperatures=True, blend_temperature=True)
+    y, probas = mixture_rows([0.7, 0.3, 0.0], n=4_000, seed=1)
+    choice = choose_blend(y, probas, model_temperatures=True, blend_temperature=True)
+    assert choice.fitted.weights[2] < 0.02
+    table = choice.table
     singles = table.loc[[f"single: {name}" for name in probas], "log_loss"]
-    assert table.loc["fitted blend", "log_loss"] < singles.min() - 0.05
-    assert table.loc["fitted blend", "log_loss"] <= table.loc["equal weights", "log_loss"]
-    # Fitted on other rows, the blend scores within a hair of its in-sample figure.
-    assert (
-        abs(table.loc["fitted blend, cross-fitted (5 parts)", "log_loss"] - table.loc["fitted blend", "log_loss"])
-        < 0.01
-    )
+    assert table.loc["fitted blend", "in_sample"] < singles.min() - 0.05
+    assert table.loc["fitted blend", "in_sample"] <= table.loc["equal weights", "log_loss"]
+    # Fitted on other rows, the blend scores within a hair of its in-sample figure, and is chosen.
+    assert abs(table.loc["fitted blend", "log_loss"] - table.loc["fitted blend", "in_sample"]) < 0.01
+    assert choice.chosen == "fitted blend" and choice.blend is choice.fitted and table["chosen"].sum() == 1
+    assert choice.reason.startswith("chose fitted blend: log loss") and "cross-fitted" in choice.reason
     assert table["vs_best_single"].min() < 0 and table.loc["single: a", "vs_best_single"] == 0.0
+    assert table["rows"].tolist() == [4_000] * 5
 
 
 def test_temperature_undoes_an_over_confident_model():
@@ -71,6 +72,74 @@ def test_the_blend_is_never_worse_than_its_best_single_model():
     assert weights[0] > 0.95
 
 
+def known_truth_rows(n, seed, truth_of):
+    """Three random 'models' and labels drawn from truth_of(a, b, c): the best possible predictor is known."""
+    rng = np.random.default_rng(seed)
+    probas = {name: rng.dirichlet([1.0, 1.0, 1.0], n) for name in ("a", "b", "c")}
+    truth = truth_of(**probas)
+    return (rng.random(n)[:, None] > np.cumsum(truth, axis=1)).sum(axis=1), probas
+
+
+def test_the_best_single_model_is_chosen_when_the_fitted_blend_does_not_hold_up():
+    # Model a is the truth: whatever else the blend fits on 300 rows is noise, which the
+    # in-sample score rewards and the cross-fitted score exposes.
+    y, probas = known_truth_rows(300, 0, lambda a, b, c: a)
+    choice = choose_blend(y, probas)
+    table = choice.table
+    assert table.loc["fitted blend", "in_sample"] <= table.loc["single: a", "log_loss"]
+    assert table.loc["fitted blend", "log_loss"] > table.loc["single: a", "log_loss"]
+    assert choice.chosen == "single: a" and choice.blend.names == ("a",) and choice.blend.weights.tolist() == [1.0]
+    assert table.loc["single: a", "chosen"] and table["chosen"].sum() == 1
+    assert "on rows it had not seen (cross-fitted), so its weights are not used" in choice.reason
+    np.testing.assert_allclose(choice.oof, probas["a"])
+    np.testing.assert_allclose(choice.blend.predict(probas), probas["a"])
+
+
+def test_equal_weights_are_chosen_when_they_are_the_truth():
+    y, probas = known_truth_rows(300, 1, lambda a, b, c: (a + b) / 2)
+    probas.pop("c")
+    choice = choose_blend(y, probas)
+    assert choice.chosen == "equal weights" and choice.blend.weights.tolist() == [0.5, 0.5]
+    assert choice.table.loc["equal weights", "log_loss"] < choice.table.loc["fitted blend", "log_loss"]
+    assert choice.reason.startswith("chose equal weights: log loss")
+
+
+def test_too_few_rows_to_cross_fit_leave_the_fitted_blend_unjudged():
+    y, probas = known_truth_rows(40, 2, lambda a, b, c: (a + b) / 2)
+    choice = choose_blend(y, probas)
+    assert not choice.table.loc["fitted blend", "candidate"] and np.isnan(choice.table.loc["fitted blend", "log_loss"])
+    assert choice.chosen != "fitted blend" and "the fitted blend was not judged: 40 rows are too few" in choice.reason
+
+
+def test_a_partial_model_comes_in_on_its_own_rows_and_the_others_keep_every_row():
+    y, probas = mixture_rows([0.5, 0.3, 0.2], n=4_000, seed=4)
+    partial = probas["c"].copy()
+    partial[800:] = np.nan  # trained on one fold of five: predicted the first 800 rows only
+    blend = fit_blend(y, {**probas, "c": partial}, model_temperatures=False, blend_temperature=False)
+    assert blend.model_rows == (4_000, 4_000, 800) and blend.table()["rows"].tolist() == [4_000, 4_000, 800]
+    assert blend.to_dict()["models"]["c"]["rows"] == 800 and blend.weights[2] > 0.1
+    # Where c predicted nothing, the pool is a and b with their weights renormalised.
+    pooled = blend.predict({**probas, "c": partial})[800:]
+    w_a, w_b = blend.weights[:2] / blend.weights[:2].sum()
+    np.testing.assert_allclose(pooled, w_a * probas["a"][800:] + w_b * probas["b"][800:])
+    # On test rows every model predicted: the plain weighted sum.
+    full = blend.predict(probas)
+    np.testing.assert_allclose(full, sum(w * probas[n] for n, w in zip("abc", blend.weights)))
+    # a's weight is fitted on all 4,000 rows, not on the 800 that c shares: spoil a on the other
+    # 3,200 and its weight falls well below that of a fit on the shared rows alone.
+    spoiled = {**probas, "a": probas["a"].copy(), "c": partial}
+    spoiled["a"][800:] = np.random.default_rng(5).dirichlet([1.0, 1.0, 1.0], 3_200)
+    options = {"model_temperatures": False, "blend_temperature": False}
+    refit = fit_blend(y, spoiled, **options)
+    shared_rows_only = fit_blend(y[:800], {name: p[:800] for name, p in spoiled.items()}, **options)
+    assert refit.weights[0] < shared_rows_only.weights[0] - 0.15
+    # The choice scores it on the same rows as the rest; c alone is shown on its rows, not a candidate.
+    choice = choose_blend(y, {**probas, "c": partial}, model_temperatures=False, blend_temperature=False)
+    assert choice.table.loc["single: c, on its 800 rows", "rows"] == 800
+    assert not choice.table.loc["single: c, on its 800 rows", "candidate"]
+    assert choice.table.loc["fitted blend", "rows"] == 4_000
+
+
 def test_blend_errors_name_the_model():
     y = np.array([0, 1, 2])
     with pytest.raises(ValueError, match="minilm_lgbm: out-of-fold predictions unusable.*3 rows but proba has 2"):
@@ -79,6 +148,14 @@ def test_blend_errors_name_the_model():
         fit_blend(y, {})
     with pytest.raises(KeyError, match="needs predictions of b"):
         equal_blend(["a", "b"]).predict({"a": np.full((3, 3), 1 / 3)})
+    partial = np.full((3, 3), 1 / 3)
+    partial[0] = np.nan
+    with pytest.raises(ValueError, match=r"no model predicted every one of the 3 rows \(rows per model: a 2\)"):
+        fit_blend(y, {"a": partial})
+    with pytest.raises(ValueError, match="b: out-of-fold predictions unusable.*predicted none of these rows"):
+        fit_blend(y, {"a": np.full((3, 3), 1 / 3), "b": np.full((3, 3), np.nan)})
+    with pytest.raises(ValueError, match=r"1 row\(s\) have no prediction from a model with a weight \(a\)"):
+        equal_blend(["a"]).predict({"a": partial})
 
 
 def cost(base_seconds):

@@ -97,6 +97,11 @@ def load_member(name: str, out_dir: Path | str, train_ids) -> Member:
     return member
 
 
+def start_overrides(members, swap_average: bool) -> dict[str, dict]:
+    """The settings inference starts from, per member: swap-averaging as asked, where the model has it."""
+    return {m.name: ({"swap_average": swap_average} if "swap_average" in m.params else {}) for m in members}
+
+
 def load_members(names, out_dir: Path | str, train_ids) -> tuple[list[Member], dict[str, str]]:
     """The usable members in the given order, and for each unusable one (by name) the reason."""
     members, problems = [], {}
