@@ -18,7 +18,7 @@ import pandas as pd
 
 from arenakit.artifacts import FOLDS_DIR, OOF_FILE, load_metrics, load_prediction_frame
 from arenakit.ensemble.model_folders import find_model_folder, where_searched
-from arenakit.errors import examples
+from arenakit.errors import counted
 from arenakit.models.base import FoldEnsemble
 
 
@@ -81,11 +81,13 @@ def load_member(name: str, out_dir: Path | str, train_ids) -> Member:
     except (OSError, ValueError) as error:
         raise MemberUnusable(f"artifacts in {folder} do not read: {error}") from error
     unknown = oof.index.difference(pd.Index(train_ids))
-    if len(unknown) or oof.empty:
+    if oof.empty:
+        raise MemberUnusable(f"{folder / OOF_FILE} holds no rows. Re-run its notebook on this data folder.")
+    if len(unknown):
         raise MemberUnusable(
-            f"{folder / OOF_FILE} holds {len(unknown)} id(s) that are not in this train.csv "
-            f"(e.g. {examples(unknown)}) and {len(oof) - len(unknown)} that are: it was trained on other "
-            "data. Re-run its notebook on this data folder."
+            f"{folder / OOF_FILE} holds {counted(unknown, 'id(s) that are not in this train.csv')} and "
+            f"{len(oof) - len(unknown)} that are: it was trained on other data. Re-run its notebook on this "
+            "data folder."
         )
     member = Member(name, folder, oof, metrics)
     try:
