@@ -20,22 +20,13 @@ from arenakit.models.lora import predict as predict_module
 from arenakit.models.lora.backbone import is_quantized
 from arenakit.models.lora_classifier import LoRAClassifierModel
 from arenakit.swap import swap_proba
+from tiny_backbones import tiny_model
 
 PROJECTIONS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 
 def tiny(backbone, **params) -> LoRAClassifierModel:
-    settings = dict(
-        backbone=str(backbone),
-        max_length=64,
-        batch_size=8,
-        learning_rate=5e-3,
-        max_train_rows=32,
-        device="cpu",
-        progress=False,
-        seed=3,
-    )
-    return LoRAClassifierModel(**{**settings, **params})
+    return tiny_model(backbone, **{"learning_rate": 5e-3, "max_train_rows": 32, "device": "cpu", **params})
 
 
 @pytest.fixture(scope="module")

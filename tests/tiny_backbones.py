@@ -84,3 +84,20 @@ def build_tiny_decoder(folder: Path, model_type: str) -> Path:
     from arenakit.bench.tiny_decoder import build_tiny_decoder as build
 
     return build(folder, model_type, _corpus(), vocab_size=1000, bos=model_type not in DECODERS_WITHOUT_BOS)
+
+
+def tiny_model(backbone, **params):
+    """A LoRA classifier sized for tests (64 tokens, a few dozen rows, one epoch, no progress bars); params override."""
+    from arenakit.models.lora_classifier import LoRAClassifierModel
+
+    settings = dict(
+        backbone=str(backbone),
+        max_length=64,
+        epochs=1,
+        batch_size=8,
+        learning_rate=1e-3,
+        max_train_rows=48,
+        progress=False,
+        seed=3,
+    )
+    return LoRAClassifierModel(**{**settings, **params})

@@ -75,7 +75,7 @@ class LoRAClassifierModel(ArenaModel):
     target_modules : leaf names of the Linear layers that get adapters; None: chosen per
         architecture (arenakit.models.lora.backbone.TARGET_MODULES: every linear layer of a
         decoder block, q/k/v/o and gate/up/down).
-    layers_to_transform : block numbers (from 0) that get adapters, e.g. range(16, 42) to leave
+    layers_to_transform : block numbers (from 0) that get adapters, e.g. list(range(16, 42)) to leave
         the first 16 of Gemma-2-9B's 42 blocks without; None: every block.
     learning_rate, weight_decay, warmup_ratio : the optimizer's, with a cosine schedule after linear
         warmup (warmup_ratio of the optimizer steps).
