@@ -110,8 +110,12 @@ swap_augment = True  # train on both A/B orders
 swap_same_batch = True  # a row and its swap in the same batch
 swap_average = True  # average each prediction with the mapped-back prediction on swapped rows
 gradient_checkpointing = False  # trade compute for memory (longer max_length, bigger backbones)
-quantize = None  # "4bit" or "8bit" through bitsandbytes, CUDA only (for 7B+ decoder backbones)
-device = "auto"  # "auto": every CUDA device, else the CPU
+quantize = None  # "8bit" or "4bit" through bitsandbytes, each device its own copy (7B+ decoder backbones)
+dtype = "auto"  # frozen weights: "auto" (decoders fp16 on a T4, bf16 on newer GPUs; encoders fp32) or a dtype name
+max_batch_tokens = None  # cap inference batches by padded tokens instead of rows; None: inference_batch_size rows
+layers_to_transform = None  # block numbers that get adapters, e.g. list(range(16, 42)); None: every block
+profile = None  # None: the device's (gpu, cpu); "decoder_train": QLoRA of Gemma-2-9B on one 40-80 GB GPU
+device = "auto"  # "auto": every CUDA device, else the CPU; or "cuda:0,cuda:1"
 
 # %% [markdown]
 # Every parameter above that is a LoRAClassifierModel setting (or folds_to_train) goes to the

@@ -44,3 +44,18 @@ def tiny_deberta_dir(tmp_path_factory) -> Path:
     from tiny_backbones import build_tiny_deberta
 
     return build_tiny_deberta(tmp_path_factory.mktemp("tiny-deberta"))
+
+
+@pytest.fixture(scope="session")
+def tiny_decoder_dir(tmp_path_factory):
+    """A factory: the folder of a random 2-block decoder of this model_type ("llama", "gemma2", "qwen2"), built once."""
+    from tiny_backbones import build_tiny_decoder
+
+    built: dict[str, Path] = {}
+
+    def folder(model_type: str) -> Path:
+        if model_type not in built:
+            built[model_type] = build_tiny_decoder(tmp_path_factory.mktemp(f"tiny-{model_type}"), model_type)
+        return built[model_type]
+
+    return folder

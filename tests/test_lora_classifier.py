@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from arenakit.backbones import BackboneNotFound, resolve_backbone
+from arenakit.bench.tiny_decoder import tiny_decoder_config
 from arenakit.cv import cross_validate
 from arenakit.data import load_competition, swap_ab
 from arenakit.folds import assign_folds, prompt_groups
@@ -18,20 +19,11 @@ from arenakit.models.lora.backbone import add_lora, head_modules, target_modules
 from arenakit.models.lora.batching import TokenRows
 from arenakit.models.lora_classifier import LoRAClassifierModel
 from arenakit.swap import swap_proba
+from tiny_backbones import tiny_model
 
 
 def tiny(backbone, **params) -> LoRAClassifierModel:
-    settings = dict(
-        backbone=str(backbone),
-        max_length=64,
-        epochs=1,
-        batch_size=8,
-        learning_rate=1e-3,
-        max_train_rows=48,
-        progress=False,
-        seed=3,
-    )
-    return LoRAClassifierModel(**{**settings, **params})
+    return tiny_model(backbone, **params)
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +37,7 @@ def fitted(tiny_deberta_dir, frame):
 
 
 def decoder_config(model_type: str):
-    from transformers import AutoConfig
-
-    return AutoConfig.for_model(
+    return tiny_decoder_config(
         model_type,
         vocab_size=64,
         hidden_size=16,
@@ -55,9 +45,6 @@ def decoder_config(model_type: str):
         num_hidden_layers=1,
         num_attention_heads=2,
         num_key_value_heads=1,
-        head_dim=8,
-        num_labels=3,
-        pad_token_id=0,
     )
 
 

@@ -122,3 +122,49 @@ def test_single_long_last_round_is_cut_not_dropped(minilm_tokenizer):
 def test_missing_columns_get_a_clear_error(minilm_tokenizer):
     with pytest.raises(ValueError, match="lacks response_turns_b.*load_competition"):
         cross_encoder_ids(pd.DataFrame({"prompt_turns": [["x"]], "response_turns_a": [["y"]]}), minilm_tokenizer, 32)
+
+
+@pytest.fixture(scope="module")
+def decoder_tokenizers(tiny_decoder_dir):
+    from arenakit.models.lora.backbone import load_tokenizer
+
+    return {kind: load_tokenizer(tiny_decoder_dir(kind)) for kind in ("llama", "qwen2")}
+
+
+def test_decoder_golden_string_marks_sections_bos_first_nothing_after_b(decoder_tokenizers):
+    frame = rows((["Which is bigger, 9.11 or 9.9?"], ["9.9 is bigger."], ["9.11 is bigger."]))
+    expected = (
+        "<prompt>: Which is bigger, 9.11 or 9.9?\n\n<response_a>: 9.9 is bigger.\n\n<response_b>: 9.11 is bigger."
+    )
+    llama, qwen = decoder_tokenizers["llama"], decoder_tokenizers["qwen2"]
+    assert cross_encoder_texts(frame, llama, 128) == [expected]
+    ids = cross_encoder_ids(frame, llama, 128)[0]
+    assert ids == [llama.bos_token_id] + llama(expected, add_special_tokens=False)["input_ids"]
+    assert llama.decode(ids[1:]) == expected  # B's text is the last thing the decoder reads
+    # Qwen-2's tokenizer has no BOS: the text alone.
+    assert cross_encoder_ids(frame, qwen, 128)[0] == qwen(expected, add_special_tokens=False)["input_ids"]
+
+
+def test_decoder_multi_turn_golden_string_marks_every_round(decoder_tokenizers):
+    frame = rows((["Hi", "Tell a joke"], ["Hello!", "Why did the chicken cross?"], ["Hey.", "No jokes today."]))
+    assert cross_encoder_texts(frame, decoder_tokenizers["llama"], 128) == [
+        "<prompt>: Hi\n\n<response_a>: Hello!\n\n<response_b>: Hey.\n\n"
+        "<prompt>: Tell a joke\n\n<response_a>: Why did the chicken cross?\n\n<response_b>: No jokes today."
+    ]
+
+
+@pytest.mark.parametrize("max_length", [64, 200])
+def test_decoder_budget_rules_are_the_formatters(decoder_tokenizers, max_length):
+    tokenizer = decoder_tokenizers["llama"]
+    frame = rows(([words("p", 400)], [words("a", 400)], [words("b", 400)]))
+    ids = cross_encoder_ids(frame, tokenizer, max_length)[0]
+    assert max_length - 3 <= len(ids) <= max_length  # the budget is used (cuts may retokenize shorter)
+    prompt, a, b = (
+        piece.split(": ", 1)[1] for piece in cross_encoder_texts(frame, tokenizer, max_length)[0].split("\n\n")
+    )
+    assert count(tokenizer, prompt) <= int(max_length * 0.2) + 1
+    assert abs(count(tokenizer, a) - count(tokenizer, b)) <= 2
+    assert a.startswith("a0") and a.endswith("a399") and b.startswith("b0") and b.endswith("b399")
+    latest = rows((["old question", words("p", 300)], ["old answer", words("a", 300)], ["old reply", words("b", 300)]))
+    text = cross_encoder_texts(latest, tokenizer, max_length)[0]
+    assert "old" not in text and text.startswith("<prompt>: p0") and text.count("<response_b>: ") == 1

@@ -1,7 +1,9 @@
 """Tiny random backbones for the LoRA tests: a DeBERTa-v2 with its own SentencePiece model, and decoders.
 
 The DeBERTa one exercises the real DeBERTa-v3 path (SentencePiece tokenizer, relative attention,
-query_proj/key_proj/value_proj targets, pooler + classifier head) in seconds on a CPU.
+query_proj/key_proj/value_proj targets, pooler + classifier head) in seconds on a CPU. The
+decoders (Llama, Gemma-2, Qwen-2: arenakit.bench.tiny_decoder, which the benchmark also uses)
+run the real decoder paths (marked-section input, last-token pooling, bitsandbytes layers).
 """
 
 from __future__ import annotations
@@ -71,3 +73,31 @@ def build_tiny_deberta(folder: Path) -> Path:
     tokenizer.save_pretrained(str(folder))
     assert tokenizer.convert_ids_to_tokens(AutoTokenizer.from_pretrained(str(folder))("the")["input_ids"])[0] == "[CLS]"
     return folder
+
+
+# Qwen-2's real tokenizer has no BOS token: its tiny copy has none either, so that path is tested.
+DECODERS_WITHOUT_BOS = ("qwen2",)
+
+
+def build_tiny_decoder(folder: Path, model_type: str) -> Path:
+    """A random 2-block decoder classifier (width 32) with a 1,000-token byte-level BPE trained on sample text."""
+    from arenakit.bench.tiny_decoder import build_tiny_decoder as build
+
+    return build(folder, model_type, _corpus(), vocab_size=1000, bos=model_type not in DECODERS_WITHOUT_BOS)
+
+
+def tiny_model(backbone, **params):
+    """A LoRA classifier sized for tests (64 tokens, a few dozen rows, one epoch, no progress bars); params override."""
+    from arenakit.models.lora_classifier import LoRAClassifierModel
+
+    settings = dict(
+        backbone=str(backbone),
+        max_length=64,
+        epochs=1,
+        batch_size=8,
+        learning_rate=1e-3,
+        max_train_rows=48,
+        progress=False,
+        seed=3,
+    )
+    return LoRAClassifierModel(**{**settings, **params})

@@ -14,6 +14,11 @@ object on a line of its own ({"stage": ..., ...}), for a regression check: `grep
     lora      LoRA fine-tuning and inference of the MiniLM cross-encoder (tokens/s), dynamic
               padding with length sorting against fixed max_length padding (arenakit.bench.lora);
               on --embedder-data when given, first --embedder-rows rows, --lora-max-length tokens
+    decoder   a tiny random Gemma-2 on the data's rows: token-budget batches against 8-row batches
+              (length-sorted, in row order, padded to max_length) at --decoder-max-lengths, 8-bit
+              against fp32, and the written Gemma-2-9B estimate for 2 x T4 (arenakit.bench.decoder);
+              on --embedder-data when given, first --decoder-rows rows. Run only when named in
+              --stages: it takes minutes on a CPU.
 """
 
 from __future__ import annotations
@@ -28,15 +33,23 @@ import time
 from pathlib import Path
 
 from arenakit.bench.data import stage_data, stage_features
+from arenakit.bench.decoder import stage_decoder
 from arenakit.bench.embedder import stage_embedder
 from arenakit.bench.lora import stage_lora
 
 REAL_TRAIN_ROWS = 57_477
 
 
-STAGES = {"data": stage_data, "features": stage_features, "embedder": stage_embedder, "lora": stage_lora}
+STAGES = {
+    "data": stage_data,
+    "features": stage_features,
+    "embedder": stage_embedder,
+    "lora": stage_lora,
+    "decoder": stage_decoder,
+}
+DEFAULT_STAGES = ("data", "features", "embedder", "lora")
 # Stages that run on the model data (--embedder-data) and take the row cap.
-MODEL_STAGES = ("embedder", "lora")
+MODEL_STAGES = ("embedder", "lora", "decoder")
 
 
 def peak_rss_mb() -> float:
@@ -44,20 +57,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_stage_in_child(stage: str, data_dir: Path, embedder_rows: int, lora_max_length: int) -> dict:
+def run_stage_in_child(stage: str, data_dir: Path, options: list[str]) -> dict:
     completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "arenakit.bench",
-            "--child",
-            stage,
-            str(data_dir),
-            "--embedder-rows",
-            str(embedder_rows),
-            "--lora-max-length",
-            str(lora_max_length),
-        ],
+        [sys.executable, "-m", "arenakit.bench", "--child", stage, str(data_dir), *options],
         capture_output=True,
         text=True,
         check=False,
@@ -68,6 +70,8 @@ def run_stage_in_child(stage: str, data_dir: Path, embedder_rows: int, lora_max_
 
 
 def format_figure(value) -> str:
+    if isinstance(value, str):
+        return value
     if isinstance(value, float):
         return f"{value:.1e}" if 0 < abs(value) < 0.01 else f"{value:,.2f}"
     return f"{value:,}"
@@ -78,13 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rows", type=int, default=REAL_TRAIN_ROWS, help="synthetic train rows (default: the real train size)"
     )
-    parser.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=list(STAGES))
+    parser.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=list(DEFAULT_STAGES))
     parser.add_argument("--embedder-data", type=Path, help="competition folder for the embedder stage")
     parser.add_argument(
         "--embedder-rows", type=int, default=1000, help="rows the embedder and lora stages use (default: 1000)"
     )
     parser.add_argument(
         "--lora-max-length", type=int, default=512, help="tokens per row in the lora stage (default: 512)"
+    )
+    parser.add_argument("--decoder-rows", type=int, default=128, help="rows the decoder stage times (default: 128)")
+    parser.add_argument(
+        "--decoder-max-lengths", type=int, nargs="+", default=[512, 2048], help="decoder stage max_length values"
     )
     parser.add_argument("--child", nargs=2, metavar=("STAGE", "DATA_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -94,12 +102,21 @@ def main(argv: list[str] | None = None) -> int:
         extra = {"max_rows": args.embedder_rows} if stage in MODEL_STAGES else {}
         if stage == "lora":
             extra.update(max_length=args.lora_max_length, train_rows=min(64, args.embedder_rows))
+        if stage == "decoder":
+            extra = {"max_rows": args.decoder_rows, "max_lengths": tuple(args.decoder_max_lengths)}
         result = STAGES[stage](Path(data_dir), **extra)
         result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
         return 0
 
     from arenakit.synthetic import write_sample
+
+    child_options = [
+        *("--embedder-rows", str(args.embedder_rows), "--lora-max-length", str(args.lora_max_length)),
+        *("--decoder-rows", str(args.decoder_rows), "--decoder-max-lengths", *map(str, args.decoder_max_lengths)),
+    ]
+    # Figures that are sentences (an estimate's assumptions) get lines of their own.
+    notes = {"t4_assumptions"}
 
     with tempfile.TemporaryDirectory(prefix="arenakit-bench-") as tmp:
         started = time.perf_counter()
@@ -110,8 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         for stage in args.stages:
             stage_data_dir = args.embedder_data if stage in MODEL_STAGES and args.embedder_data else data_dir
-            result = run_stage_in_child(stage, stage_data_dir, args.embedder_rows, args.lora_max_length)
-            figures = "  ".join(f"{key}={format_figure(value)}" for key, value in result.items())
+            result = run_stage_in_child(stage, stage_data_dir, child_options)
+            figures = "  ".join(f"{key}={format_figure(value)}" for key, value in result.items() if key not in notes)
             print(f"{stage}: {figures}")
+            for key in notes & set(result):
+                print(f"  {key}: {result[key]}")
             print(json.dumps({"stage": stage, **result}), flush=True)
     return 0

@@ -1,9 +1,14 @@
-"""A Hugging Face sequence classifier fine-tuned with LoRA: DeBERTa-v3 on Kaggle, the bundled MiniLM locally.
+"""A Hugging Face sequence classifier fine-tuned with LoRA: DeBERTa-v3 or a 9B decoder on Kaggle, MiniLM locally.
 
     model = LoRAClassifierModel(backbone="microsoft/deberta-v3-small", max_length=1024, epochs=2)
     model.fit(train)                       # both A/B orders, early stopping on an inner holdout
     proba = model.predict_proba(test)      # swap-averaged: both orders, mapped back, averaged
     model.save("fold_0"); LoRAClassifierModel.load("fold_0", max_length=512)
+    LoRAClassifierModel.load("fold_0", quantize="8bit", max_batch_tokens=8192, swap_on_second_device=True)
+
+A decoder (Gemma-2, Llama, Qwen-2, Mistral) reads marked sections and pools its last token
+(arenakit.models.lora.inputs); its weights load in fp16/bf16 (dtype="auto") or quantized on
+every device, each device with its own copy of the base and the same unmerged adapters.
 
 The backbone is a NAME ("minilm", "microsoft/deberta-v3-small") or a folder, resolved by
 arenakit.backbones.resolve_backbone at fit and at load, so saved adapters load wherever the
@@ -25,12 +30,23 @@ from arenakit.errors import ArtifactError
 from arenakit.folds import assign_folds, prompt_groups
 from arenakit.formatting import FORMATTER_VERSION, check_formatter_version
 from arenakit.models.base import ArenaModel, ArenaTags, training_labels
-from arenakit.models.lora.backbone import add_lora, load_adapters, load_classifier, load_tokenizer, quiet_transformers
-from arenakit.models.lora.batching import TokenRows
-from arenakit.models.lora.inputs import PROMPT_SHARE, cross_encoder_ids, cross_encoder_texts
+from arenakit.models.lora.backbone import (
+    adapter_state,
+    add_lora,
+    attach_adapters,
+    load_adapters,
+    load_classifier,
+    load_tokenizer,
+    place_on,
+    prepare_for_training,
+    quiet_transformers,
+    resolve_dtype,
+)
+from arenakit.models.lora.batching import TokenRows, split_rows
+from arenakit.models.lora.inputs import PROMPT_SHARE, cross_encoder_ids, cross_encoder_texts, reads_sections
 from arenakit.models.lora.predict import available_devices, predict_proba
 from arenakit.models.lora.train import TrainConfig, train_classifier
-from arenakit.swap import with_swapped_rows
+from arenakit.swap import average_orders, with_swapped_rows
 
 ADAPTER_DIR = "adapter"
 # What peft writes into it: without these the adapters cannot load.
@@ -57,7 +73,10 @@ class LoRAClassifierModel(ArenaModel):
     lora_r, lora_alpha, lora_dropout : the adapters' rank, scale (alpha / r multiplies their
         output) and dropout.
     target_modules : leaf names of the Linear layers that get adapters; None: chosen per
-        architecture (arenakit.models.lora.backbone.TARGET_MODULES).
+        architecture (arenakit.models.lora.backbone.TARGET_MODULES: every linear layer of a
+        decoder block, q/k/v/o and gate/up/down).
+    layers_to_transform : block numbers (from 0) that get adapters, e.g. list(range(16, 42)) to leave
+        the first 16 of Gemma-2-9B's 42 blocks without; None: every block.
     learning_rate, weight_decay, warmup_ratio : the optimizer's, with a cosine schedule after linear
         warmup (warmup_ratio of the optimizer steps).
     optimizer : "adamw", or bitsandbytes' "adamw_8bit" / "paged_adamw_8bit" (a quarter of the
@@ -76,21 +95,42 @@ class LoRAClassifierModel(ArenaModel):
     swap_augment : train on both A/B orders.
     swap_same_batch : with swap_augment, keep a row and its swap in the same batch.
     swap_average : average each prediction with the mapped-back prediction on the swapped rows.
-    device : "auto" (every CUDA device, else the CPU) or a device ("cpu", "cuda:1").
-    quantize : "4bit" or "8bit" to load the backbone through bitsandbytes (CUDA), None: no.
-    inference_batch_size : rows per inference batch.
+    device : "auto" (every CUDA device, else the CPU), a device ("cpu", "cuda:1") or several
+        separated by commas ("cuda:0,cuda:1"). Training uses the first; inference splits the
+        rows across all, each device with its own copy of the model.
+    dtype : what the frozen weights load in: "auto" (a decoder: fp16 on a CUDA device without
+        bf16 such as the T4, bf16 where supported, fp32 on CPU; an encoder: fp32), "float32",
+        "float16" or "bfloat16". The adapters and the head are always fp32.
+    quantize : "8bit" or "4bit" to load the backbone through bitsandbytes (LLM.int8 / NF4, on
+        CUDA or CPU), each device its own copy; None: no.
+    inference_batch_size : rows per inference batch (when max_batch_tokens is None).
+    max_batch_tokens : cap inference batches by padded tokens (rows x width) instead of rows;
+        the widest batch runs first, and a batch that runs out of CUDA memory is halved.
+    swap_on_second_device : with swap_average and two or more devices, predict the original
+        order on the first half of the devices and the A/B-swapped order on the other (the LMSYS
+        winners' layout on 2 x T4); otherwise both orders are split across all devices.
     checkpoint_dir : folder for resumable training checkpoints (None: no checkpoints).
     checkpoint_every : optimizer steps between checkpoints (also one at each epoch end).
     seed : seeds the subset, the holdout, the batches and the new weights.
     progress : show progress bars.
 
-    device, inference_batch_size, checkpoint_dir, checkpoint_every and progress change how a run
-    goes, not what the model learns (ArenaTags.run_only_params); checkpoint_dir is never taken
-    from a saved model.json.
+    device, inference_batch_size, max_batch_tokens, swap_on_second_device, checkpoint_dir,
+    checkpoint_every and progress change how a run goes, not what the model learns
+    (ArenaTags.run_only_params); checkpoint_dir is never taken from a saved model.json.
     """
 
     arena_tags = ArenaTags(
-        run_only_params=frozenset({"progress", "checkpoint_dir", "checkpoint_every", "device", "inference_batch_size"}),
+        run_only_params=frozenset(
+            {
+                "progress",
+                "checkpoint_dir",
+                "checkpoint_every",
+                "device",
+                "inference_batch_size",
+                "max_batch_tokens",
+                "swap_on_second_device",
+            }
+        ),
         checkpoint_param="checkpoint_dir",
         path_params=frozenset({"checkpoint_dir"}),
     )
@@ -106,6 +146,7 @@ class LoRAClassifierModel(ArenaModel):
         lora_alpha: int = 16,
         lora_dropout: float = 0.05,
         target_modules: list | None = None,
+        layers_to_transform: list | None = None,
         learning_rate: float = 2e-4,
         epochs: int = 1,
         batch_size: int = 8,
@@ -124,8 +165,11 @@ class LoRAClassifierModel(ArenaModel):
         swap_same_batch: bool = True,
         swap_average: bool = True,
         device: str = "auto",
+        dtype: str = "auto",
         quantize: str | None = None,
         inference_batch_size: int = 32,
+        max_batch_tokens: int | None = None,
+        swap_on_second_device: bool = False,
         checkpoint_dir: str | None = None,
         checkpoint_every: int = 200,
         seed: int = 42,
@@ -138,6 +182,7 @@ class LoRAClassifierModel(ArenaModel):
         self.lora_alpha = lora_alpha
         self.lora_dropout = lora_dropout
         self.target_modules = target_modules
+        self.layers_to_transform = layers_to_transform
         self.learning_rate = learning_rate
         self.epochs = epochs
         self.batch_size = batch_size
@@ -156,8 +201,11 @@ class LoRAClassifierModel(ArenaModel):
         self.swap_same_batch = swap_same_batch
         self.swap_average = swap_average
         self.device = device
+        self.dtype = dtype
         self.quantize = quantize
         self.inference_batch_size = inference_batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.swap_on_second_device = swap_on_second_device
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.seed = seed
@@ -168,8 +216,27 @@ class LoRAClassifierModel(ArenaModel):
     def _devices(self) -> list[str]:
         return available_devices(self.device)
 
-    def _load_backbone(self):
-        return load_classifier(resolve_backbone(self.backbone), self.tokenizer(), self.quantize, self._devices()[0])
+    def _load_backbone(self, device: str | None = None):
+        """A fresh copy of the base model with a new head, loaded for device (default: the first)."""
+        device = device or self._devices()[0]
+        dtype = resolve_dtype(self.dtype, device, decoder=reads_sections(self.tokenizer()))
+        return load_classifier(resolve_backbone(self.backbone), self.tokenizer(), self.quantize, device, dtype)
+
+    def _replicas(self, devices: list[str]) -> list:
+        """The model on devices[1:]: each its own base loaded there, with model_'s adapters and head (unmerged).
+
+        Never a deep copy: a quantized base cannot be copied or moved, and copying a model that
+        sits on one GPU would hold it twice there. Kept until the next fit or load.
+        """
+        cache = self.__dict__.setdefault("_device_models", {})
+        state = None
+        replicas = []
+        for position, device in enumerate(devices[1:], start=1):
+            if (position, device) not in cache:
+                state = state or adapter_state(self.model_)
+                cache[(position, device)] = place_on(attach_adapters(self._load_backbone(device), *state), device)
+            replicas.append(cache[(position, device)])
+        return replicas
 
     def tokenizer(self):
         """The backbone's tokenizer (loaded once)."""
@@ -206,10 +273,11 @@ class LoRAClassifierModel(ArenaModel):
             keep = np.sort(np.random.default_rng(self.seed).choice(len(frame), self.max_train_rows, replace=False))
             frame, y = frame.iloc[keep].reset_index(drop=True), y[keep]
         torch.manual_seed(self.seed)
-        base = self._load_backbone()
-        if self.gradient_checkpointing:
-            base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        self.model_ = add_lora(base, self.lora_r, self.lora_alpha, self.lora_dropout, self.target_modules)
+        self.__dict__.pop("_device_models", None)
+        base = prepare_for_training(self._load_backbone(), self.gradient_checkpointing)
+        self.model_ = add_lora(
+            base, self.lora_r, self.lora_alpha, self.lora_dropout, self.target_modules, self.layers_to_transform
+        )
         valid = inner_holdout(frame, y, self.valid_fraction, self.seed)
         train_rows, y_train = self._train_rows(frame[~valid].reset_index(drop=True), y[~valid])
         valid_rows = self.model_inputs(frame[valid].reset_index(drop=True))
@@ -230,14 +298,36 @@ class LoRAClassifierModel(ArenaModel):
         self.n_train_rows_ = int((~valid).sum())
         return self
 
-    def _predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
+    def _predict_rows(self, rows: TokenRows, parts: list[np.ndarray] | None = None) -> np.ndarray:
+        devices = self._devices()
         return predict_proba(
             self.model_,
-            self.model_inputs(frame.reset_index(drop=True)),
+            rows,
             self.inference_batch_size,
-            self._devices(),
+            devices,
             progress=self.progress,
+            max_batch_tokens=self.max_batch_tokens,
+            replicas=self._replicas(devices),
+            parts=parts,
         )
+
+    def _predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
+        return self._predict_rows(self.model_inputs(frame.reset_index(drop=True)))
+
+    def _predict_swap_averaged(self, frame: pd.DataFrame) -> np.ndarray:
+        """Both orders in one pass over every device (or one order per half of the devices), mapped back, averaged."""
+        frame = frame.reset_index(drop=True)
+        ids, swapped = self.input_ids(frame), self.input_ids(swap_ab(frame))
+        rows = TokenRows(ids + swapped, self.tokenizer().pad_token_id)
+        n_devices = len(self._devices())
+        parts = None
+        if self.swap_on_second_device and n_devices > 1:
+            lengths, first = rows.lengths, n_devices // 2
+            parts = split_rows(lengths[: len(ids)], first) + [
+                len(ids) + part for part in split_rows(lengths[len(ids) :], n_devices - first)
+            ]
+        proba = self._predict_rows(rows, parts)
+        return average_orders(proba[: len(ids)], proba[len(ids) :])
 
     def trainable_parameters(self) -> tuple[int, int]:
         """(trained, total) parameter counts: the adapters and the head against the whole model (also after load)."""
@@ -259,6 +349,7 @@ class LoRAClassifierModel(ArenaModel):
         missing = [name for name in ADAPTER_FILES if not (adapter / name).is_file()]
         if missing:
             raise ArtifactError(f"{adapter}: no {', '.join(missing)}; copy the whole model folder, or retrain")
+        self.__dict__.pop("_device_models", None)
         base = self._load_backbone()
         try:
             self.model_ = load_adapters(base, adapter)
@@ -270,3 +361,5 @@ class LoRAClassifierModel(ArenaModel):
         self.model_.eval()
         self.history_ = extras.get("history", [])
         self.n_train_rows_ = extras.get("n_train_rows")
+        # Every device gets its copy now, so loading (not the first prediction) carries that cost.
+        self._replicas(self._devices())

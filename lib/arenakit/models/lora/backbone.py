@@ -1,13 +1,25 @@
 """Load a backbone as a 3-label sequence classifier and put LoRA adapters on it.
 
+    model = load_classifier(path, tokenizer, quantize="8bit", device="cuda:1", dtype=torch.float16)
+    model = add_lora(model, r=16, alpha=32, dropout=0.05, layers_to_transform=range(16, 42))
+
 Target modules are chosen per architecture (config.model_type): the attention projections (and
 the feed-forward ones) of the encoder or decoder blocks, never the classification head, which is
 trained in full (peft's modules_to_save). Decoder backbones (Llama, Gemma, Qwen, Mistral) get a
 pad token when they lack one: their sequence-classification classes pool the last non-pad token.
+
+Precision: the frozen weights load in the given dtype (resolve_dtype: fp16 on a T4, bf16 where
+the GPU has it, fp32 on CPU), or quantized by bitsandbytes ("8bit": LLM.int8 with fp16 compute,
+"4bit": NF4) on any device, CPU included (bitsandbytes 0.50). The adapters and the head are kept
+in fp32 (adapters_in_fp32), as QLoRA trains them. The attention implementation is chosen per
+architecture (ATTENTION): Gemma-2's attention logits are soft-capped (tanh(x / 50) * 50), which
+PyTorch's fused SDPA kernel cannot do and FlashAttention-2 does only on Ampere or newer, so on a
+T4 Gemma-2 runs eager attention (the full score matrix, materialized per layer).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
@@ -34,6 +46,10 @@ TARGET_MODULES = {
 }
 # Top-level modules of the *ForSequenceClassification classes that form the head.
 HEAD_MODULES = ("classifier", "score", "pooler")
+# Attention implementation per config.model_type; others get transformers' default (SDPA where supported).
+ATTENTION = {"gemma2": "eager"}
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+QUANTIZE = ("8bit", "4bit")
 
 
 def quiet_transformers() -> None:
@@ -45,6 +61,8 @@ def quiet_transformers() -> None:
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     logging.getLogger("peft").setLevel(logging.ERROR)
+    # "MatMul8bitLt: inputs will be cast to float16", once per layer and call: expected, not actionable.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     # Deprecation notices between transformers and peft releases say nothing a kit user can act on.
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
@@ -118,39 +136,93 @@ def linear_layers(model, leaf_names) -> list[str]:
     return names
 
 
-def load_classifier(path: Path | str, tokenizer, quantize: str | None = None, device: str = "cpu"):
-    """The backbone with a fresh 3-label head; quantize "4bit"/"8bit" loads it through bitsandbytes (CUDA only)."""
-    from transformers import AutoModelForSequenceClassification
+def resolve_dtype(dtype: str, device: str, decoder: bool) -> torch.dtype:
+    """The dtype the frozen weights load in.
 
-    kwargs = {"num_labels": N_CLASSES}
+    "auto": for a decoder, fp16 on a CUDA device without bf16 (T4, V100: bf16 is emulated there
+    and slow), bf16 where the GPU has it (compute capability 8 and up), fp32 on CPU; for an
+    encoder fp32 everywhere (it is small, and fp16 autocast does its CUDA compute as before).
+    Otherwise the named dtype ("float32", "float16", "bfloat16").
+    """
+    if dtype != "auto":
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype={dtype!r}: use 'auto' or one of {', '.join(DTYPES)}")
+        return DTYPES[dtype]
+    if not decoder or not device.startswith("cuda"):
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
+
+
+def _quantization_config(quantize: str, compute_dtype: torch.dtype):
+    from transformers import BitsAndBytesConfig
+
+    if quantize not in QUANTIZE:
+        raise ValueError(f"quantize={quantize!r}: use '8bit', '4bit' or None")
+    return BitsAndBytesConfig(
+        load_in_8bit=quantize == "8bit",
+        load_in_4bit=quantize == "4bit",
+        bnb_4bit_compute_dtype=compute_dtype,
+        bnb_4bit_quant_type="nf4",
+    )
+
+
+def load_classifier(
+    path: Path | str, tokenizer, quantize: str | None = None, device: str = "cpu", dtype: torch.dtype = torch.float32
+):
+    """The backbone with a fresh 3-label head, in dtype; quantize "8bit"/"4bit" loads it through bitsandbytes.
+
+    A quantized model is loaded onto its device (it cannot move afterwards); one that is not
+    loads on the CPU and is placed later. The KV cache is off: a classifier reads each row once.
+    """
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    kwargs = {"num_labels": N_CLASSES, "dtype": dtype}
+    attention = ATTENTION.get(AutoConfig.from_pretrained(str(path)).model_type)
+    if attention:
+        kwargs["attn_implementation"] = attention
     if quantize:
-        if quantize not in ("4bit", "8bit") or not device.startswith("cuda"):
-            raise ValueError(
-                f"quantize={quantize!r}: use '4bit' or '8bit', and only on a CUDA device (device={device!r})"
-            )
-        from transformers import BitsAndBytesConfig
-
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=quantize == "4bit",
-            load_in_8bit=quantize == "8bit",
-            bnb_4bit_compute_dtype=torch.float16,
-            bnb_4bit_quant_type="nf4",
-        )
+        kwargs["quantization_config"] = _quantization_config(quantize, dtype)
         kwargs["device_map"] = {"": device}
     model = AutoModelForSequenceClassification.from_pretrained(str(path), **kwargs)
     model.config.pad_token_id = tokenizer.pad_token_id
-    if quantize:
-        from peft import prepare_model_for_kbit_training
-
-        model = prepare_model_for_kbit_training(model)
+    model.config.use_cache = False
     return model
 
 
-def add_lora(model, r: int, alpha: int, dropout: float, leaf_names=None):
-    """Wrap the classifier with LoRA adapters on its target modules; the head is trained in full."""
+def prepare_for_training(model, gradient_checkpointing: bool):
+    """Freeze the backbone; with gradient_checkpointing, recompute each block's activations in the backward pass.
+
+    The non-reentrant checkpointing needs no inputs that require grad, so a frozen (or quantized)
+    base trains its adapters without peft's prepare_model_for_kbit_training, which would also cast
+    every non-quantized weight to fp32 (Gemma-2-9B's 0.9B-parameter embedding: 3.7 GB).
+    """
+    model.requires_grad_(False)
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model
+
+
+def _layer_index(name: str) -> int | None:
+    """The block number in a module name ("model.layers.12.self_attn.q_proj" -> 12), None outside the blocks."""
+    for part in name.split("."):
+        if part.isdigit():
+            return int(part)
+    return None
+
+
+def add_lora(model, r: int, alpha: int, dropout: float, leaf_names=None, layers_to_transform=None):
+    """Wrap the classifier with LoRA adapters on its target modules (in the chosen blocks); the head is trained in full."""
     from peft import LoraConfig, get_peft_model
 
     targets = linear_layers(model, leaf_names) if leaf_names else target_modules(model)
+    if layers_to_transform is not None:
+        chosen = {int(index) for index in layers_to_transform}
+        targets = [name for name in targets if _layer_index(name) in chosen]
+        if not targets:
+            raise ValueError(
+                f"layers_to_transform={sorted(chosen)} selects none of the target layers; "
+                f"the blocks are numbered from 0 to {model.config.num_hidden_layers - 1}"
+            )
     config = LoraConfig(
         r=r,
         lora_alpha=alpha,
@@ -159,7 +231,51 @@ def add_lora(model, r: int, alpha: int, dropout: float, leaf_names=None):
         modules_to_save=head_modules(model),
         bias="none",
     )
-    return get_peft_model(model, config)
+    return adapters_in_fp32(get_peft_model(model, config))
+
+
+def _cast_inputs_to_weights(module, args):
+    # A head wrapped by peft holds its original and its trained copy (modules_to_save): the copy counts.
+    dtype = next(getattr(module, "modules_to_save", module).parameters()).dtype
+    return tuple(arg.to(dtype) if torch.is_tensor(arg) and arg.is_floating_point() else arg for arg in args)
+
+
+def adapters_in_fp32(peft_model):
+    """Keep the adapters and the head in fp32 over a half-precision or quantized base.
+
+    Their optimizer updates are too small for fp16 and the gradient scaler refuses fp16 gradients.
+    peft casts what enters and leaves an adapter; the head gets its input cast by a hook (under
+    CUDA autocast the cast is a no-op: autocast picks the matmul dtype).
+    """
+    for name, param in peft_model.named_parameters():
+        if ("lora_" in name or "modules_to_save" in name) and param.dtype != torch.float32:
+            param.data = param.data.float()
+    base = peft_model.get_base_model()
+    for name in head_modules(base):
+        head = getattr(base, name)
+        if not getattr(head, "_arenakit_casts_inputs", False):
+            head.register_forward_pre_hook(_cast_inputs_to_weights)
+            head._arenakit_casts_inputs = True
+    return peft_model
+
+
+def adapter_state(peft_model) -> tuple:
+    """(config, weights) of the adapters and the head, to put the same adapters on another copy of the base."""
+    from peft import get_peft_model_state_dict
+
+    state = {key: value.detach().to("cpu", copy=True) for key, value in get_peft_model_state_dict(peft_model).items()}
+    return copy.deepcopy(peft_model.peft_config["default"]), state
+
+
+def attach_adapters(base_model, config, state: dict):
+    """The base with these adapters and head (unmerged), for inference on the base's device."""
+    from peft import get_peft_model, set_peft_model_state_dict
+
+    peft_model = get_peft_model(base_model, copy.deepcopy(config))
+    result = set_peft_model_state_dict(peft_model, state)
+    if result.unexpected_keys:
+        raise ValueError(f"adapter weights that fit no layer of the base: {', '.join(result.unexpected_keys[:5])}")
+    return adapters_in_fp32(peft_model).eval()
 
 
 def is_quantized(model) -> bool:
@@ -177,4 +293,4 @@ def load_adapters(base_model, adapter_dir: Path | str):
     """The classifier with saved adapters and head, for inference."""
     from peft import PeftModel
 
-    return PeftModel.from_pretrained(base_model, str(adapter_dir), is_trainable=False)
+    return adapters_in_fp32(PeftModel.from_pretrained(base_model, str(adapter_dir), is_trainable=False))

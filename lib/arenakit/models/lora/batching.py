@@ -3,14 +3,18 @@
     rows = TokenRows(ids, pad_id)                 # one token sequence per row
     rows.batch([3, 7, 9])                         # the model's keyword inputs for those rows, padded
     length_grouped_batches(rows.lengths, 8)       # index batches of rows of similar length
+    token_budget_batches(rows.lengths, 8192)      # inference batches of at most 8192 padded tokens
+    split_rows(rows.lengths, 2)                   # the rows each of two devices predicts
 
 The training loop and inference see rows only through TokenRows' interface (len, lengths,
 batch, update_digest), so an architecture that reads a row differently (two sequences a row, say)
-brings its own rows class and reuses both.
+brings its own rows class and reuses these.
 
 Sorting by length makes each batch pad to the length of similar rows instead of max_length;
 training shuffles within "megabatches" of similar length so batches stay random in order. A row
-and its A/B swap can be kept in the same batch (swap_pairs).
+and its A/B swap can be kept in the same batch (swap_pairs). Inference batches may be capped by
+padded tokens instead of rows: memory grows with rows x width, so a token budget fills a batch
+with many short rows or a few long ones, where a row count must be sized for the longest.
 """
 
 from __future__ import annotations
@@ -89,3 +93,37 @@ class TokenRows:
         digest.update(self.lengths.tobytes())
         for seq in self.ids:
             digest.update(np.asarray(seq, np.int64).tobytes())
+
+
+def token_budget_batches(lengths, max_batch_tokens: int) -> list[np.ndarray]:
+    """Inference batches of rows sorted longest first, each at most max_batch_tokens padded tokens (rows x width).
+
+    The first batch is the widest, so an out-of-memory error shows at once. A row longer than
+    the budget gets a batch of its own.
+    """
+    if max_batch_tokens < 1:
+        raise ValueError(f"max_batch_tokens must be a positive number of tokens; got {max_batch_tokens!r}")
+    lengths = np.asarray(lengths)
+    order = np.argsort(-lengths, kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        per_batch = max(1, max_batch_tokens // max(1, int(lengths[order[start]])))
+        batches.append(order[start : start + per_batch])
+        start += per_batch
+    return batches
+
+
+def padded_tokens(lengths, batches: list[np.ndarray], pad_to: int | None = None) -> int:
+    """Tokens the model computes for these batches, padding included (each batch is as wide as its longest row)."""
+    lengths = np.asarray(lengths)
+    return int(sum(len(batch) * (pad_to or int(lengths[batch].max())) for batch in batches if len(batch)))
+
+
+def split_rows(lengths, n_parts: int) -> list[np.ndarray]:
+    """Row indices for each of n_parts devices: dealt in turn down the length-sorted order, each part in row order.
+
+    Every part gets a like share of long and short rows, so the devices finish together, and a
+    slice of rows splits the way the whole does (a timing slice measures the full run's split).
+    """
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    return [np.sort(order[part::n_parts]) for part in range(n_parts)]

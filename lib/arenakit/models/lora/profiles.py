@@ -3,6 +3,7 @@
     settings = resolve_settings(globals())                 # in the notebook: its parameters
     settings = resolve_settings({"max_length": None, "epochs": 3}, device="cpu")
     model = LoRAClassifierModel(**model_params(settings))
+    settings = resolve_settings({"profile": "decoder_2xt4", "backbone": "/kaggle/input/gemma-2-9b"})
 
 Settings are LoRAClassifierModel's parameters plus folds_to_train; resolve_settings picks them
 out of whatever mapping it is given (a notebook's variables, a command line's -p values) and
@@ -10,6 +11,17 @@ ignores the rest. A setting left at None takes the profile's value; any value gi
 profile fits microsoft/deberta-v3-small at 1024 tokens on one 16 GB T4 in fp16 (batch 4 x 4
 accumulation). The CPU profile is a smoke-sized run of the bundled MiniLM: it shows the whole
 pipeline working, not a competitive model.
+
+The decoder profiles are chosen by name (the `profile` setting), never by device:
+- decoder_2xt4: inference of a 9B decoder (Gemma-2-9B) on Kaggle's 2 x T4: 8-bit weights with
+  fp16 compute, one copy per T4, max_length 2048, batches of at most 8,192 padded tokens (4 rows
+  at 2048), the original order on GPU 0 and the A/B-swapped order on GPU 1. Memory per T4 (README,
+  "Decoder judges"): 10.4 GB of 8-bit weights and fp16 embeddings, about 3 GB of activations at
+  8,192 tokens (Gemma-2's eager attention included), within the 14.6 GiB a T4 leaves free.
+- decoder_train: QLoRA training of a 9B decoder on one 40-80 GB GPU: a 4-bit NF4 base, LoRA
+  r=16 on every linear layer of blocks 16 and up (the public Gemma-2 notebook's memory trade),
+  gradient checkpointing, paged 8-bit AdamW, 1,024 tokens a row (infer the saved adapters at
+  2,048 with decoder_2xt4). On 80 GB, quantize=None (bf16 weights) trains faster.
 """
 
 from __future__ import annotations
@@ -18,8 +30,9 @@ from collections.abc import Mapping
 
 from arenakit.models.lora.predict import available_devices
 
-# Settings that say which folds to train, not how a model is made.
-RUN_SETTINGS = {"folds_to_train"}
+# Settings that say which folds to train or which profile to start from, not how a model is made.
+RUN_SETTINGS = {"folds_to_train", "profile"}
+GEMMA_2_9B = "google/gemma-2-9b-it"
 
 PROFILES = {
     "gpu": {
@@ -47,6 +60,38 @@ PROFILES = {
     },
 }
 
+DECODER_PROFILES = {
+    "decoder_2xt4": {
+        "backbone": GEMMA_2_9B,
+        "quantize": "8bit",
+        "dtype": "auto",
+        "max_length": 2048,
+        "max_batch_tokens": 8192,
+        "swap_average": True,
+        "swap_on_second_device": True,
+        "device": "auto",
+    },
+    "decoder_train": {
+        "backbone": GEMMA_2_9B,
+        "quantize": "4bit",
+        "dtype": "auto",
+        "max_length": 1024,
+        "lora_r": 16,
+        "lora_alpha": 32,
+        "lora_dropout": 0.05,
+        "layers_to_transform": list(range(16, 42)),
+        "gradient_checkpointing": True,
+        "optimizer": "paged_adamw_8bit",
+        "learning_rate": 1e-4,
+        "epochs": 1,
+        "batch_size": 4,
+        "grad_accum": 4,
+        "max_batch_tokens": 16384,
+        "max_train_rows": None,
+        "folds_to_train": [0],
+    },
+}
+
 
 def profile_name(device: str = "auto") -> str:
     return "gpu" if available_devices(device)[0].startswith("cuda") else "cpu"
@@ -60,14 +105,18 @@ def setting_names() -> set[str]:
 
 
 def resolve_settings(given: Mapping, device: str | None = None) -> dict:
-    """The profile's settings for the device, overridden by every setting in `given` that is not None.
+    """The profile's settings, overridden by every setting in `given` that is not None.
 
-    device: the device to choose the profile for; None: given["device"], else "auto".
+    The profile is given["profile"] (a name in DECODER_PROFILES or PROFILES) when set, else the
+    device's (PROFILES); device: the device to choose it for; None: given["device"], else "auto".
     """
     names = setting_names()
     chosen = {key: value for key, value in given.items() if key in names and value is not None}
-    device = device or chosen.get("device", "auto")
-    return {**PROFILES[profile_name(device)], **chosen}
+    profiles = {**PROFILES, **DECODER_PROFILES}
+    name = chosen.get("profile") or profile_name(device or chosen.get("device", "auto"))
+    if name not in profiles:
+        raise ValueError(f"profile {name!r}: use one of {', '.join(profiles)}, or None for the device's")
+    return {**profiles[name], **chosen}
 
 
 def model_params(settings: Mapping) -> dict:
