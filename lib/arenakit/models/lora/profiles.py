@@ -6,9 +6,9 @@
 
 Settings are LoRAClassifierModel's parameters plus folds_to_train; resolve_settings picks them
 out of whatever mapping it is given (a notebook's variables, a command line's -p values) and
-ignores the rest. A setting left at None takes the profile's value; any value given wins. The GPU
-profile fits microsoft/deberta-v3-small at 1024 tokens on one 16 GB T4 in fp16 (batch 4 x 4
-accumulation). The CPU profile is a smoke-sized run of the bundled MiniLM: it shows the whole
+ignores the rest. A setting left at None takes the profile's value (or the architecture's,
+ARCHITECTURE_DEFAULTS); any value given wins. The GPU profile fits microsoft/deberta-v3-small at
+1024 tokens on one 16 GB T4 in fp16 (batch 4 x 4 accumulation). The CPU profile is a smoke-sized run of the bundled MiniLM: it shows the whole
 pipeline working, not a competitive model.
 """
 
@@ -48,6 +48,11 @@ PROFILES = {
 }
 
 
+# Defaults that depend on the architecture, over the profile's (a value given still wins): the
+# Siamese model is symmetric by construction, so a row's swap gives exactly its gradient again.
+ARCHITECTURE_DEFAULTS = {"siamese": {"swap_augment": False}}
+
+
 def profile_name(device: str = "auto") -> str:
     return "gpu" if available_devices(device)[0].startswith("cuda") else "cpu"
 
@@ -67,7 +72,7 @@ def resolve_settings(given: Mapping, device: str | None = None) -> dict:
     names = setting_names()
     chosen = {key: value for key, value in given.items() if key in names and value is not None}
     device = device or chosen.get("device", "auto")
-    return {**PROFILES[profile_name(device)], **chosen}
+    return {**PROFILES[profile_name(device)], **ARCHITECTURE_DEFAULTS.get(chosen.get("architecture"), {}), **chosen}
 
 
 def model_params(settings: Mapping) -> dict:
