@@ -14,6 +14,9 @@ object on a line of its own ({"stage": ..., ...}), for a regression check: `grep
     lora      LoRA fine-tuning and inference of the MiniLM cross-encoder (tokens/s), dynamic
               padding with length sorting against fixed max_length padding (arenakit.bench.lora);
               on --embedder-data when given, first --embedder-rows rows, --lora-max-length tokens
+    siamese   the Siamese model (two sequences of --lora-max-length / 2 tokens a row, one pass)
+              against the cross-encoder with swap averaging (one of --lora-max-length, two passes):
+              training and inference rows/s, interleaved (arenakit.bench.siamese)
 """
 
 from __future__ import annotations
@@ -30,13 +33,20 @@ from pathlib import Path
 from arenakit.bench.data import stage_data, stage_features
 from arenakit.bench.embedder import stage_embedder
 from arenakit.bench.lora import stage_lora
+from arenakit.bench.siamese import stage_siamese
 
 REAL_TRAIN_ROWS = 57_477
 
 
-STAGES = {"data": stage_data, "features": stage_features, "embedder": stage_embedder, "lora": stage_lora}
+STAGES = {
+    "data": stage_data,
+    "features": stage_features,
+    "embedder": stage_embedder,
+    "lora": stage_lora,
+    "siamese": stage_siamese,
+}
 # Stages that run on the model data (--embedder-data) and take the row cap.
-MODEL_STAGES = ("embedder", "lora")
+MODEL_STAGES = ("embedder", "lora", "siamese")
 
 
 def peak_rss_mb() -> float:
@@ -92,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         stage, data_dir = args.child
         extra = {"max_rows": args.embedder_rows} if stage in MODEL_STAGES else {}
-        if stage == "lora":
+        if stage in ("lora", "siamese"):
             extra.update(max_length=args.lora_max_length, train_rows=min(64, args.embedder_rows))
         result = STAGES[stage](Path(data_dir), **extra)
         result["peak_rss_mb"] = peak_rss_mb()
