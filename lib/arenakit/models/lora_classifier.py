@@ -63,7 +63,7 @@ class LoRAClassifierModel(ArenaModel):
         backbones only.
     finetune : "lora" (adapters on the encoder, the head in full) or, with architecture="siamese",
         "full" (every encoder weight; use a learning rate around 2e-5).
-    max_length : tokens per row, the tokenizer's specials included.
+    max_length : tokens per row (siamese: per side), the tokenizer's specials included.
     prompt_share : the prompt's capped share of the tokens while the responses need the room.
     lora_r, lora_alpha, lora_dropout : the adapters' rank, scale (alpha / r multiplies their
         output) and dropout.
