@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from arenakit.errors import ArtifactError
-from arenakit.models.lora.backbone import add_lora, load_adapters
+from arenakit.models.lora.backbone import add_lora, load_adapters, quiet_transformers
 
 ARCHITECTURES = ("cross_encoder", "siamese")
 FINETUNE_MODES = ("lora", "full")
@@ -124,6 +124,7 @@ def load_encoder(path: Path | str) -> nn.Module:
     from transformers import AutoConfig, AutoModel
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
+    quiet_transformers()  # the head-less load lists the checkpoint's unused head weights: expected, not news
     config = AutoConfig.from_pretrained(str(path))
     if config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES or getattr(config, "is_decoder", False):
         raise ValueError(
