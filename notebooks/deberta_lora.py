@@ -19,6 +19,14 @@
 # feed-forward layers get LoRA adapters; the classification head is trained in full. Every
 # training row is seen in both A/B orders, and predictions average both orders.
 #
+# With `architecture = "siamese"`, one shared encoder reads "prompt + response A" and "prompt +
+# response B" as two sequences of max_length tokens each (so each response gets about twice the
+# room), mean-pools each, and a head symmetric by construction turns the two vectors into the
+# three probabilities: swapping A and B swaps P(A) and P(B) exactly, so inference needs no swapped
+# pass (swap_average is ignored) and training needs no swapped rows (swap_augment defaults to off).
+# Encoder backbones only (DeBERTa-v3, RoBERTa, ELECTRA, BERT/MiniLM); `finetune = "full"` trains
+# every encoder weight instead of LoRA adapters.
+#
 # Settings left at None take the device's profile: on a GPU, microsoft/deberta-v3-small at 1024
 # tokens (fits a 16 GB T4 in fp16); on a CPU, a one-minute run of the bundled all-MiniLM-L6-v2 that
 # shows the pipeline working. Run with `python build.py run deberta_lora`.
@@ -95,7 +103,9 @@ n_folds = 5
 seed = 42
 folds_to_train = None  # fold numbers to train, e.g. [0] or [0, 1, 2, 3, 4]; None: profile ([0])
 backbone = None  # name ("microsoft/deberta-v3-small", "minilm") or folder; None: profile
-max_length = None  # tokens per row, specials included; None: profile (1024 GPU, 96 CPU)
+architecture = "cross_encoder"  # or "siamese": prompt + A and prompt + B encoded apart, symmetric head
+finetune = "lora"  # or "full" (siamese only): every encoder weight trained, lr around 2e-5
+max_length = None  # tokens per sequence (siamese: per side), specials included; None: profile (1024 GPU, 96 CPU)
 lora_r = 8
 lora_alpha = 16
 lora_dropout = 0.05
@@ -106,9 +116,9 @@ grad_accum = None  # batches per optimizer step; None: profile (4 GPU, 1 CPU)
 label_smoothing = 0.0
 max_train_rows = None  # cap on training rows per fold; None: profile (all GPU, 160 CPU)
 inference_batch_size = None  # None: profile
-swap_augment = True  # train on both A/B orders
+swap_augment = None  # train on both A/B orders; None: yes for the cross-encoder, no for siamese (same gradient)
 swap_same_batch = True  # a row and its swap in the same batch
-swap_average = True  # average each prediction with the mapped-back prediction on swapped rows
+swap_average = True  # average each prediction with the mapped-back one on swapped rows (siamese: ignored)
 gradient_checkpointing = False  # trade compute for memory (longer max_length, bigger backbones)
 quantize = None  # "8bit" or "4bit" through bitsandbytes, each device its own copy (7B+ decoder backbones)
 dtype = "auto"  # frozen weights: "auto" (decoders fp16 on a T4, bf16 on newer GPUs; encoders fp32) or a dtype name
@@ -149,12 +159,15 @@ pd.Series(settings, name="setting").to_frame()
 
 # %% [markdown]
 # ## What the model reads
-# The first row as the cross-encoder sees it (the tokenizer's specials are added around it), and
-# the token count of every training row against max_length.
+# The first row as the model sees it (the tokenizer's specials are added around it; siamese: side
+# A, then side B), and the token count of every training row against max_length (siamese: its
+# longer side).
 
 # %%
-print(model.input_texts(train.iloc[:1])[0][:1500])
-lengths = pd.Series([len(ids) for ids in model.input_ids(train)], name="tokens per row")
+first = model.input_texts(train.iloc[:1])[0]
+for text in first if architecture == "siamese" else [first]:
+    print(text[:1500], end="\n\n")
+lengths = pd.Series(model.model_inputs(train).lengths, name="tokens per row")
 lengths.describe().to_frame().T
 
 # %% [markdown]
@@ -177,7 +190,7 @@ run = cross_validate(
 print(run.summary())
 print(f"out-of-fold rows: {run.metrics['oof_rows']} of {len(train)} (folds {run.metrics['folds_trained']})")
 trainable, total = run.ensemble.models[0].trainable_parameters()
-print(f"trainable parameters: {trainable:,} of {total:,} ({trainable / total:.2%}): adapters and head")
+print(f"trainable parameters: {trainable:,} of {total:,} ({trainable / total:.2%})")
 
 # %%
 histories = {

@@ -41,7 +41,7 @@ def test_benchmark_prints_its_figures():
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
     figures = {row["stage"]: row for row in map(json.loads, re.findall(r"^\{.*\}$", completed.stdout, re.M))}
-    assert set(figures) == {"data", "features", "embedder", "lora"}
+    assert set(figures) == {"data", "features", "embedder", "lora", "siamese"}
     readable = {line.split(":")[0] for line in completed.stdout.splitlines() if not line.startswith("{")}
     assert set(figures) <= readable  # each stage also has its line for the reader
     data, features, embedder, lora = (figures[name] for name in ("data", "features", "embedder", "lora"))
@@ -53,3 +53,7 @@ def test_benchmark_prints_its_figures():
     assert lora["rows"] == 12 and lora["max_length"] == 64 and lora["train_tokens_per_s"] > 0
     assert lora["mean_tokens"] <= 64 and lora["dynamic_vs_fixed_speedup"] > 0.2
     assert lora["max_proba_diff"] < 1e-4  # padding changes the cost, not the answer
+    siamese = figures["siamese"]
+    assert siamese["rows"] == 12 and (siamese["cross_max_length"], siamese["siamese_max_length"]) == (64, 32)
+    assert siamese["siamese_train_rows_per_s"] > 0 and siamese["cross_swap_avg_infer_rows_per_s"] > 0
+    assert 0.3 < siamese["infer_speedup"] < 10 and siamese["siamese_max_swap_gap"] < 1e-6  # one pass, exactly symmetric

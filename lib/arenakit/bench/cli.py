@@ -14,6 +14,9 @@ object on a line of its own ({"stage": ..., ...}), for a regression check: `grep
     lora      LoRA fine-tuning and inference of the MiniLM cross-encoder (tokens/s), dynamic
               padding with length sorting against fixed max_length padding (arenakit.bench.lora);
               on --embedder-data when given, first --embedder-rows rows, --lora-max-length tokens
+    siamese   the Siamese model (two sequences of --lora-max-length / 2 tokens a row, one pass)
+              against the cross-encoder with swap averaging (one of --lora-max-length, two passes):
+              training and inference rows/s, interleaved (arenakit.bench.siamese)
     decoder   a tiny random Gemma-2 on the data's rows: token-budget batches against 8-row batches
               (length-sorted, in row order, padded to max_length) at --decoder-max-lengths, 8-bit
               against fp32, and the written Gemma-2-9B estimate for 2 x T4 (arenakit.bench.decoder);
@@ -36,6 +39,7 @@ from arenakit.bench.data import stage_data, stage_features
 from arenakit.bench.decoder import stage_decoder
 from arenakit.bench.embedder import stage_embedder
 from arenakit.bench.lora import stage_lora
+from arenakit.bench.siamese import stage_siamese
 
 REAL_TRAIN_ROWS = 57_477
 
@@ -46,10 +50,11 @@ STAGES = {
     "embedder": stage_embedder,
     "lora": stage_lora,
     "decoder": stage_decoder,
+    "siamese": stage_siamese,
 }
-DEFAULT_STAGES = ("data", "features", "embedder", "lora")
+DEFAULT_STAGES = ("data", "features", "embedder", "lora", "siamese")
 # Stages that run on the model data (--embedder-data) and take the row cap.
-MODEL_STAGES = ("embedder", "lora", "decoder")
+MODEL_STAGES = ("embedder", "lora", "siamese", "decoder")
 
 
 def peak_rss_mb() -> float:
@@ -100,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         stage, data_dir = args.child
         extra = {"max_rows": args.embedder_rows} if stage in MODEL_STAGES else {}
-        if stage == "lora":
+        if stage in ("lora", "siamese"):
             extra.update(max_length=args.lora_max_length, train_rows=min(64, args.embedder_rows))
         if stage == "decoder":
             extra = {"max_rows": args.decoder_rows, "max_lengths": tuple(args.decoder_max_lengths)}

@@ -4,6 +4,7 @@
     model.fit(train)                       # both A/B orders, early stopping on an inner holdout
     proba = model.predict_proba(test)      # swap-averaged: both orders, mapped back, averaged
     model.save("fold_0"); LoRAClassifierModel.load("fold_0", max_length=512)
+    LoRAClassifierModel(architecture="siamese", swap_augment=False)   # two sequences a row, symmetric head
     LoRAClassifierModel.load("fold_0", quantize="8bit", max_batch_tokens=8192, swap_on_second_device=True)
 
 A decoder (Gemma-2, Llama, Qwen-2, Mistral) reads marked sections and pools its last token
@@ -18,6 +19,7 @@ adapter folder), the formatter version (loading refuses another) and the trainin
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +47,8 @@ from arenakit.models.lora.backbone import (
 from arenakit.models.lora.batching import TokenRows, split_rows
 from arenakit.models.lora.inputs import PROMPT_SHARE, cross_encoder_ids, cross_encoder_texts, reads_sections
 from arenakit.models.lora.predict import available_devices, predict_proba
+from arenakit.models.lora.siamese import check_architecture, load_siamese, new_siamese, save_siamese
+from arenakit.models.lora.siamese_inputs import SiameseRows, siamese_ids, siamese_texts
 from arenakit.models.lora.train import TrainConfig, train_classifier
 from arenakit.swap import average_orders, with_swapped_rows
 
@@ -68,7 +72,15 @@ class LoRAClassifierModel(ArenaModel):
     ----------
     backbone : a name ("minilm", "microsoft/deberta-v3-small") or a folder; resolved by
         arenakit.backbones.resolve_backbone at fit and at load.
-    max_length : tokens per row, the tokenizer's specials included.
+    architecture : "cross_encoder" (one sequence: prompt, A and B) or "siamese" (one shared encoder
+        reads "prompt + A" and "prompt + B", each with max_length tokens; mean pooling; a head
+        symmetric by construction: arenakit.models.lora.siamese). Siamese predictions are exactly
+        symmetric, so swap_average is ignored (no swapped pass: half the inference cost), and
+        swap_augment only repeats each row's gradient at twice the cost: set it False. Encoder
+        backbones only.
+    finetune : "lora" (adapters on the encoder, the head in full) or, with architecture="siamese",
+        "full" (every encoder weight; use a learning rate around 2e-5).
+    max_length : tokens per row (siamese: per side), the tokenizer's specials included.
     prompt_share : the prompt's capped share of the tokens while the responses need the room.
     lora_r, lora_alpha, lora_dropout : the adapters' rank, scale (alpha / r multiplies their
         output) and dropout.
@@ -140,6 +152,8 @@ class LoRAClassifierModel(ArenaModel):
         self,
         *,
         backbone: str = "minilm",
+        architecture: str = "cross_encoder",
+        finetune: str = "lora",
         max_length: int = 512,
         prompt_share: float = PROMPT_SHARE,
         lora_r: int = 8,
@@ -176,6 +190,8 @@ class LoRAClassifierModel(ArenaModel):
         progress: bool = True,
     ):
         self.backbone = backbone
+        self.architecture = architecture
+        self.finetune = finetune
         self.max_length = max_length
         self.prompt_share = prompt_share
         self.lora_r = lora_r
@@ -213,6 +229,9 @@ class LoRAClassifierModel(ArenaModel):
 
     # -- pieces ---------------------------------------------------------------------------------
 
+    def _is_siamese(self) -> bool:
+        return check_architecture(self.architecture, self.finetune, self.quantize)
+
     def _devices(self) -> list[str]:
         return available_devices(self.device)
 
@@ -225,13 +244,16 @@ class LoRAClassifierModel(ArenaModel):
     def _replicas(self, devices: list[str]) -> list:
         """The model on devices[1:]: each its own base loaded there, with model_'s adapters and head (unmerged).
 
-        Never a deep copy: a quantized base cannot be copied or moved, and copying a model that
-        sits on one GPU would hold it twice there. Kept until the next fit or load.
+        A decoder's is never a deep copy: a quantized base cannot be copied or moved, and copying a
+        9B model that sits on one GPU would hold it twice there. A Siamese encoder (never quantized,
+        a few hundred MB) is copied. Kept until the next fit or load.
         """
         cache = self.__dict__.setdefault("_device_models", {})
         state = None
         replicas = []
         for position, device in enumerate(devices[1:], start=1):
+            if (position, device) not in cache and self._is_siamese():  # an encoder in full precision: copy it
+                cache[(position, device)] = copy.deepcopy(self.model_).to(device)
             if (position, device) not in cache:
                 state = state or adapter_state(self.model_)
                 cache[(position, device)] = place_on(attach_adapters(self._load_backbone(device), *state), device)
@@ -246,21 +268,31 @@ class LoRAClassifierModel(ArenaModel):
         return self.tokenizer_
 
     def input_ids(self, frame: pd.DataFrame) -> list[list[int]]:
-        """The token ids the model reads for each row (specials included, at most max_length)."""
+        """The token ids the model reads for each row (specials included, at most max_length); siamese: (A, B) pairs."""
+        if self._is_siamese():
+            return list(zip(*siamese_ids(frame, self.tokenizer(), self.max_length, self.prompt_share)))
         return cross_encoder_ids(frame, self.tokenizer(), self.max_length, self.prompt_share)
 
     def input_texts(self, frame: pd.DataFrame) -> list[str]:
-        """The text each row's input is tokenized from."""
+        """The text each row's input is tokenized from; siamese: the (A, B) pair of texts."""
+        if self._is_siamese():
+            return siamese_texts(frame, self.tokenizer(), self.max_length, self.prompt_share)
         return cross_encoder_texts(frame, self.tokenizer(), self.max_length, self.prompt_share)
 
     def model_inputs(self, frame: pd.DataFrame) -> TokenRows:
         """What the model reads for these rows, ready to batch."""
+        if self._is_siamese():
+            return SiameseRows(
+                *siamese_ids(frame, self.tokenizer(), self.max_length, self.prompt_share), self.tokenizer().pad_token_id
+            )
         return TokenRows(self.input_ids(frame), self.tokenizer().pad_token_id)
 
     def _train_rows(self, frame: pd.DataFrame, y: np.ndarray) -> tuple[TokenRows, np.ndarray]:
         """Model inputs and labels to train on; with swap_augment each row is followed by its A/B swap."""
         if not self.swap_augment:
             return self.model_inputs(frame), y
+        if self._is_siamese():  # a side never depends on the other: the swap is the same sequences exchanged
+            return self.model_inputs(frame).with_swaps(y)
         ids, labels = with_swapped_rows(self.input_ids(frame), y, self.input_ids(swap_ab(frame)), interleave=True)
         return TokenRows(ids, self.tokenizer().pad_token_id), labels
 
@@ -274,10 +306,21 @@ class LoRAClassifierModel(ArenaModel):
             frame, y = frame.iloc[keep].reset_index(drop=True), y[keep]
         torch.manual_seed(self.seed)
         self.__dict__.pop("_device_models", None)
-        base = prepare_for_training(self._load_backbone(), self.gradient_checkpointing)
-        self.model_ = add_lora(
-            base, self.lora_r, self.lora_alpha, self.lora_dropout, self.target_modules, self.layers_to_transform
-        )
+        if self._is_siamese():
+            self.model_ = new_siamese(
+                resolve_backbone(self.backbone),
+                self.finetune,
+                self.lora_r,
+                self.lora_alpha,
+                self.lora_dropout,
+                self.target_modules,
+                self.gradient_checkpointing,
+            )
+        else:
+            base = prepare_for_training(self._load_backbone(), self.gradient_checkpointing)
+            self.model_ = add_lora(
+                base, self.lora_r, self.lora_alpha, self.lora_dropout, self.target_modules, self.layers_to_transform
+            )
         valid = inner_holdout(frame, y, self.valid_fraction, self.seed)
         train_rows, y_train = self._train_rows(frame[~valid].reset_index(drop=True), y[~valid])
         valid_rows = self.model_inputs(frame[valid].reset_index(drop=True))
@@ -316,6 +359,8 @@ class LoRAClassifierModel(ArenaModel):
 
     def _predict_swap_averaged(self, frame: pd.DataFrame) -> np.ndarray:
         """Both orders in one pass over every device (or one order per half of the devices), mapped back, averaged."""
+        if self._is_siamese():  # symmetric by construction: the swapped pass would give the same numbers
+            return self._predict_one_order(frame)
         frame = frame.reset_index(drop=True)
         ids, swapped = self.input_ids(frame), self.input_ids(swap_ab(frame))
         rows = TokenRows(ids + swapped, self.tokenizer().pad_token_id)
@@ -331,6 +376,8 @@ class LoRAClassifierModel(ArenaModel):
 
     def trainable_parameters(self) -> tuple[int, int]:
         """(trained, total) parameter counts: the adapters and the head against the whole model (also after load)."""
+        if self._is_siamese():
+            return self.model_.parameter_counts()
         named = list(self.model_.named_parameters())
         trained = sum(p.numel() for name, p in named if "lora_" in name or "modules_to_save" in name)
         # modules_to_save keeps the original head beside its trained copy: count the model once.
@@ -340,24 +387,32 @@ class LoRAClassifierModel(ArenaModel):
     # -- artifacts ------------------------------------------------------------------------------
 
     def _save_state(self, folder: Path) -> dict:
-        self.model_.save_pretrained(str(folder / ADAPTER_DIR))
+        if self._is_siamese():
+            save_siamese(self.model_, folder, folder / ADAPTER_DIR)
+        else:
+            self.model_.save_pretrained(str(folder / ADAPTER_DIR))
         return {"formatter_version": FORMATTER_VERSION, "history": self.history_, "n_train_rows": self.n_train_rows_}
 
-    def _load_state(self, folder: Path, extras: dict) -> None:
-        check_formatter_version(extras["formatter_version"])
-        adapter = folder / ADAPTER_DIR
+    def _load_cross_encoder(self, adapter: Path):
         missing = [name for name in ADAPTER_FILES if not (adapter / name).is_file()]
         if missing:
             raise ArtifactError(f"{adapter}: no {', '.join(missing)}; copy the whole model folder, or retrain")
-        self.__dict__.pop("_device_models", None)
         base = self._load_backbone()
         try:
-            self.model_ = load_adapters(base, adapter)
+            return load_adapters(base, adapter)
         except Exception as error:  # only the saved adapter files are read here: whatever they raise, name them
             raise ArtifactError(
                 f"{adapter}: the saved adapters do not load onto {self.backbone} ({type(error).__name__}: {error}); "
                 "copy the model folder again, or retrain"
             ) from None
+
+    def _load_state(self, folder: Path, extras: dict) -> None:
+        check_formatter_version(extras["formatter_version"])
+        self.__dict__.pop("_device_models", None)
+        if self._is_siamese():
+            self.model_ = load_siamese(folder, folder / ADAPTER_DIR, resolve_backbone(self.backbone), self.finetune)
+        else:
+            self.model_ = self._load_cross_encoder(folder / ADAPTER_DIR)
         self.model_.eval()
         self.history_ = extras.get("history", [])
         self.n_train_rows_ = extras.get("n_train_rows")

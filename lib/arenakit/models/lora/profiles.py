@@ -7,9 +7,9 @@
 
 Settings are LoRAClassifierModel's parameters plus folds_to_train; resolve_settings picks them
 out of whatever mapping it is given (a notebook's variables, a command line's -p values) and
-ignores the rest. A setting left at None takes the profile's value; any value given wins. The GPU
-profile fits microsoft/deberta-v3-small at 1024 tokens on one 16 GB T4 in fp16 (batch 4 x 4
-accumulation). The CPU profile is a smoke-sized run of the bundled MiniLM: it shows the whole
+ignores the rest. A setting left at None takes the profile's value (or the architecture's,
+ARCHITECTURE_DEFAULTS); any value given wins. The GPU profile fits microsoft/deberta-v3-small at
+1024 tokens on one 16 GB T4 in fp16 (batch 4 x 4 accumulation). The CPU profile is a smoke-sized run of the bundled MiniLM: it shows the whole
 pipeline working, not a competitive model.
 
 The decoder profiles are chosen by name (the `profile` setting), never by device:
@@ -93,6 +93,11 @@ DECODER_PROFILES = {
 }
 
 
+# Defaults that depend on the architecture, over the profile's (a value given still wins): the
+# Siamese model is symmetric by construction, so a row's swap gives exactly its gradient again.
+ARCHITECTURE_DEFAULTS = {"siamese": {"swap_augment": False}}
+
+
 def profile_name(device: str = "auto") -> str:
     return "gpu" if available_devices(device)[0].startswith("cuda") else "cpu"
 
@@ -116,7 +121,7 @@ def resolve_settings(given: Mapping, device: str | None = None) -> dict:
     name = chosen.get("profile") or profile_name(device or chosen.get("device", "auto"))
     if name not in profiles:
         raise ValueError(f"profile {name!r}: use one of {', '.join(profiles)}, or None for the device's")
-    return {**profiles[name], **chosen}
+    return {**profiles[name], **ARCHITECTURE_DEFAULTS.get(chosen.get("architecture"), {}), **chosen}
 
 
 def model_params(settings: Mapping) -> dict:
