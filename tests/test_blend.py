@@ -175,10 +175,11 @@ PARAMS = {
     "deberta": {"swap_average": True, "max_length": 1024, "backbone": "x"},
 }
 START = {name: {"swap_average": True} for name in PARAMS}
+SECONDS = {"baseline": 1, "minilm": 10, "deberta": 100}
 
 
 def test_budget_fallback_goes_swap_then_max_length_then_drops_the_slowest():
-    estimate = cost({"baseline": 1, "minilm": 10, "deberta": 100})  # with swap: 2 + 20 + 200 = 222 s
+    estimate = cost(SECONDS)  # with swap: 2 + 20 + 200 = 222 s
     plan = plan_within_budget(PARAMS, estimate, budget_s=1e9, start=START)
     assert plan.steps == [] and plan.total_s == 222 and plan.kept == list(PARAMS)
 
@@ -205,6 +206,19 @@ def test_budget_fallback_goes_swap_then_max_length_then_drops_the_slowest():
     assert "dropped deberta, the slowest model" in plan.steps[-3] and "dropped minilm" in plan.steps[-2]
     assert "still exceeds the budget" in plan.steps[-1] and plan.total_s == 1
     assert plan.table().loc["deberta", "runs"] == False  # noqa: E712 (a numpy bool)
+
+
+def test_budget_fallback_leaves_a_siamese_model_its_swap_setting():
+    """A Siamese model ignores swap_average (one symmetric pass): turning it off would save nothing."""
+    params = {**PARAMS, "deberta": {**PARAMS["deberta"], "architecture": "siamese"}}
+
+    def estimate(name, overrides):  # the Siamese deberta costs the same either way
+        return 100 * overrides.get("max_length", 1024) / 1024 if name == "deberta" else cost(SECONDS)(name, overrides)
+
+    plan = plan_within_budget(params, estimate, budget_s=100, start=START)
+    assert plan.overrides["deberta"] == {"swap_average": True, "max_length": 512}
+    assert not any("swap-averaging turned off for deberta" in step for step in plan.steps)
+    assert plan.overrides["minilm"]["swap_average"] is False and plan.total_s <= 100
 
 
 def test_time_budget_default_depends_on_where_it_runs(monkeypatch, tmp_path):

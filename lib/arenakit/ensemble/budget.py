@@ -8,7 +8,7 @@
 Kaggle re-runs the submission on about 25,000 hidden rows within 9 hours, and a run that overruns
 scores nothing. When the estimate exceeds the budget, the fallback goes in a fixed order, cheapest
 quality first, re-timing after every step and stopping as soon as the estimate fits:
-  1. swap-averaging off (models that have `swap_average`), slowest model first;
+  1. swap-averaging off (models that have `swap_average`, Siamese ones aside), slowest model first;
   2. max_length halved (models that have `max_length`), slowest first, never below min_max_length;
   3. the slowest model dropped, until one is left (that one runs whatever the estimate).
 Models are only ever changed through their parameters (get_params), so any model takes part.
@@ -198,7 +198,9 @@ def plan_within_budget(
 
     if over():
         for name in slowest_first():
-            if overrides[name].get("swap_average", params[name].get("swap_average")) is True:
+            # A Siamese model ignores swap_average (it is symmetric in one pass): nothing to give up.
+            symmetric = params[name].get("architecture") == "siamese"
+            if overrides[name].get("swap_average", params[name].get("swap_average")) is True and not symmetric:
                 change(name, "swap_average", False, "swap-averaging turned off")
                 if not over():
                     break
