@@ -64,6 +64,7 @@ def command_run(args: argparse.Namespace) -> int:
             names=args.notebooks,
             parameters=dict(args.parameters),
             sample_rows=args.sample_rows,
+            jobs=args.jobs,
         )
     except (NotebookFailed, ValueError) as error:
         print(f"build.py run: {error}", file=sys.stderr)
@@ -282,6 +283,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sample-rows", type=int, default=1000, help="train rows of the synthetic sample (default: 1000)"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        help="notebooks run side by side at most, when they do not read each other's output "
+        "(default: one per core; 1: one after another)",
     )
     parser.add_argument(
         "-p",

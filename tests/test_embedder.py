@@ -1,4 +1,4 @@
-"""The embedder: same vectors as sentence-transformers, in order, and a cache that skips the model."""
+"""The embedder: same vectors as sentence-transformers, in order, int8 close to them, and a cache that skips the model."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from arenakit import formatting
-from arenakit.embedder import KINDS, SentenceEmbedder, default_model_path, model_fingerprint
+from arenakit.embedder import (
+    KINDS,
+    SentenceEmbedder,
+    default_model_path,
+    default_precision,
+    model_fingerprint,
+    text_keys,
+)
 from arenakit.formatting import format_sides
 
 # Short sequences keep the tests fast on CPU; the comparison model uses the same length.
@@ -33,12 +40,15 @@ def reference():
 
 
 def make(**kwargs) -> SentenceEmbedder:
-    return SentenceEmbedder(device="cpu", max_seq_length=MAX_SEQ, show_progress=False, batch_size=16, **kwargs)
+    """An fp32 embedder unless told otherwise: fp32 vectors equal plain sentence-transformers' ones."""
+    kwargs = {"precision": "fp32", "max_seq_length": MAX_SEQ, **kwargs}
+    return SentenceEmbedder(device="cpu", show_progress=False, batch_size=16, **kwargs)
 
 
 def count_forwards(embedder: SentenceEmbedder) -> list:
+    """One entry per model call, holding the number of texts in that batch."""
     calls = []
-    embedder.model.register_forward_hook(lambda module, args, output: calls.append(1))
+    embedder.model.register_forward_hook(lambda module, args, output: calls.append(len(output["sentence_embedding"])))
     return calls
 
 
@@ -86,15 +96,54 @@ def test_cache_rerun_skips_the_model(frame, tmp_path):
     np.testing.assert_array_equal(swapped_vectors["a"], first["b"])
 
 
-@pytest.mark.parametrize("change", ["prompt_share", "formatter_version", "max_seq_length"])
+def test_int8_is_close_to_fp32_and_cached_apart(frame, tmp_path):
+    rows = frame.iloc[:12]
+    assert default_precision("cpu") == "fp32" and default_precision("cuda:0") == "fp16"
+    quantized = SentenceEmbedder(
+        device="cpu", precision="int8", max_seq_length=MAX_SEQ, show_progress=False, cache_dir=tmp_path
+    )
+    assert quantized.precision == "int8"
+    assert type(quantized.model[0].auto_model.encoder.layer[0].intermediate.dense).__module__.startswith("torch.ao")
+    exact = make(cache_dir=tmp_path).embed_sides(rows)
+    calls = count_forwards(quantized)
+    close = quantized.embed_sides(rows)
+    assert calls, "int8 vectors must not be served from the fp32 cache"
+    for kind in KINDS:
+        cosine = (close[kind] * exact[kind]).sum(axis=1)  # both are unit vectors
+        assert cosine.min() > 0.95 and not np.allclose(close[kind], exact[kind], atol=1e-5), kind  # close, not equal
+    assert len({path.name for path in tmp_path.iterdir() if path.is_dir()}) == 2  # one cache folder each
+    with pytest.raises(ValueError, match="int8 runs on the CPU only"):
+        SentenceEmbedder(device="cuda", precision="int8", max_seq_length=MAX_SEQ)
+    with pytest.raises(ValueError, match="precision must be one of fp32, fp16, int8"):
+        SentenceEmbedder(device="cpu", precision="bf16", max_seq_length=MAX_SEQ)
+
+
+def test_embed_sides_embeds_only_the_kinds_asked_for(frame, tmp_path):
+    rows = frame.iloc[:10]
+    everything = make().embed_sides(rows)
+    embedder = make(cache_dir=tmp_path)
+    calls = count_forwards(embedder)
+    keys = {kind: set(row_keys) for kind, row_keys in text_keys(rows).items()}
+    sides = embedder.embed_sides(rows, kinds=("a", "b"))
+    assert set(sides) == {"a", "b"} and sum(calls) == len(keys["a"] | keys["b"])  # nothing embedded alone
+    for kind in sides:
+        np.testing.assert_allclose(sides[kind], everything[kind], atol=1e-6)
+    # The cache keys are the same whatever kinds a call asks for: a later call for all kinds embeds only the rest.
+    calls.clear()
+    embedder.embed_sides(rows, kinds=KINDS)
+    assert sum(calls) == len(keys["prompt"] | keys["response_a"] | keys["response_b"])
+    with pytest.raises(ValueError, match="unknown text kind"):
+        embedder.embed_sides(rows, kinds=("a", "response"))
+
+
+@pytest.mark.parametrize("change", ["prompt_share", "formatter_version", "max_seq_length", "precision"])
 def test_cache_keyed_by_settings(frame, tmp_path, monkeypatch, change):
     rows = frame.iloc[:5]
     make(cache_dir=tmp_path).embed_sides(rows)
-    embedder = (
-        make(cache_dir=tmp_path)
-        if change != "max_seq_length"
-        else SentenceEmbedder(device="cpu", max_seq_length=MAX_SEQ // 2, show_progress=False, cache_dir=tmp_path)
-    )
+    if change == "max_seq_length":
+        embedder = make(cache_dir=tmp_path, max_seq_length=MAX_SEQ // 2)
+    else:
+        embedder = make(cache_dir=tmp_path, precision="int8" if change == "precision" else "fp32")
     calls = count_forwards(embedder)
     if change == "formatter_version":
         monkeypatch.setattr(formatting, "FORMATTER_VERSION", formatting.FORMATTER_VERSION + 1)

@@ -14,7 +14,7 @@ import pytest
 from jupytext.compare import compare_notebooks
 
 from arenakit.kaggle_build.notebook_cells import BOOTSTRAP_TAG
-from arenakit.runner import NotebookFailed, available_notebooks, run_pipeline
+from arenakit.runner import THREAD_ENV, NotebookFailed, available_notebooks, run_pipeline, run_stages, usable_cores
 from arenakit.schema import CLASS_COLUMNS
 from conftest import REPO_ROOT
 
@@ -82,6 +82,65 @@ def test_runner_reports_the_failing_notebook_and_cell(tmp_path, synthetic_dir):
         run_pipeline(notebooks, tmp_path / "out", names=["nope"])
     with pytest.raises(ValueError, match="no selected notebook takes parameter"):
         run_pipeline(notebooks, tmp_path / "out", parameters={"n_foldz": 3})
+
+
+def test_run_stages_put_the_independent_model_notebooks_side_by_side(tmp_path):
+    everything = ["baseline", "minilm_lgbm", "deberta_lora", "ensemble"]
+    assert run_stages(everything, tmp_path) == [["baseline"], ["minilm_lgbm", "deberta_lora"], ["ensemble"]]
+    assert run_stages(["deberta_lora", "ensemble"], tmp_path) == [["deberta_lora"], ["ensemble"]]
+    (tmp_path / "folds.csv").write_text("id,fold\n")  # a re-run: the shared folds exist, no model writes them
+    assert run_stages(everything, tmp_path) == [["baseline", "minilm_lgbm", "deberta_lora"], ["ensemble"]]
+
+
+# Each fake notebook records when it ran and the thread count its kernel was given; the two model
+# notebooks that may run side by side wait for each other's start (up to 60 s), which proves they did.
+TIMED_NOTEBOOK = """# %% tags=["parameters"]
+data_dir = None
+out_dir = "."
+fail = ""
+
+# %%
+import json, os, time
+from pathlib import Path
+started = time.time()
+Path(out_dir, "NAME.started").touch()
+partner = {"minilm_lgbm": "deberta_lora", "deberta_lora": "minilm_lgbm"}.get("NAME")
+while partner and not Path(out_dir, f"{partner}.started").exists() and time.time() < started + 60:
+    time.sleep(0.05)
+if fail == "NAME":
+    raise ValueError("boom in NAME")
+met = partner is not None and Path(out_dir, f"{partner}.started").exists()
+record = {"start": started, "end": time.time(), "threads": os.environ.get("OMP_NUM_THREADS"), "met": met}
+Path(out_dir, "NAME.json").write_text(json.dumps(record))
+"""
+
+
+def test_runner_runs_independent_notebooks_side_by_side_with_their_share_of_the_cores(tmp_path, monkeypatch):
+    for name in THREAD_ENV:
+        monkeypatch.delenv(name, raising=False)
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    names = ["baseline", "minilm_lgbm", "deberta_lora", "ensemble"]
+    for name in names:
+        (notebooks / f"{name}.py").write_text(TIMED_NOTEBOOK.replace("NAME", name))
+    out = tmp_path / "out"
+    results = run_pipeline(notebooks, out, data_dir=tmp_path, jobs=2)
+    assert [result.name for result in results] == names
+    ran = {name: json.loads((out / f"{name}.json").read_text()) for name in names}
+    first, left, right, last = (ran[name] for name in names)
+    assert first["end"] <= min(left["start"], right["start"])  # it writes the folds the others read
+    assert left["met"] and right["met"]  # each saw the other start: side by side
+    assert last["start"] >= max(left["end"], right["end"])  # the ensemble reads every model's folder
+    assert left["threads"] == right["threads"] == str(max(1, usable_cores() // 2))
+    assert first["threads"] is None and last["threads"] is None  # alone: the kernel's own default
+    # A notebook failing side by side stops the run with its name; the ensemble does not start.
+    for stale in out.glob("*.started"):
+        stale.unlink()
+    (out / "ensemble.json").unlink()
+    (out / "folds.csv").write_text("id,fold\n")  # the models' stage, without the first one alone
+    with pytest.raises(NotebookFailed, match="notebook deberta_lora failed .*ValueError: boom in deberta_lora"):
+        run_pipeline(notebooks, out, data_dir=tmp_path, names=names[1:], jobs=2, parameters={"fail": "deberta_lora"})
+    assert (out / "minilm_lgbm.started").exists() and not (out / "ensemble.json").exists()
 
 
 def test_build_run_executes_the_model_notebooks_on_the_synthetic_sample(tmp_path):

@@ -8,16 +8,27 @@ on the python3 kernel with data_dir and out_dir injected as parameters, and writ
 folder as <name>.ipynb (executed) and <name>.html. A failing notebook stops the run with the
 notebook's name and the failing cell's error. papermill, jupytext and nbconvert come with the
 kit's "tools" extra; they are imported here only, so the library itself runs without them.
+
+Notebooks that do not read each other's output run side by side when the machine has the cores
+(run_stages): the first model notebook alone (it writes the fold assignment every model shares),
+then the other models together, the submission notebook last (it reads every model's folder).
+Side by side, each kernel gets its share of the cores as its thread count (OMP_NUM_THREADS):
+two kernels of two threads each on two cores would spend their time waiting on each other.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from arenakit.folds import FOLDS_FILE
 from arenakit.paths import resolve_data_dir
-from arenakit.pipeline import KERNEL, available_notebooks
+from arenakit.pipeline import KERNEL, SUBMISSION_NOTEBOOK, available_notebooks
+
+# The thread-count variables a kernel's libraries read at start: torch and OpenMP (LightGBM), MKL, OpenBLAS.
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 class NotebookFailed(RuntimeError):
@@ -45,9 +56,12 @@ def cell_seconds(executed: Path) -> tuple:
     )
 
 
-def where_the_time_went(results: list[NotebookResult], top: int = 3) -> str:
+def where_the_time_went(results: list[NotebookResult], top: int = 3, wall_seconds: float | None = None) -> str:
     """Each notebook's seconds, its slowest cells, and what the kernel start and HTML report took."""
-    lines = [f"where the time went ({sum(r.seconds for r in results):.0f} s in all):"]
+    total = f"{sum(r.seconds for r in results):.0f} s in all"
+    if wall_seconds is not None:
+        total = f"{wall_seconds:.0f} s wall clock, {total}"
+    lines = [f"where the time went ({total}):"]
     for result in results:
         in_cells = sum(seconds for seconds, _ in result.cells)
         lines.append(
@@ -92,10 +106,10 @@ def declared_parameters(notebook) -> set[str]:
     return set()
 
 
-def run_notebook(py_path: Path, out_dir: Path, parameters: dict, kernel: str = "python3") -> NotebookResult:
+def run_notebook(
+    py_path: Path, out_dir: Path, parameters: dict, kernel: str = "python3", progress_bar: bool = True
+) -> NotebookResult:
     """Execute one notebook into out_dir; raise NotebookFailed naming the failing cell."""
-    import time
-
     import jupytext
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -117,7 +131,7 @@ def run_notebook(py_path: Path, out_dir: Path, parameters: dict, kernel: str = "
             parameters={k: v for k, v in parameters.items() if k in declared},
             kernel_name=kernel,
             cwd=out_dir,
-            progress_bar=True,
+            progress_bar=progress_bar,
         )
     except PapermillExecutionError as error:
         failure = NotebookFailed(
@@ -143,6 +157,58 @@ def write_html_report(executed: Path) -> Path:
     return report
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS says, else every core)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def run_stages(selected: list[str], out_dir: Path) -> list[list[str]]:
+    """The selected notebooks in groups that may run side by side, in order.
+
+    A model notebook reads only the data and the shared folds, which the first one to run writes
+    (shared_folds), so the first runs alone unless out_dir holds them already. The submission
+    notebook reads every model's folder, so it runs last.
+    """
+    models = [name for name in selected if name != SUBMISSION_NOTEBOOK]
+    stages = [models] if (Path(out_dir) / FOLDS_FILE).exists() else [models[:1], models[1:]]
+    stages.append([name for name in selected if name == SUBMISSION_NOTEBOOK])
+    return [stage for stage in stages if stage]
+
+
+def _run_notebook_with_threads(py_path: Path, out_dir: Path, parameters: dict, threads: int) -> NotebookResult:
+    """run_notebook in a worker process whose kernels use `threads` threads (unless the caller chose)."""
+    for name in THREAD_ENV:
+        os.environ.setdefault(name, str(threads))
+    return run_notebook(py_path, out_dir, parameters, progress_bar=False)
+
+
+def run_side_by_side(paths: list[Path], out_dir: Path, parameters: dict, jobs: int) -> list[NotebookResult]:
+    """Run notebooks at most `jobs` at a time, each in a worker process, the cores shared out among them.
+
+    A process each rather than a thread: papermill changes the working directory, and the kernels'
+    thread counts come from the environment they start with. A failure is raised once the
+    notebooks already running have finished; none is started after it.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    width = min(jobs, len(paths))
+    threads = max(1, usable_cores() // width)
+    print(f"running {', '.join(path.stem for path in paths)} side by side, {threads} thread(s) each", flush=True)
+    with ProcessPoolExecutor(width, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_run_notebook_with_threads, path, out_dir, parameters, threads) for path in paths]
+        try:
+            results = [future.result() for future in futures]
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+    for result in results:
+        print(f"  {result.name}: {result.seconds:.0f} s", flush=True)
+    return results
+
+
 def run_pipeline(
     notebook_dir: Path,
     out_dir: Path,
@@ -150,8 +216,14 @@ def run_pipeline(
     names: list[str] | None = None,
     parameters: dict | None = None,
     sample_rows: int = 1000,
+    jobs: int | None = None,
 ) -> list[NotebookResult]:
-    """Run the selected notebooks (all by default) in pipeline order on one data folder."""
+    """Run the selected notebooks (all by default) in pipeline order on one data folder.
+
+    jobs: notebooks run side by side at most (run_stages says which may); None: one per usable
+    core; 1 runs them one after another.
+    """
+    started = time.perf_counter()
     notebook_dir, out_dir = Path(notebook_dir).resolve(), Path(out_dir).resolve()
     selected = select_notebooks(names or [], notebook_dir)
     extra = dict(parameters or {})
@@ -162,7 +234,14 @@ def run_pipeline(
             f"no selected notebook takes parameter(s) {', '.join(unknown)}; they take: {', '.join(sorted(known))}"
         )
     data_dir = resolve_data_dir(data_dir, out_dir, sample_rows=sample_rows)
-    common = {"data_dir": str(data_dir), "out_dir": str(out_dir)}
-    results = [run_notebook(notebook_dir / f"{name}.py", out_dir, {**extra, **common}) for name in selected]
-    print(where_the_time_went(results))
+    parameters = {**extra, "data_dir": str(data_dir), "out_dir": str(out_dir)}
+    jobs = jobs or usable_cores()
+    results = []
+    for stage in run_stages(selected, out_dir):
+        paths = [notebook_dir / f"{name}.py" for name in stage]
+        if len(paths) > 1 and jobs > 1:
+            results += run_side_by_side(paths, out_dir, parameters, jobs)
+        else:
+            results += [run_notebook(path, out_dir, parameters) for path in paths]
+    print(where_the_time_went(results, wall_seconds=time.perf_counter() - started))
     return results

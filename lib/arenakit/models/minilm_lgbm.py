@@ -85,6 +85,8 @@ class MiniLMLightGBMModel(ArenaModel):
         ~/.cache/arenakit/embeddings); "" turns caching off.
     batch_size : texts per embedding batch.
     device : "cuda", "cpu", ...; None: CUDA when present.
+    precision : what the embedding model computes in: "fp32", "fp16" or "int8" (CPU only); None:
+        fp16 on CUDA, fp32 on a CPU (arenakit.embedder.default_precision says why not int8).
     prompt_share : the prompt's capped share of each side's tokens ("prompt [SEP] response").
     use_surface_features : add arenakit.features.surface_features to the embedding features.
     num_leaves, learning_rate, min_child_samples, feature_fraction, bagging_fraction, lambda_l2 :
@@ -104,7 +106,7 @@ class MiniLMLightGBMModel(ArenaModel):
     """
 
     arena_tags = ArenaTags(
-        run_only_params=frozenset({"cache_dir", "batch_size", "device"}),
+        run_only_params=frozenset({"cache_dir", "batch_size", "device", "precision"}),
         path_params=frozenset({"model_path", "cache_dir"}),
     )
     _fitted_attribute = "booster_"
@@ -116,6 +118,7 @@ class MiniLMLightGBMModel(ArenaModel):
         cache_dir: str | None = None,
         batch_size: int = 64,
         device: str | None = None,
+        precision: str | None = None,
         prompt_share: float = 0.3,
         use_surface_features: bool = True,
         num_leaves: int = 15,
@@ -136,6 +139,7 @@ class MiniLMLightGBMModel(ArenaModel):
         self.cache_dir = cache_dir
         self.batch_size = batch_size
         self.device = device
+        self.precision = precision
         self.prompt_share = prompt_share
         self.use_surface_features = use_surface_features
         self.num_leaves = num_leaves
@@ -162,6 +166,7 @@ class MiniLMLightGBMModel(ArenaModel):
                 self.model_path,
                 batch_size=self.batch_size,
                 device=self.device,
+                precision=self.precision,
                 cache_dir=cache_dir,
                 max_seq_length=self.max_seq_length,
             )

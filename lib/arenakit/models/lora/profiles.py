@@ -49,13 +49,13 @@ PROFILES = {
     },
     "cpu": {
         "backbone": "minilm",
-        "max_length": 96,
+        "max_length": 64,
         "epochs": 1,
         "batch_size": 16,
         "grad_accum": 1,
         "learning_rate": 5e-4,
         "inference_batch_size": 64,
-        "max_train_rows": 160,
+        "max_train_rows": 96,
         "folds_to_train": [0],
     },
 }
