@@ -22,10 +22,11 @@ are read as Python literals when they parse (3, 0.1, True, "x"), else kept as te
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 from pathlib import Path
+
+from arenakit.parameters import parse_parameter
 
 ROOT = Path(__file__).resolve().parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -33,16 +34,6 @@ WHEELS_DIR = ROOT / "wheels"
 BUILD_DIR = ROOT / "build"
 DEFAULT_OUT = BUILD_DIR / "run"
 TOP_LEVEL_METADATA = ROOT / "kernel-metadata.json"
-
-
-def parse_parameter(text: str) -> tuple[str, object]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
 
 
 def megabytes(size: int) -> str:

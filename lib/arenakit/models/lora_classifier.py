@@ -30,6 +30,7 @@ from arenakit.models.lora.batching import TokenRows
 from arenakit.models.lora.inputs import PROMPT_SHARE, cross_encoder_ids, cross_encoder_texts
 from arenakit.models.lora.predict import available_devices, predict_proba
 from arenakit.models.lora.train import TrainConfig, train_classifier
+from arenakit.phases import timed
 from arenakit.swap import with_swapped_rows
 
 ADAPTER_DIR = "adapter"
@@ -206,13 +207,15 @@ class LoRAClassifierModel(ArenaModel):
             keep = np.sort(np.random.default_rng(self.seed).choice(len(frame), self.max_train_rows, replace=False))
             frame, y = frame.iloc[keep].reset_index(drop=True), y[keep]
         torch.manual_seed(self.seed)
-        base = self._load_backbone()
-        if self.gradient_checkpointing:
-            base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        self.model_ = add_lora(base, self.lora_r, self.lora_alpha, self.lora_dropout, self.target_modules)
+        with timed("load"):
+            base = self._load_backbone()
+            if self.gradient_checkpointing:
+                base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            self.model_ = add_lora(base, self.lora_r, self.lora_alpha, self.lora_dropout, self.target_modules)
         valid = inner_holdout(frame, y, self.valid_fraction, self.seed)
-        train_rows, y_train = self._train_rows(frame[~valid].reset_index(drop=True), y[~valid])
-        valid_rows = self.model_inputs(frame[valid].reset_index(drop=True))
+        with timed("tokenize"):
+            train_rows, y_train = self._train_rows(frame[~valid].reset_index(drop=True), y[~valid])
+            valid_rows = self.model_inputs(frame[valid].reset_index(drop=True))
         config = TrainConfig.from_params(
             self.get_params(deep=False), swap_pairs=self.swap_augment and self.swap_same_batch
         )

@@ -16,15 +16,22 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from arenakit.distributed import is_distributed, process_device
 from arenakit.models.lora.backbone import is_quantized, place_on
 from arenakit.models.lora.batching import TokenRows, length_grouped_batches
 from arenakit.schema import N_CLASSES
 
 
 def available_devices(device: str = "auto") -> list[str]:
-    """ "auto": every CUDA device, else the CPU; any other value is used as given ("cpu", "cuda:1")."""
+    """ "auto": every CUDA device, else the CPU; any other value is used as given ("cpu", "cuda:1").
+
+    In a process launched by torchrun / accelerate launch, "auto" is that process's own device:
+    each process trains and predicts on its GPU, and the processes share the rows.
+    """
     if device != "auto":
         return [device]
+    if is_distributed():
+        return [process_device()]
     if torch.cuda.is_available():
         return [f"cuda:{index}" for index in range(torch.cuda.device_count())]
     return ["cpu"]
