@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from arenakit.parameters import parse_parameter
+from arenakit.parameters import add_parameter_option
 
 ROOT = Path(__file__).resolve().parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -237,16 +237,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sample-rows", type=int, default=1000, help="train rows of the synthetic sample (default: 1000)"
     )
-    parser.add_argument(
-        "-p",
-        "--parameter",
-        dest="parameters",
-        action="append",
-        type=parse_parameter,
-        default=[],
-        metavar="KEY=VALUE",
-        help="notebook parameter, repeatable",
-    )
+    add_parameter_option(parser, "notebook parameter, repeatable")
 
 
 def add_wheel_options(parser: argparse.ArgumentParser, out: bool = True) -> None:

@@ -120,7 +120,7 @@ device = "auto"  # "auto": every CUDA device, else the CPU
 # every GPU of a machine: `torchrun --nproc_per_node 4 -m arenakit.train lora --out RUN ...`.
 
 # %%
-from arenakit.train.lora import LoRATrainingRun, token_lengths
+from arenakit.train.lora import LoRATrainingRun
 
 run = LoRATrainingRun(data_dir, out_dir, globals(), n_folds=n_folds, seed=seed)
 run.describe()
@@ -131,8 +131,8 @@ run.describe()
 # the token count of every training row against max_length.
 
 # %%
-print(run.model.input_texts(run.train_rows.iloc[:1])[0][:1500])
-token_lengths(run).describe().to_frame().T
+print(run.model.input_texts(run.train_frame.iloc[:1])[0][:1500])
+run.token_lengths().describe().to_frame().T
 
 # %% [markdown]
 # ## Training and out-of-fold evaluation

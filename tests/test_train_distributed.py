@@ -1,19 +1,16 @@
 """The training command on 2 CPU processes (torchrun, gloo) against 1 process: same result, resume, who writes, failures.
 
-The runs train the planted-signal decoder (tests/planted_signal.py) through `python -m
-arenakit.train lora`, the notebook's code path. The 2-process runs go through tests/train_worker.py,
-which adds a write log and simulated interruptions and failures around the unchanged command.
+The runs train the planted-signal decoder (tests/planted_signal.py: a random Llama, only LoRA and
+the head trained) through `python -m arenakit.train lora`, the notebook's code path: it learns in 1
+process and in 2, and does not with the swap mapping broken. The 2-process runs go through
+tests/train_worker.py, which adds a write log and simulated interruptions and failures around the
+unchanged command.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +18,12 @@ import pandas as pd
 import pytest
 import torch
 
+import arenakit.swap
 from arenakit.schema import CLASS_COLUMNS
 from arenakit.train.__main__ import main
-from conftest import REPO_ROOT
 from planted_signal import build_planted_decoder, write_planted_competition
+from train_worker import command, read_log, torchrun
 
-WORKER = REPO_ROOT / "tests" / "train_worker.py"
 # The planted-signal decoder's run: 300 training rows of fold 0 (of 3), both A/B orders.
 DECODER_SETTINGS = {
     "max_length": 40,
@@ -50,48 +47,19 @@ RESUMED_AT = 75  # the last checkpoint before the stop: step 75 (every 5 steps; 
 PROBABILITY_TOLERANCE = 1e-4
 
 
-def command(data: Path, out: Path, backbone: Path, settings: dict, **extra) -> list[str]:
-    parameters = [f"{key}={value}" for key, value in {"backbone": str(backbone), **settings, **extra}.items()]
-    args = ["lora", "--data-dir", str(data), "--out", str(out), "--n-folds", "3", "--folds", "0"]
-    return args + [arg for parameter in parameters for arg in ("-p", parameter)]
-
-
-def torchrun(args: list[str], log: Path | None = None, timeout: float = 300, **env) -> tuple[int, str, float]:
-    """Run the worker in 2 processes; (exit code, output, seconds). A run past timeout is killed and fails the test."""
-    environment = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "lib"), str(REPO_ROOT / "tests")]),
-        "OMP_NUM_THREADS": "1",
-        "HF_HUB_OFFLINE": "1",
-        **({"ARENAKIT_TEST_LOG": str(log)} if log else {}),
-        **env,
-    }
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(WORKER)]
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        launcher + args,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group: a hung launch is killed with every worker
-    )
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        pytest.fail(f"the 2-process launch hung past {timeout} s:\n{output[-3000:]}")
-    return process.returncode, output, time.perf_counter() - started
-
-
-def read_log(log: Path, rank: int, under: Path) -> dict:
-    record = json.loads((log / f"process_{rank}.json").read_text())
-    return {**record, "writes": [path for path in record["writes"] if Path(path).is_relative_to(under)]}
-
-
 def probabilities(out: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(out / "deberta_lora" / name).set_index("id")[list(CLASS_COLUMNS)]
+
+
+def train_in_this_process(data: Path, out: Path, backbone: Path) -> None:
+    """The decoder's run in 1 process, on 1 thread as each of the 2 processes has."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        # 2 processes with grad_accum 1 take the steps of 1 process with grad_accum 2.
+        assert main(command(data, out, backbone, DECODER_SETTINGS, grad_accum=2)) == 0
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +69,7 @@ def decoder_runs(tmp_path_factory):
     data = write_planted_competition(root / "data", n_train=450, n_test=30, seed=0, marker_at="end")
     backbone = build_planted_decoder(root / "decoder", initializer_range=0.2)
     one = root / "one"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        # 2 processes with grad_accum 1 take the steps of 1 process with grad_accum 2.
-        assert main(command(data, one, backbone, DECODER_SETTINGS, grad_accum=2)) == 0
-    finally:
-        torch.set_num_threads(threads)
+    train_in_this_process(data, one, backbone)
     two, logs = root / "two", [root / "log-interrupted", root / "log-resumed"]
     for log in logs:
         log.mkdir()
@@ -147,6 +109,20 @@ def test_the_decoder_learns_the_planted_signal_in_one_process_and_in_two(decoder
         metrics = json.loads((decoder_runs[run] / "deberta_lora/metrics.json").read_text())
         print(f"decoder, {run} process(es): out-of-fold log loss {metrics['oof_log_loss']:.4f}")
         assert metrics["oof_log_loss"] < 0.3  # uniform: 1.0986
+
+
+def test_a_broken_swap_mapping_keeps_the_loss_high(decoder_runs, monkeypatch):
+    """The run that learns (out-of-fold 0.17), with the swapped rows' labels left unswapped.
+
+    The swapped rows then teach "the marked side wins" and its opposite at once: A and B become
+    indistinguishable, only tie against decided is learnable, and decided rows stay near ln 2.
+    """
+    monkeypatch.setattr(arenakit.swap, "swap_labels", lambda labels: labels)  # the mapping, broken on purpose
+    out = decoder_runs["data"].parent / "broken"
+    train_in_this_process(decoder_runs["data"], out, decoder_runs["data"].parent / "decoder")
+    loss = json.loads((out / "deberta_lora/metrics.json").read_text())["oof_log_loss"]
+    print(f"decoder with the swap mapping broken: out-of-fold log loss {loss:.4f}")
+    assert loss > 0.4
 
 
 def test_an_interrupted_two_process_run_resumes_where_it_stopped(decoder_runs):

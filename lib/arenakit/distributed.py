@@ -132,7 +132,7 @@ def mixed_precision_for(device: str, requested: str = "auto") -> str:
     return "bf16" if torch.cuda.get_device_capability(torch.device(device))[0] >= 8 else "fp16"
 
 
-def make_accelerator(device: str, grad_accum: int, mixed_precision: str = "auto"):
+def make_accelerator(device: str, grad_accum: int, batch_size: int, mixed_precision: str = "auto"):
     """An Accelerator for training on device (this process's), refusing setups the LoRA loop does not support.
 
     The loop places the model and the batches itself (device_placement=False), so a plain process
@@ -161,9 +161,28 @@ def make_accelerator(device: str, grad_accum: int, mixed_precision: str = "auto"
     if sharded:
         raise ValueError(
             "FSDP and DeepSpeed ZeRO-3 split each weight between processes, which the LoRA loop does not support; "
-            "use DeepSpeed ZeRO-2 (lib/arenakit/train/configs/deepspeed-zero2.yaml) or plain DDP (torchrun)"
+            "use DeepSpeed ZeRO-2 (lib/arenakit/train/configs/deepspeed-zero2-4xa100.yaml) or plain DDP (torchrun)"
         )
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        plugin = accelerator.state.deepspeed_plugin
+        if plugin.is_auto("train_micro_batch_size_per_gpu"):  # the loop makes its own batches: no DataLoader to read
+            plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = batch_size
     return accelerator
+
+
+def accumulation_steps(accelerator) -> int:
+    """Batches a process runs per optimizer step: Accelerate's value, or the DeepSpeed config's where it sets one.
+
+    A launcher's config may set it (accelerate launch --gradient_accumulation_steps, a DeepSpeed
+    config), overriding the loop's grad_accum setting; the loop plans its steps with this value.
+    """
+    from accelerate.utils import DistributedType
+
+    steps = accelerator.gradient_accumulation_steps
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        configured = accelerator.state.deepspeed_plugin.deepspeed_config.get("gradient_accumulation_steps", "auto")
+        steps = steps if configured == "auto" else int(configured)
+    return steps
 
 
 def process_device() -> str:

@@ -4,7 +4,7 @@
         ...
         with timed("validate"):      # counted as validate, not also as train
             ...
-    RUN_PHASES.table()               # seconds per phase, in the order they first ran, and the total
+    RUN_PHASES.table()               # seconds per phase, in the order they started, and the total
 
 The process has one timer (RUN_PHASES) that the library's long steps report to: loading,
 tokenizing, training, validating, predicting, saving. A run resets it at its start and shows the
@@ -30,13 +30,14 @@ class PhaseTimer:
     @contextmanager
     def phase(self, name: str):
         started = time.perf_counter()
+        self.seconds.setdefault(name, 0.0)  # the table lists phases in the order they started
         self._inner.append(0.0)
         try:
             yield
         finally:
             elapsed = time.perf_counter() - started
             inner = self._inner.pop()
-            self.seconds[name] = self.seconds.get(name, 0.0) + elapsed - inner
+            self.seconds[name] += elapsed - inner
             if self._inner:
                 self._inner[-1] += elapsed
 

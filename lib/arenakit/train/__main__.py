@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 
-from arenakit.parameters import parse_parameter
+from arenakit.parameters import add_parameter_option
 
 # Errors that name the file, the setting or the model folder at fault: shown as one line, no traceback.
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, ImportError)
@@ -44,16 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     lora.add_argument("--folds", type=int, nargs="+", help="fold numbers to train (default: the profile's, [0])")
     lora.add_argument("--n-folds", type=int, default=5, help="folds of the run (default: 5)")
     lora.add_argument("--seed", type=int, default=42, help="seed of the fold assignment (default: 42)")
-    lora.add_argument(
-        "-p",
-        "--parameter",
-        dest="parameters",
-        action="append",
-        type=parse_parameter,
-        default=[],
-        metavar="KEY=VALUE",
-        help="a LoRA setting, repeatable (-p max_length=1024 -p lora_r=16)",
-    )
+    add_parameter_option(lora, "a LoRA setting, repeatable (-p max_length=1024 -p lora_r=16)")
     args = parser.parse_args(argv)
     unknown = sorted({key for key, _ in args.parameters} - setting_names())
     if unknown:
@@ -71,13 +62,14 @@ def train_lora(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # torchrun reads a failing process's error from the file this writes: its summary then names
-    # the process and the error instead of only an exit code.
+    # Under torchrun (and accelerate launch, which uses it), a failing process's error goes to the
+    # file torchrun reads: its summary then names the process and the error, not only an exit code.
     from torch.distributed.elastic.multiprocessing.errors import record
 
     args = parse_args(argv)
+    run = record(train_lora) if "TORCHELASTIC_ERROR_FILE" in os.environ else train_lora
     try:
-        record(train_lora)(args)
+        run(args)
     except EXPECTED_ERRORS as error:
         print(f"arenakit.train: error in process {os.environ.get('RANK', '0')}: {error}", file=sys.stderr)
         return 1

@@ -47,11 +47,14 @@ class LoRATrainingRun:
         with timed("load"), main_process_first():  # process 0 writes the sample and the folds, the others read them
             self.data_dir = resolve_data_dir(data_dir, self.out_dir)
             competition = load_competition(self.data_dir)
-            self.train_rows, self.test_rows = competition.train, competition.test
-            self.folds = shared_folds(self.out_dir, self.train_rows, n_folds=n_folds, seed=seed)
+            self.train_frame, self.test_frame = competition.train, competition.test
+            self.folds = shared_folds(self.out_dir, self.train_frame, n_folds=n_folds, seed=seed)
         self.n_folds = n_folds
         self.settings = resolve_settings(parameters)
-        self.model = LoRAClassifierModel(**model_params(self.settings))
+        params = model_params(self.settings)
+        if not is_main_process():  # one set of progress bars: process 0's
+            params["progress"] = False
+        self.model = LoRAClassifierModel(**params)
         self.result: CVRun | None = None
 
     def describe(self) -> pd.DataFrame:
@@ -60,26 +63,30 @@ class LoRATrainingRun:
         processes = launched_processes()
         spread = f"  processes: {processes} (one per device)" if processes > 1 else ""
         print(
-            f"data: {self.data_dir}  train rows: {len(self.train_rows)}  test rows: {len(self.test_rows)}  "
+            f"data: {self.data_dir}  train rows: {len(self.train_frame)}  test rows: {len(self.test_frame)}  "
             f"folds: {self.n_folds}\ndevices: {', '.join(available_devices(device))}  "
             f"profile: {profile_name(device)}{spread}"
         )
         return pd.Series(self.settings, name="setting").to_frame()
 
+    def token_lengths(self) -> pd.Series:
+        """Tokens of every training row as the model reads them (against max_length)."""
+        return pd.Series(np.fromiter(map(len, self.model.input_ids(self.train_frame)), int), name="tokens per row")
+
     def train(self) -> CVRun:
         """Cross-validate the chosen folds; finished folds are reused and an interrupted one resumes."""
         self.result = cross_validate(
             self.model,
-            self.train_rows,
+            self.train_frame,
             self.folds,
-            test=self.test_rows,
+            test=self.test_frame,
             name=MODEL_NAME,
             only_folds=self.settings["folds_to_train"],
             fold_dir=self.model_dir / "folds",
             progress=self.model.progress,
         )
         self.result.metrics["training"] = self.histories()
-        self.result.record_swap_asymmetry(self.train_rows, self.folds)
+        self.result.record_swap_asymmetry(self.train_frame, self.folds)
         return self.result
 
     def _trained(self) -> CVRun:
@@ -91,7 +98,7 @@ class LoRATrainingRun:
         run = self._trained()
         trainable, total = run.ensemble.models[0].trainable_parameters()
         return (
-            f"{run.summary()}\nout-of-fold rows: {run.metrics['oof_rows']} of {len(self.train_rows)} "
+            f"{run.summary()}\nout-of-fold rows: {run.metrics['oof_rows']} of {len(self.train_frame)} "
             f"(folds {run.metrics['folds_trained']})\n"
             f"trainable parameters: {trainable:,} of {total:,} ({trainable / total:.2%}): adapters and head\n"
             f"mean |P - swapped P| of one-order predictions on held-out rows: {run.metrics['swap_asymmetry']:.4f}"
@@ -110,7 +117,7 @@ class LoRATrainingRun:
     def per_class_table(self) -> pd.DataFrame:
         run = self._trained()
         rows = run.rows()
-        return per_class_table(self.train_rows["label"].to_numpy()[rows], run.oof[rows])
+        return per_class_table(self.train_frame["label"].to_numpy()[rows], run.oof[rows])
 
     def plots(self) -> dict:
         """The report's figures, saved as PNG in the model's plots folder (process 0; the others get none)."""
@@ -120,7 +127,7 @@ class LoRATrainingRun:
         if not is_main_process():
             return {}
         with timed("save"):
-            figures = run.plots(self.train_rows, self.out_dir)
+            figures = run.plots(self.train_frame, self.out_dir)
             figures["training"] = plot_training_curves(
                 self.histories(), path=self.model_dir / "plots" / "training_curves.png", title=f"{MODEL_NAME}: training"
             )
@@ -128,7 +135,7 @@ class LoRATrainingRun:
 
     def save(self) -> Path:
         """oof.csv, test.csv, metrics.json and the fold models (process 0 writes)."""
-        return self._trained().save(self.out_dir, self.train_rows, self.test_rows)
+        return self._trained().save(self.out_dir, self.train_frame, self.test_frame)
 
     def time_table(self) -> pd.DataFrame:
         """Seconds per phase of this run (this process's)."""
@@ -152,8 +159,3 @@ class LoRATrainingRun:
             print("\nwhere the time went (process 0):")
             print(self.time_table().to_string())
         return folder
-
-
-def token_lengths(run: LoRATrainingRun) -> pd.Series:
-    """Tokens of every training row as the model reads them (against max_length)."""
-    return pd.Series(np.fromiter(map(len, run.model.input_ids(run.train_rows)), int), name="tokens per row")

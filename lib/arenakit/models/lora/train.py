@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from arenakit.distributed import gather_per_process, gather_rows, make_accelerator, row_shards
+from arenakit.distributed import accumulation_steps, gather_per_process, gather_rows, make_accelerator, row_shards
 from arenakit.metrics import evaluate
 from arenakit.models.lora.backbone import place_on
 from arenakit.models.lora.batching import TokenRows, length_grouped_batches
@@ -84,6 +84,11 @@ class TrainConfig:
         return cls(**{**{key: value for key, value in params.items() if key in names}, **values})
 
 
+def batches_per_process(n_batches: int, n_processes: int, grad_accum: int) -> int:
+    """Batches each process runs in an epoch: its share, rounded up to whole optimizer steps."""
+    return math.ceil(math.ceil(n_batches / n_processes) / grad_accum) * grad_accum
+
+
 def process_batches(batches: list[np.ndarray], n_processes: int, process: int, grad_accum: int, pad: np.ndarray):
     """This process's (batch, weight) pairs for one epoch: its share, then zero-weighted pads to a whole step.
 
@@ -91,8 +96,7 @@ def process_batches(batches: list[np.ndarray], n_processes: int, process: int, g
     passes and optimizer steps: ceil(len(batches) / (n_processes * grad_accum)) steps.
     """
     mine = [(batch, 1.0) for batch in batches[process::n_processes]]
-    per_process = math.ceil(math.ceil(len(batches) / n_processes) / grad_accum) * grad_accum
-    return mine + [(pad, 0.0)] * (per_process - len(mine))
+    return mine + [(pad, 0.0)] * (batches_per_process(len(batches), n_processes, grad_accum) - len(mine))
 
 
 def shortest_unit(lengths: np.ndarray, pairs: bool) -> np.ndarray:
@@ -157,28 +161,29 @@ class Trainer:
         self.train_rows, self.valid_rows = train_rows, valid_rows
         self.y_valid = np.asarray(y_valid)
         self.labels = torch.as_tensor(np.asarray(y_train), dtype=torch.long)
-        self.accelerator = make_accelerator(device, config.grad_accum, config.mixed_precision)
+        self.accelerator = make_accelerator(device, config.grad_accum, config.batch_size, config.mixed_precision)
         self.n_processes, self.process = self.accelerator.num_processes, self.accelerator.process_index
-        # The launcher's config may set the accumulation (a DeepSpeed config does): Accelerate's value counts.
-        self.grad_accum = self.accelerator.gradient_accumulation_steps
+        self.grad_accum = accumulation_steps(self.accelerator)  # a launcher's config may set it
         lengths = train_rows.lengths
-        self.n_batches = len(
-            length_grouped_batches(lengths, config.batch_size, seed=config.seed, pairs=config.swap_pairs)
-        )
+        n_batches = len(length_grouped_batches(lengths, config.batch_size, seed=config.seed, pairs=config.swap_pairs))
+        self.batches_per_epoch = batches_per_process(n_batches, self.n_processes, self.grad_accum)
         self.pad = shortest_unit(lengths, config.swap_pairs)
-        self.batches_per_epoch = len(
-            process_batches([None] * self.n_batches, self.n_processes, 0, self.grad_accum, None)
-        )
         launch = {
             "processes": self.n_processes,
             "grad_accum": self.grad_accum,
             "mixed_precision": self.accelerator.mixed_precision,
         }
-        fingerprint = run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model, launch)
-        self.fingerprint = fingerprint
+        self.fingerprint = run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model, launch)
         self.checkpoint = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
         self.loop = _Loop()
-        saved = read_checkpoint(self.checkpoint, fingerprint)
+        saved = read_checkpoint(self.checkpoint, self.fingerprint)
+        if (
+            saved is None
+            and self.checkpoint is not None
+            and self.checkpoint.is_file()
+            and self.accelerator.is_main_process
+        ):
+            print(f"{self.checkpoint}: made by another run (other data, settings or launch); training afresh")
         if saved is not None:
             # Into the model before prepare: DeepSpeed copies its master weights from the model there.
             load_trainable_state(model, saved["weights"])
@@ -348,20 +353,10 @@ class Trainer:
         return loop.history
 
 
-def train_classifier(
-    model,
-    train_rows: TokenRows,
-    y_train,
-    valid_rows: TokenRows,
-    y_valid,
-    config: TrainConfig,
-    device: str = "cpu",
-    checkpoint_dir: Path | str | None = None,
-    progress: bool = True,
-) -> list[dict]:
+def train_classifier(model, *args, **kwargs) -> list[dict]:
     """Train in place and leave the best validated weights in the model; return per-validation metrics.
 
-    device: this process's device (in a launched run, each process's own: cuda:<local rank>, or cpu).
+    The arguments are Trainer's: train_rows, y_train, valid_rows, y_valid, config, device (this
+    process's: in a launched run, each process's own, cuda:<local rank> or cpu), checkpoint_dir, progress.
     """
-    trainer = Trainer(model, train_rows, y_train, valid_rows, y_valid, config, device, checkpoint_dir, progress)
-    return trainer.run()
+    return Trainer(model, *args, **kwargs).run()
