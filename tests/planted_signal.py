@@ -7,8 +7,8 @@
 The winning response carries a marker word; in a tie both responses carry it or neither does.
 Everything else (prompt, filler words, lengths) is drawn independently of the label, so a model
 that learns reaches a log loss near 0, and one that learns nothing stays at ln 3 = 1.0986. A
-broken label or swap mapping shows: with the swapped rows' labels left unswapped, A and B become
-indistinguishable and the log loss of decided rows stays near ln 2.
+broken label or swap mapping shows: with the swapped rows' labels left unswapped, A and B cannot
+be told apart and the log loss stays high.
 
 Shared by every architecture's learning test (the cross-encoder LoRA now, a Siamese model later).
 """

@@ -22,7 +22,7 @@ import pandas as pd
 
 from arenakit.cv import CVRun, cross_validate
 from arenakit.data import load_competition
-from arenakit.distributed import is_main_process, launched_processes, main_process_first, only_main_process_writes
+from arenakit.distributed import is_main_process, launched_processes, main_process_first
 from arenakit.folds import shared_folds
 from arenakit.metrics import per_class_table
 from arenakit.models.lora.predict import available_devices
@@ -145,9 +145,8 @@ class LoRATrainingRun:
         """Everything the notebook does, in its order, with the figures closed: the training command's path."""
         import matplotlib.pyplot as plt
 
-        with only_main_process_writes() as writer:
-            if writer:
-                print(self.describe().to_string())
+        if is_main_process():
+            print(self.describe().to_string())
         self.train()
         figures = self.plots()
         plt.close("all")

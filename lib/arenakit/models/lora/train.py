@@ -292,7 +292,8 @@ class Trainer:
                 loop.bad_evals += 1
                 loop.stopped = loop.bad_evals >= self.config.patience
             self.model.train()
-        record.update(train_seconds=loop.train_seconds, validate_seconds=loop.validate_seconds)
+        seconds = loop.train_seconds + loop.validate_seconds  # so far, over every launch of this run
+        record.update(seconds=seconds, train_seconds=loop.train_seconds, validate_seconds=loop.validate_seconds)
         loop.history.append(record)
 
     # -- the run --------------------------------------------------------------------------------
