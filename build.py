@@ -25,10 +25,11 @@ are read as Python literals when they parse (3, 0.1, True, "x"), else kept as te
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 from pathlib import Path
+
+from arenakit.parameters import add_parameter_option
 
 ROOT = Path(__file__).resolve().parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -37,16 +38,6 @@ BUILD_DIR = ROOT / "build"
 DEFAULT_OUT = BUILD_DIR / "run"
 TOP_LEVEL_METADATA = ROOT / "kernel-metadata.json"
 LOGS = "logs"  # build/logs/: failed kernels' logs, downloaded by push and status
-
-
-def parse_parameter(text: str) -> tuple[str, object]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
 
 
 def megabytes(size: int) -> str:
@@ -290,16 +281,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="notebooks run side by side at most, when they do not read each other's output "
         "(default: one per core; 1: one after another)",
     )
-    parser.add_argument(
-        "-p",
-        "--parameter",
-        dest="parameters",
-        action="append",
-        type=parse_parameter,
-        default=[],
-        metavar="KEY=VALUE",
-        help="notebook parameter, repeatable",
-    )
+    add_parameter_option(parser, "notebook parameter, repeatable")
 
 
 def add_wheel_options(parser: argparse.ArgumentParser, out: bool = True) -> None:

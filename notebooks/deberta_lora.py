@@ -32,10 +32,11 @@
 # shows the pipeline working. Run with `python build.py run deberta_lora`.
 #
 # Two GPUs (Kaggle's 2 x T4): inference deals the length-sorted batches out to both, a model
-# copy per GPU. Training uses one: DDP needs one process per GPU, started by torchrun or
-# accelerate's notebook_launcher, and a papermill kernel cannot host those reliably (the
-# launched processes must re-import everything this notebook defines, and a failure in one
-# hangs the other). Train two folds at once in two kernels instead, each with `folds_to_train`.
+# copy per GPU. Training in a notebook uses one: DDP needs one process per GPU, and a papermill
+# kernel cannot host those reliably (the launched processes must re-import everything the
+# notebook defines). Train on every GPU with the training command instead (`python -m
+# arenakit.train lora` under torchrun, same code, same artifacts), or train two folds at once in
+# two kernels, each with `folds_to_train`.
 
 # %% tags=["arenakit-bootstrap"]
 # arenakit bootstrap: install the kit offline on Kaggle, before anything imports it.
@@ -129,33 +130,14 @@ device = "auto"  # "auto": every CUDA device, else the CPU; or "cuda:0,cuda:1"
 
 # %% [markdown]
 # Every parameter above that is a LoRAClassifierModel setting (or folds_to_train) goes to the
-# model; those left at None take the device's profile.
+# model; those left at None take the device's profile. The same run trains outside notebooks, on
+# every GPU of a machine: `torchrun --nproc_per_node 4 -m arenakit.train lora --out RUN ...`.
 
 # %%
-from pathlib import Path
+from arenakit.train.lora import LoRATrainingRun
 
-import pandas as pd
-
-from arenakit.cv import cross_validate
-from arenakit.data import load_competition
-from arenakit.folds import shared_folds
-from arenakit.metrics import per_class_table
-from arenakit.models.lora.predict import available_devices
-from arenakit.models.lora.profiles import model_params, profile_name, resolve_settings
-from arenakit.models.lora_classifier import LoRAClassifierModel
-from arenakit.paths import resolve_data_dir
-from arenakit.plots import plot_training_curves
-
-out_dir = Path(out_dir)
-data_dir = resolve_data_dir(data_dir, out_dir)
-competition = load_competition(data_dir)
-train, test = competition.train, competition.test
-folds = shared_folds(out_dir, train, n_folds=n_folds, seed=seed)
-settings = resolve_settings(globals())
-model = LoRAClassifierModel(**model_params(settings))
-print(f"data: {data_dir}  train rows: {len(train)}  test rows: {len(test)}  folds: {n_folds}")
-print(f"devices: {', '.join(available_devices(device))}  profile: {profile_name(device)}")
-pd.Series(settings, name="setting").to_frame()
+run = LoRATrainingRun(data_dir, out_dir, globals(), n_folds=n_folds, seed=seed)
+run.describe()
 
 # %% [markdown]
 # ## What the model reads
@@ -164,11 +146,10 @@ pd.Series(settings, name="setting").to_frame()
 # longer side).
 
 # %%
-first = model.input_texts(train.iloc[:1])[0]
+first = run.model.input_texts(run.train_frame.iloc[:1])[0]
 for text in first if architecture == "siamese" else [first]:
     print(text[:1500], end="\n\n")
-lengths = pd.Series(model.model_inputs(train).lengths, name="tokens per row")
-lengths.describe().to_frame().T
+run.token_lengths().describe().to_frame().T
 
 # %% [markdown]
 # ## Training and out-of-fold evaluation
@@ -177,42 +158,25 @@ lengths.describe().to_frame().T
 # go: re-running this notebook resumes an interrupted fold and reuses finished ones.
 
 # %%
-model_folder = out_dir / "deberta_lora"
-run = cross_validate(
-    model,
-    train,
-    folds,
-    test=test,
-    name="deberta_lora",
-    only_folds=settings["folds_to_train"],
-    fold_dir=model_folder / "folds",
-)
+run.train()
 print(run.summary())
-print(f"out-of-fold rows: {run.metrics['oof_rows']} of {len(train)} (folds {run.metrics['folds_trained']})")
-trainable, total = run.ensemble.models[0].trainable_parameters()
-print(f"trainable parameters: {trainable:,} of {total:,} ({trainable / total:.2%})")
 
 # %%
-histories = {
-    f"fold {fold}": fold_model.history_ for fold, fold_model in zip(run.ensemble.fold_ids, run.ensemble.models)
-}
-run.metrics["training"] = histories
-plot_training_curves(histories, path=model_folder / "plots" / "training_curves.png", title="deberta_lora: training")
-pd.DataFrame([dict(fold=fold, **record) for fold, history in histories.items() for record in history])
+run.history_table()
 
 # %%
-rows = run.rows()
-per_class_table(train["label"].to_numpy()[rows], run.oof[rows])
+run.per_class_table()
 
 # %%
-figures = run.plots(train, out_dir)
-print(f"mean |P - swapped P| of one-order predictions on held-out rows: {run.record_swap_asymmetry(train, folds):.4f}")
+figures = run.plots()
 
 # %% [markdown]
 # ## Artifacts
 # oof.csv (the trained folds' rows), test.csv, metrics.json with the per-epoch history, and per
 # fold the adapters and head (peft format) with the formatter version, read by the ensemble.
+# Then where the time went.
 
 # %%
-folder = run.save(out_dir, train, test)
-sorted(path.name for path in folder.iterdir())
+folder = run.save()
+print(sorted(path.name for path in folder.iterdir()))
+run.time_table()

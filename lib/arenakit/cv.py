@@ -13,6 +13,10 @@ With fold_dir, each fold model is saved there as soon as it is trained, and a re
 saved fold (same rows, same parameters) instead of training it again; a model with a
 checkpoint parameter (ArenaTags.checkpoint_param) also checkpoints inside each fold (fold_dir/../checkpoints/fold_k), so
 an interrupted run continues where it stopped.
+
+Under torchrun / accelerate launch every process runs this same code: each trains the fold
+together with the others (the model's own loop spreads the batches), each predicts its share of
+the rows, and all receive every prediction; only process 0 writes files (arenakit.distributed).
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ from sklearn.base import clone
 from tqdm.auto import tqdm
 
 from arenakit.artifacts import FOLDS_DIR, OOF_FILE, PLOTS_DIR, TEST_FILE, model_dir, save_metrics, save_predictions
+from arenakit.distributed import is_main_process, only_main_process_writes, predict_in_shards
 from arenakit.metrics import evaluate, log_loss, log_loss_by_length
 from arenakit.models.base import FOLD_PREFIX, FoldEnsemble, load_model
+from arenakit.phases import timed
 from arenakit.schema import N_CLASSES
 
 FOLD_RECORD = "fold.json"
@@ -55,13 +61,16 @@ class CVRun:
         return np.ones(len(self.oof), dtype=bool) if self.oof_rows is None else self.oof_rows
 
     def save(self, out_dir: Path | str, train: pd.DataFrame, test: pd.DataFrame | None = None) -> Path:
+        """The artifacts contract (process 0 of a launched run writes; every process gets the folder)."""
         folder = model_dir(out_dir, self.name)
-        rows = self.rows()
-        save_predictions(folder / OOF_FILE, train["id"].to_numpy()[rows], self.oof[rows])
-        if self.test_proba is not None and test is not None:
-            save_predictions(folder / TEST_FILE, test["id"].to_numpy(), self.test_proba)
-        save_metrics(folder, self.metrics)
-        self.ensemble.save(folder / FOLDS_DIR)
+        with only_main_process_writes() as writer, timed("save"):
+            if writer:
+                rows = self.rows()
+                save_predictions(folder / OOF_FILE, train["id"].to_numpy()[rows], self.oof[rows])
+                if self.test_proba is not None and test is not None:
+                    save_predictions(folder / TEST_FILE, test["id"].to_numpy(), self.test_proba)
+                save_metrics(folder, self.metrics)
+                self.ensemble.save(folder / FOLDS_DIR)
         return folder
 
     def summary(self) -> str:
@@ -121,8 +130,11 @@ def _fit_fold(model, fit_frame: pd.DataFrame, fold: int, fold_dir: Path | None):
     record = folder / FOLD_RECORD
     if record.is_file() and json.loads(record.read_text()).get("key") == key:
         return load_model(folder)
-    fold_model.fit(fit_frame).save(folder)
-    record.write_text(json.dumps({"key": key}))  # written last: a fold without it is retrained
+    fold_model.fit(fit_frame)
+    with only_main_process_writes() as writer, timed("save"):
+        if writer:
+            fold_model.save(folder)
+            record.write_text(json.dumps({"key": key}))  # written last: a fold without it is retrained
     return fold_model
 
 
@@ -149,11 +161,14 @@ def cross_validate(
     y = train["label"].to_numpy()
     oof = np.full((len(train), N_CLASSES), np.nan)
     fold_models, fold_scores, fold_seconds = [], [], []
-    for fold in tqdm(chosen, desc=f"{name or type(model).__name__} folds", disable=not progress):
+    for fold in tqdm(
+        chosen, desc=f"{name or type(model).__name__} folds", disable=not progress or not is_main_process()
+    ):
         started = time.perf_counter()
         fit_rows, valid_rows = folds != fold, folds == fold
         fold_model = _fit_fold(model, train[fit_rows].reset_index(drop=True), fold, fold_dir)
-        oof[valid_rows] = fold_model.predict_proba(train[valid_rows].reset_index(drop=True))
+        with timed("predict"):
+            oof[valid_rows] = predict_in_shards(fold_model.predict_proba, train[valid_rows].reset_index(drop=True))
         fold_models.append(fold_model)
         fold_scores.append(log_loss(y[valid_rows], oof[valid_rows]))
         fold_seconds.append(time.perf_counter() - started)
@@ -176,5 +191,8 @@ def cross_validate(
             },
         }
     )
-    test_proba = ensemble.predict_proba(test.reset_index(drop=True)) if test is not None else None
+    with timed("predict"):
+        test_proba = (
+            predict_in_shards(ensemble.predict_proba, test.reset_index(drop=True)) if test is not None else None
+        )
     return CVRun(name or type(model).__name__, oof, ensemble, metrics, test_proba, None if rows.all() else rows)

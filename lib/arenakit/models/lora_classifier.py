@@ -50,6 +50,7 @@ from arenakit.models.lora.predict import available_devices, predict_proba
 from arenakit.models.lora.siamese import check_architecture, load_siamese, new_siamese, save_siamese
 from arenakit.models.lora.siamese_inputs import SiameseRows, siamese_ids, siamese_texts
 from arenakit.models.lora.train import TrainConfig, train_classifier
+from arenakit.phases import timed
 from arenakit.swap import average_orders, with_swapped_rows
 
 ADAPTER_DIR = "adapter"
@@ -306,24 +307,26 @@ class LoRAClassifierModel(ArenaModel):
             frame, y = frame.iloc[keep].reset_index(drop=True), y[keep]
         torch.manual_seed(self.seed)
         self.__dict__.pop("_device_models", None)
-        if self._is_siamese():
-            self.model_ = new_siamese(
-                resolve_backbone(self.backbone),
-                self.finetune,
-                self.lora_r,
-                self.lora_alpha,
-                self.lora_dropout,
-                self.target_modules,
-                self.gradient_checkpointing,
-            )
-        else:
-            base = prepare_for_training(self._load_backbone(), self.gradient_checkpointing)
-            self.model_ = add_lora(
-                base, self.lora_r, self.lora_alpha, self.lora_dropout, self.target_modules, self.layers_to_transform
-            )
+        with timed("load"):
+            if self._is_siamese():
+                self.model_ = new_siamese(
+                    resolve_backbone(self.backbone),
+                    self.finetune,
+                    self.lora_r,
+                    self.lora_alpha,
+                    self.lora_dropout,
+                    self.target_modules,
+                    self.gradient_checkpointing,
+                )
+            else:
+                base = prepare_for_training(self._load_backbone(), self.gradient_checkpointing)
+                self.model_ = add_lora(
+                    base, self.lora_r, self.lora_alpha, self.lora_dropout, self.target_modules, self.layers_to_transform
+                )
         valid = inner_holdout(frame, y, self.valid_fraction, self.seed)
-        train_rows, y_train = self._train_rows(frame[~valid].reset_index(drop=True), y[~valid])
-        valid_rows = self.model_inputs(frame[valid].reset_index(drop=True))
+        with timed("tokenize"):
+            train_rows, y_train = self._train_rows(frame[~valid].reset_index(drop=True), y[~valid])
+            valid_rows = self.model_inputs(frame[valid].reset_index(drop=True))
         config = TrainConfig.from_params(
             self.get_params(deep=False), swap_pairs=self.swap_augment and self.swap_same_batch
         )

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from arenakit.distributed import is_distributed, process_device
 from arenakit.models.lora.backbone import is_quantized, place_on
 from arenakit.models.lora.batching import TokenRows, length_grouped_batches, split_rows, token_budget_batches
 from arenakit.notices import notice
@@ -48,9 +49,15 @@ class DeviceRun:
 
 
 def available_devices(device: str = "auto") -> list[str]:
-    """ "auto": every CUDA device, else the CPU; else the devices named, separated by commas ("cuda:1", "cpu,cpu")."""
+    """ "auto": every CUDA device, else the CPU; else the devices named, separated by commas ("cuda:1", "cpu,cpu").
+
+    In a process launched by torchrun / accelerate launch, "auto" is that process's own device:
+    each process trains and predicts on its GPU, and the processes share the rows.
+    """
     if device != "auto":
         return [name.strip() for name in device.split(",") if name.strip()]
+    if is_distributed():
+        return [process_device()]
     if torch.cuda.is_available():
         return [f"cuda:{index}" for index in range(torch.cuda.device_count())]
     return ["cpu"]

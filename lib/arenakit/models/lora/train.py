@@ -1,24 +1,35 @@
-"""The training loop: AdamW on the adapters and head, cosine schedule with warmup, early stopping, resumable.
+"""The training loop on Hugging Face Accelerate: one process, or one per GPU under torchrun / accelerate launch.
 
     history = train_classifier(model, train_rows, y_train, valid_rows, y_valid, TrainConfig(epochs=2),
                                device="cuda:0", checkpoint_dir="ckpt/fold_0")
 
-A plain loop rather than the HF Trainer: it is short enough to read, and it does the three
-things this kit needs that the Trainer makes awkward: batches that keep a row and its A/B swap
-together, validation by the competition's metric (log loss on the three classes), and a resume
-that skips exactly the batches an interrupted run had done.
+A plain loop rather than the HF Trainer: it keeps a row and its A/B swap in one batch, validates
+on the competition's metric (log loss on the three classes), and resumes by skipping exactly the
+batches an interrupted run had done. Accelerate does the rest: DDP between processes, mixed
+precision, gradient accumulation, DeepSpeed ZeRO-1/2 from a config file.
 
-On CUDA the forward pass runs under fp16 autocast with a gradient scaler (the T4 has no bf16).
-Every `checkpoint_every` optimizer steps and at each epoch end, the trainable weights, optimizer,
-schedule, scaler, RNG and loop position go to checkpoint_dir/checkpoint.pt; a rerun with the same
-data and settings continues from there (a rerun with other data or settings starts afresh).
+Spreading over processes. Every process builds the same batches in the same order (the seed
+decides), and process r of N trains on batches r, r+N, r+2N, ... of each epoch. An optimizer step
+takes grad_accum batches from each process: each batch's loss is divided by grad_accum and DDP
+averages the processes, so N processes with grad_accum k take exactly the steps of one process with
+grad_accum N x k (the same batches, the same gradients up to float summation order). In an
+epoch's last step a process without a batch left runs a zero-weighted one (the shortest rows), so
+every process makes the same backward passes, in which DDP exchanges gradients.
+
+Mixed precision (mixed_precision="auto"): bf16 on GPUs that have it (compute capability 8 and
+up: A100, H100, L4, RTX 30xx+), fp16 with a gradient scaler on older ones (T4, V100), none on CPU;
+bf16 or fp16 set by the launcher (accelerate launch --mixed_precision, its config file) wins.
+
+Validation: each process predicts its share of the validation rows; the shares are gathered in
+row order on every process, so all compute the same log loss and make the same early-stopping
+decision. Every `checkpoint_every` optimizer steps and at each epoch end, process 0 writes the
+checkpoint (arenakit.models.lora.checkpoint); a rerun with the same data, settings and launch
+continues from there.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -28,20 +39,30 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from arenakit.distributed import accumulation_steps, gather_per_process, gather_rows, make_accelerator, row_shards
 from arenakit.metrics import evaluate
 from arenakit.models.lora.backbone import place_on
 from arenakit.models.lora.batching import TokenRows, length_grouped_batches
+from arenakit.models.lora.checkpoint import (
+    CHECKPOINT_FILE,
+    load_trainable_state,
+    read_checkpoint,
+    rng_state,
+    run_fingerprint,
+    set_rng_state,
+    trainable_state,
+    write_checkpoint,
+)
 from arenakit.models.lora.optim import make_optimizer
 from arenakit.models.lora.predict import predict_proba
-
-CHECKPOINT_FILE = "checkpoint.pt"
+from arenakit.phases import timed
 
 
 @dataclass
 class TrainConfig:
     epochs: int = 1
-    batch_size: int = 8
-    grad_accum: int = 1  # batches per optimizer step
+    batch_size: int = 8  # rows per batch, per process
+    grad_accum: int = 1  # batches per process per optimizer step
     learning_rate: float = 2e-4
     weight_decay: float = 0.01
     optimizer: str = "adamw"  # or "adamw_8bit", "paged_adamw_8bit" (arenakit.models.lora.optim)
@@ -53,6 +74,7 @@ class TrainConfig:
     checkpoint_every: int = 200  # optimizer steps between checkpoints (also at each epoch end)
     swap_pairs: bool = False  # rows 2k, 2k+1 are a row and its swap: keep them in one batch
     inference_batch_size: int = 32
+    mixed_precision: str = "auto"  # "auto" (by device), "bf16", "fp16" or "no"
     seed: int = 42
 
     @classmethod
@@ -62,37 +84,54 @@ class TrainConfig:
         return cls(**{**{key: value for key, value in params.items() if key in names}, **values})
 
 
-def trainable_state(model) -> dict[str, torch.Tensor]:
-    return {
-        name: param.detach().to("cpu", copy=True) for name, param in model.named_parameters() if param.requires_grad
-    }
+def batches_per_process(n_batches: int, n_processes: int, grad_accum: int) -> int:
+    """Batches each process runs in an epoch: its share, rounded up to whole optimizer steps."""
+    return math.ceil(math.ceil(n_batches / n_processes) / grad_accum) * grad_accum
 
 
-def load_trainable_state(model, state: dict[str, torch.Tensor]) -> None:
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, value in state.items():
-            params[name].copy_(value.to(params[name].device))
+def process_batches(batches: list[np.ndarray], n_processes: int, process: int, grad_accum: int, pad: np.ndarray):
+    """This process's (batch, weight) pairs for one epoch: its share, then zero-weighted pads to a whole step.
+
+    Every process gets the same count, a multiple of grad_accum, so all make the same backward
+    passes and optimizer steps: ceil(len(batches) / (n_processes * grad_accum)) steps.
+    """
+    mine = [(batch, 1.0) for batch in batches[process::n_processes]]
+    return mine + [(pad, 0.0)] * (batches_per_process(len(batches), n_processes, grad_accum) - len(mine))
 
 
-def run_fingerprint(train_rows, y_train, valid_rows, y_valid, config: TrainConfig, model) -> str:
-    """Changes when the data, the settings or the starting weights change: a checkpoint of another run is not resumed."""
-    digest = hashlib.sha256(json.dumps(dataclasses.asdict(config), sort_keys=True).encode())
-    for rows in (train_rows, valid_rows):
-        rows.update_digest(digest)
-    digest.update(np.asarray(y_train, np.int64).tobytes() + np.asarray(y_valid, np.int64).tobytes())
-    for name, value in sorted(trainable_state(model).items()):
-        digest.update(name.encode() + value.float().numpy().tobytes()[:4096])
-    return digest.hexdigest()[:16]
+def shortest_unit(lengths: np.ndarray, pairs: bool) -> np.ndarray:
+    """The shortest row (or row and swap): the cheapest batch, used as a zero-weighted pad."""
+    unit = 2 if pairs else 1
+    index = int(np.argmin(np.asarray(lengths).reshape(-1, unit).max(axis=1)))
+    return np.arange(index * unit, (index + 1) * unit)
+
+
+@dataclass(frozen=True)
+class RowSubset:
+    """Some rows of a TokenRows-like object, seen through the same interface (a process's share)."""
+
+    rows: object
+    index: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.asarray(self.rows.lengths)[self.index]
+
+    def batch(self, rows, pad_to: int | None = None):
+        return self.rows.batch(self.index[np.asarray(rows)], pad_to)
 
 
 class _Loop:
-    """The loop's position and record, saved in checkpoints."""
+    """The loop's position and record, saved in checkpoints. batch: batches this process did in the epoch."""
 
     def __init__(self):
         self.epoch, self.batch, self.step = 0, 0, 0
         self.best_loss, self.best_state, self.bad_evals = math.inf, None, 0
         self.history: list[dict] = []
+        self.train_seconds = self.validate_seconds = 0.0
         self.stopped = False
         self.finished = False
 
@@ -103,142 +142,222 @@ class _Loop:
         vars(self).update(saved)
 
 
-def train_classifier(
-    model,
-    train_rows: TokenRows,
-    y_train,
-    valid_rows: TokenRows,
-    y_valid,
-    config: TrainConfig,
-    device: str = "cpu",
-    checkpoint_dir: Path | str | None = None,
-    progress: bool = True,
-) -> list[dict]:
-    """Train in place and leave the best validated weights in the model; return per-validation metrics."""
-    from transformers import get_cosine_schedule_with_warmup
+class Trainer:
+    """One training run: set up in __init__ (resuming a matching checkpoint), then run()."""
 
-    place_on(model, device)
-    use_fp16 = device.startswith("cuda")
-    params = [param for param in model.parameters() if param.requires_grad]
-    optimizer = make_optimizer(params, config.optimizer, config.learning_rate, config.weight_decay)
-    lengths = train_rows.lengths
-    n_batches = len(length_grouped_batches(lengths, config.batch_size, seed=config.seed, pairs=config.swap_pairs))
-    steps_per_epoch = math.ceil(n_batches / config.grad_accum)
-    total_steps = steps_per_epoch * config.epochs
-    scheduler = get_cosine_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
-    scaler = torch.amp.GradScaler("cuda", enabled=use_fp16)
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    labels = torch.as_tensor(np.asarray(y_train), dtype=torch.long)
-    loop = _Loop()
-
-    checkpoint = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
-    fingerprint = run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model)
-
-    def save_checkpoint() -> None:
-        if checkpoint is None:
-            return
-        checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        partial = checkpoint.with_suffix(".tmp")
-        torch.save(
-            {
-                "fingerprint": fingerprint,
-                "loop": loop.to_dict(),
-                "weights": trainable_state(model),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "rng": torch.get_rng_state(),
-            },
-            partial,
-        )
-        partial.replace(checkpoint)  # an interruption mid-write leaves the previous checkpoint whole
-
-    def validate(train_loss: float, started: float) -> None:
-        if not len(valid_rows):
-            loop.history.append(
-                {
-                    "epoch": loop.epoch + loop.batch / n_batches,
-                    "step": loop.step,
-                    "train_loss": train_loss,
-                    "seconds": time.perf_counter() - started,
-                }
-            )
-            return
-        proba = predict_proba(model, valid_rows, config.inference_batch_size, [device], progress=False)
-        report = evaluate(np.asarray(y_valid), proba)
-        loop.history.append(
-            {
-                "epoch": loop.epoch + loop.batch / n_batches,
-                "step": loop.step,
-                "train_loss": train_loss,
-                "valid_log_loss": report["log_loss"],
-                "valid_accuracy": report["accuracy"],
-                "valid_macro_f1": report["macro_f1"],
-                "seconds": time.perf_counter() - started,
-            }
-        )
-        if report["log_loss"] < loop.best_loss - 1e-6:
-            loop.best_loss, loop.best_state, loop.bad_evals = report["log_loss"], trainable_state(model), 0
-        else:
-            loop.bad_evals += 1
-            loop.stopped = loop.bad_evals >= config.patience
-        model.train()
-
-    if checkpoint is not None and checkpoint.is_file():
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if saved["fingerprint"] == fingerprint:
-            loop.update(saved["loop"])
+    def __init__(
+        self,
+        model,
+        train_rows: TokenRows,
+        y_train,
+        valid_rows: TokenRows,
+        y_valid,
+        config: TrainConfig,
+        device: str = "cpu",
+        checkpoint_dir: Path | str | None = None,
+        progress: bool = True,
+    ):
+        self.config, self.device = config, device
+        self.train_rows, self.valid_rows = train_rows, valid_rows
+        self.y_valid = np.asarray(y_valid)
+        self.labels = torch.as_tensor(np.asarray(y_train), dtype=torch.long)
+        self.accelerator = make_accelerator(device, config.grad_accum, config.batch_size, config.mixed_precision)
+        self.n_processes, self.process = self.accelerator.num_processes, self.accelerator.process_index
+        self.grad_accum = accumulation_steps(self.accelerator)  # a launcher's config may set it
+        lengths = train_rows.lengths
+        n_batches = len(length_grouped_batches(lengths, config.batch_size, seed=config.seed, pairs=config.swap_pairs))
+        self.batches_per_epoch = batches_per_process(n_batches, self.n_processes, self.grad_accum)
+        self.pad = shortest_unit(lengths, config.swap_pairs)
+        launch = {
+            "processes": self.n_processes,
+            "grad_accum": self.grad_accum,
+            "mixed_precision": self.accelerator.mixed_precision,
+        }
+        self.fingerprint = run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model, launch)
+        self.checkpoint = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
+        self.loop = _Loop()
+        saved = read_checkpoint(self.checkpoint, self.fingerprint)
+        if (
+            saved is None
+            and self.checkpoint is not None
+            and self.checkpoint.is_file()
+            and self.accelerator.is_main_process
+        ):
+            print(f"{self.checkpoint}: made by another run (other data, settings or launch); training afresh")
+        if saved is not None:
+            # Into the model before prepare: DeepSpeed copies its master weights from the model there.
             load_trainable_state(model, saved["weights"])
-            optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
-            scaler.load_state_dict(saved["scaler"])
-            torch.set_rng_state(saved["rng"])
+        self._prepare(model)
+        if saved is not None:
+            self._restore(saved)
+        self.progress = progress and self.accelerator.is_main_process
 
-    started = time.perf_counter()
-    model.train()
-    bar = tqdm(
-        total=n_batches * config.epochs,
-        initial=loop.epoch * n_batches + loop.batch,
-        desc="train",
-        disable=not progress or loop.finished,
-    )
-    while not (loop.finished or loop.stopped) and loop.epoch < config.epochs:
+    def _prepare(self, model) -> None:
+        from transformers import get_cosine_schedule_with_warmup
+
+        config = self.config
+        place_on(model, self.device)
+        self.params = [param for param in model.parameters() if param.requires_grad]
+        optimizer = make_optimizer(self.params, config.optimizer, config.learning_rate, config.weight_decay)
+        total_steps = self.batches_per_epoch // self.grad_accum * config.epochs
+        # Stepped here once per optimizer step (not through Accelerate, which steps it once per process).
+        self.scheduler = get_cosine_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        self.unwrapped = self.accelerator.unwrap_model(self.model)
+        self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def _shards_optimizer(self) -> bool:
+        from accelerate.utils import DistributedType
+
+        return self.accelerator.distributed_type == DistributedType.DEEPSPEED
+
+    def save_checkpoint(self) -> None:
+        if self.checkpoint is None:
+            return
+        with timed("save"):
+            rngs = gather_per_process(rng_state())
+            if not self.accelerator.is_main_process:
+                return
+            scaler = self.accelerator.scaler
+            state = {
+                "fingerprint": self.fingerprint,
+                "loop": self.loop.to_dict(),
+                "weights": trainable_state(self.unwrapped),
+                # ZeRO splits the optimizer state between processes and keeps DeepSpeed objects in it that
+                # torch.load(weights_only=True) refuses: under DeepSpeed the moments restart on resume.
+                "optimizer": None if self._shards_optimizer() else self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "rng": rngs,
+            }
+            write_checkpoint(self.checkpoint, state)
+
+    def _restore(self, saved: dict) -> None:
+        self.loop.update(saved["loop"])
+        if saved["optimizer"] is not None:
+            self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        if saved["scaler"] is not None and self.accelerator.scaler is not None:
+            self.accelerator.scaler.load_state_dict(saved["scaler"])
+        set_rng_state(saved["rng"][self.process])
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def _train_batch(self, batch: np.ndarray, weight: float) -> float:
+        accelerator = self.accelerator
+        inputs = {key: value.to(self.device) for key, value in self.train_rows.batch(batch).items()}
+        with accelerator.accumulate(self.model):
+            logits = self.model(**inputs).logits
+            loss = self.loss_fn(logits.float(), self.labels[batch].to(self.device))
+            accelerator.backward(loss * weight)
+            if accelerator.sync_gradients and self.config.max_grad_norm:
+                accelerator.clip_grad_norm_(self.params, self.config.max_grad_norm)
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+        return loss.item()
+
+    def _predict_valid(self) -> np.ndarray:
+        """Each process predicts its share of the validation rows; every process gets all, in row order."""
+        shards = row_shards(self.valid_rows.lengths, self.n_processes)
+        mine = RowSubset(self.valid_rows, shards[self.process])
+        batch_size = self.config.inference_batch_size
+        local = predict_proba(self.unwrapped, mine, batch_size, [self.device], progress=False)
+        return gather_rows(local, shards, len(self.valid_rows))
+
+    def _mean_over_processes(self, losses: list[float]) -> float:
+        totals = torch.tensor([sum(losses), len(losses)], dtype=torch.float64, device=self.accelerator.device)
+        total, count = self.accelerator.reduce(totals, "sum").tolist()
+        return total / count if count else math.nan
+
+    def validate(self, losses: list[float]) -> None:
+        loop = self.loop
+        record = {
+            "epoch": loop.epoch + loop.batch / self.batches_per_epoch,
+            "step": loop.step,
+            "train_loss": self._mean_over_processes(losses),
+        }
+        if len(self.valid_rows):
+            started = time.perf_counter()
+            with timed("validate"):
+                report = evaluate(self.y_valid, self._predict_valid())
+            loop.validate_seconds += time.perf_counter() - started
+            record.update(
+                valid_log_loss=report["log_loss"], valid_accuracy=report["accuracy"], valid_macro_f1=report["macro_f1"]
+            )
+            if report["log_loss"] < loop.best_loss - 1e-6:
+                loop.best_loss, loop.best_state, loop.bad_evals = report["log_loss"], trainable_state(self.unwrapped), 0
+            else:
+                loop.bad_evals += 1
+                loop.stopped = loop.bad_evals >= self.config.patience
+            self.model.train()
+        seconds = loop.train_seconds + loop.validate_seconds  # so far, over every launch of this run
+        record.update(seconds=seconds, train_seconds=loop.train_seconds, validate_seconds=loop.validate_seconds)
+        loop.history.append(record)
+
+    # -- the run --------------------------------------------------------------------------------
+
+    def _epoch(self, bar) -> None:
+        loop, config = self.loop, self.config
         batches = length_grouped_batches(
-            lengths, config.batch_size, seed=config.seed + loop.epoch, pairs=config.swap_pairs
+            self.train_rows.lengths, config.batch_size, seed=config.seed + loop.epoch, pairs=config.swap_pairs
         )
-        losses = []
-        while loop.batch < n_batches and not loop.stopped:
-            batch = batches[loop.batch]
-            inputs = {k: v.to(device) for k, v in train_rows.batch(batch).items()}
-            with torch.autocast("cuda", dtype=torch.float16, enabled=use_fp16):
-                logits = model(**inputs).logits
-            loss = loss_fn(logits.float(), labels[batch].to(device))
-            scaler.scale(loss / config.grad_accum).backward()
-            losses.append(loss.item())
+        plan = process_batches(batches, self.n_processes, self.process, self.grad_accum, self.pad)
+        losses: list[float] = []
+        started = time.perf_counter()
+        while loop.batch < len(plan) and not loop.stopped:
+            batch, weight = plan[loop.batch]
+            loss = self._train_batch(batch, weight)
+            if weight:
+                losses.append(loss)
             loop.batch += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-            if loop.batch % config.grad_accum and loop.batch < n_batches:
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]) if losses else math.nan:.4f}")
+            if loop.batch % self.grad_accum:
                 continue
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            scheduler.step()
+            if not self.accelerator.optimizer_step_was_skipped:  # fp16: an overflowing step is skipped
+                self.scheduler.step()
             loop.step += 1
-            if config.eval_every and loop.step % config.eval_every == 0 and loop.batch < n_batches:
-                validate(float(np.mean(losses)), started)
+            loop.train_seconds += time.perf_counter() - started
+            if config.eval_every and loop.step % config.eval_every == 0 and loop.batch < len(plan):
+                self.validate(losses)
             if config.checkpoint_every and loop.step % config.checkpoint_every == 0:
-                save_checkpoint()
+                self.save_checkpoint()
+            started = time.perf_counter()
         if not loop.stopped:
-            validate(float(np.mean(losses)) if losses else math.nan, started)
+            self.validate(losses)
             loop.epoch, loop.batch = loop.epoch + 1, 0
-        save_checkpoint()
-    bar.close()
-    loop.finished = True
-    if loop.best_state is not None:
-        load_trainable_state(model, loop.best_state)
-    save_checkpoint()
-    model.eval()
-    return loop.history
+        self.save_checkpoint()
+
+    def run(self) -> list[dict]:
+        """Train in place; leave the best validated weights in the model; return per-validation metrics."""
+        loop = self.loop
+        bar = tqdm(
+            total=self.batches_per_epoch * self.config.epochs,
+            initial=loop.epoch * self.batches_per_epoch + loop.batch,
+            desc="train",
+            disable=not self.progress or loop.finished,
+        )
+        self.model.train()
+        with timed("train"):
+            while not (loop.finished or loop.stopped) and loop.epoch < self.config.epochs:
+                self._epoch(bar)
+        bar.close()
+        loop.finished = True
+        if loop.best_state is not None:
+            load_trainable_state(self.unwrapped, loop.best_state)
+        self.save_checkpoint()
+        self.accelerator.unwrap_model(self.model, keep_fp32_wrapper=False)  # the model's own forward again
+        self.accelerator.free_memory()
+        self.unwrapped.eval()
+        return loop.history
+
+
+def train_classifier(model, *args, **kwargs) -> list[dict]:
+    """Train in place and leave the best validated weights in the model; return per-validation metrics.
+
+    The arguments are Trainer's: train_rows, y_train, valid_rows, y_valid, config, device (this
+    process's: in a launched run, each process's own, cuda:<local rank> or cpu), checkpoint_dir, progress.
+    """
+    return Trainer(model, *args, **kwargs).run()

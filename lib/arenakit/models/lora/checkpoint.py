@@ -1,0 +1,82 @@
+"""The training loop's checkpoint: what it holds, when it may be resumed, and how it is written.
+
+    fingerprint = run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model, launch)
+    saved = read_checkpoint(path, fingerprint)        # None: no checkpoint, or another run's
+    write_checkpoint(path, {...})                     # atomic: a crash mid-write leaves the last one whole
+
+A checkpoint holds the trainable weights only (the adapters and the head, not the frozen
+backbone), the optimizer, schedule and scaler states, the loop's position and record, and the RNG
+state of every process. It is resumed only when its fingerprint matches: the same data, settings,
+starting weights and launch (process count, accumulation, precision). Files are read with
+torch.load(weights_only=True): tensors and plain values, never code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+def trainable_state(model) -> dict[str, torch.Tensor]:
+    return {
+        name: param.detach().to("cpu", copy=True) for name, param in model.named_parameters() if param.requires_grad
+    }
+
+
+def load_trainable_state(model, state: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value.to(params[name].device))
+
+
+def run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model, launch: dict) -> str:
+    """Changes when the data, the settings, the starting weights or the launch change: another run's checkpoint is not resumed.
+
+    launch: how the run is spread (processes, gradient accumulation, mixed precision): the
+    optimizer steps of a checkpoint mean other batches under another launch.
+    """
+    settings = {**dataclasses.asdict(config), **launch}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for rows in (train_rows, valid_rows):
+        rows.update_digest(digest)
+    digest.update(np.asarray(y_train, np.int64).tobytes() + np.asarray(y_valid, np.int64).tobytes())
+    for name, value in sorted(trainable_state(model).items()):
+        digest.update(name.encode() + value.float().numpy().tobytes()[:4096])
+    return digest.hexdigest()[:16]
+
+
+def rng_state() -> dict[str, torch.Tensor]:
+    """This process's random generators (dropout masks come from them)."""
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def read_checkpoint(path: Path | None, fingerprint: str) -> dict | None:
+    """The saved state when path holds a checkpoint of this very run, else None."""
+    if path is None or not path.is_file():
+        return None
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    return saved if saved.get("fingerprint") == fingerprint else None
+
+
+def write_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    torch.save(state, partial)
+    partial.replace(path)  # an interruption mid-write leaves the previous checkpoint whole

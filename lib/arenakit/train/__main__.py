@@ -1,0 +1,80 @@
+"""The training command: train models outside notebooks, on one GPU or all of a machine's, into a run folder.
+
+    python -m arenakit.train lora --data-dir data --out build/run --folds 0 1 -p backbone=google/gemma-2-9b-it -p quantize=4bit
+    torchrun --nproc_per_node 4 -m arenakit.train lora --data-dir data --out build/run --folds 0
+    accelerate launch --config_file lib/arenakit/train/configs/deepspeed-zero2-4xa100.yaml \\
+        -m arenakit.train lora --data-dir data --out build/run --folds 0 -p backbone=google/gemma-2-9b-it
+
+It writes what the deberta_lora notebook writes (folds.csv/json, deberta_lora/{oof.csv, test.csv,
+metrics.json, folds/fold_k, plots}), through the same code (arenakit.train.lora), so the ensemble
+and build.py treat both alike. -p KEY=VALUE sets any LoRA setting (python -m arenakit.train lora
+--help lists them); settings not given take the device's profile. A rerun reuses finished folds
+and resumes an interrupted one from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from arenakit.parameters import add_parameter_option
+
+# Errors that name the file, the setting or the model folder at fault: shown as one line, no traceback.
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, ImportError)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from arenakit.models.lora.profiles import setting_names
+
+    parser = argparse.ArgumentParser(prog="python -m arenakit.train", description=__doc__.split("\n\n")[0])
+    models = parser.add_subparsers(dest="model", required=True, metavar="MODEL")
+    lora = models.add_parser(
+        "lora",
+        help="the LoRA classifier (the deberta_lora notebook's model)",
+        description="Cross-validate the LoRA classifier on the chosen folds and write its artifacts.",
+        epilog=f"settings for -p: {', '.join(sorted(setting_names()))}",
+    )
+    lora.add_argument(
+        "--data-dir",
+        help="competition folder (train.csv, test.csv, sample_submission.csv); "
+        "default: the Kaggle input, else a synthetic sample in OUT/data",
+    )
+    lora.add_argument("--out", required=True, help="run folder, shared with the other models (folds.csv)")
+    lora.add_argument("--folds", type=int, nargs="+", help="fold numbers to train (default: the profile's, [0])")
+    lora.add_argument("--n-folds", type=int, default=5, help="folds of the run (default: 5)")
+    lora.add_argument("--seed", type=int, default=42, help="seed of the fold assignment (default: 42)")
+    add_parameter_option(lora, "a LoRA setting, repeatable (-p max_length=1024 -p lora_r=16)")
+    args = parser.parse_args(argv)
+    unknown = sorted({key for key, _ in args.parameters} - setting_names())
+    if unknown:
+        parser.error(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(setting_names()))}")
+    return args
+
+
+def train_lora(args: argparse.Namespace) -> None:
+    from arenakit.train.lora import LoRATrainingRun
+
+    parameters = dict(args.parameters)
+    if args.folds is not None:
+        parameters["folds_to_train"] = args.folds
+    LoRATrainingRun(args.data_dir, args.out, parameters, n_folds=args.n_folds, seed=args.seed).run_all()
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Under torchrun (and accelerate launch, which uses it), a failing process's error goes to the
+    # file torchrun reads: its summary then names the process and the error, not only an exit code.
+    from torch.distributed.elastic.multiprocessing.errors import record
+
+    args = parse_args(argv)
+    run = record(train_lora) if "TORCHELASTIC_ERROR_FILE" in os.environ else train_lora
+    try:
+        run(args)
+    except EXPECTED_ERRORS as error:
+        print(f"arenakit.train: error in process {os.environ.get('RANK', '0')}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
