@@ -63,7 +63,7 @@ def test_formatter_version_check():
     check_formatter_version(FORMATTER_VERSION)
     with pytest.raises(
         FormatterVersionError,
-        match=rf"version {FORMATTER_VERSION + 1}.*version {FORMATTER_VERSION}.*retrain, or use the kit version",
+        match=rf"version {FORMATTER_VERSION + 1}.*version {FORMATTER_VERSION}.*retrain or use the kit version",
     ):
         check_formatter_version(FORMATTER_VERSION + 1)
 
