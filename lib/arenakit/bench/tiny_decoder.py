@@ -39,17 +39,22 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1000, bos: bool = Tr
 
 
 def tiny_decoder_config(model_type: str, vocab_size: int, **sizes):
-    """A small config of this architecture: 2 blocks of width 32 unless sizes say otherwise."""
+    """A small config of this architecture: 2 blocks of width 64 unless sizes say otherwise.
+
+    Every projection's input is a multiple of 64 and its output a multiple of 32: bitsandbytes'
+    4-bit layers on a CPU with AVX-512 BF16 repack their weights in blocks of that size for
+    inference and fail on narrower layers (a real 7-9B decoder is far wider).
+    """
     from transformers import AutoConfig
 
     settings = dict(
         vocab_size=vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=64,
+        intermediate_size=128,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        head_dim=8,
+        head_dim=16,
         max_position_embeddings=4096,
         num_labels=3,
         pad_token_id=SPECIALS.index("<pad>"),
