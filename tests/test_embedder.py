@@ -1,4 +1,4 @@
-"""The embedder: same vectors as sentence-transformers, in order, int8 close to them, and a cache that skips the model."""
+"""The embedder: same vectors as sentence-transformers, in order, bf16 and int8 close to them, and a cache that skips the model."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from arenakit import formatting
 from arenakit.embedder import (
     KINDS,
     SentenceEmbedder,
+    cpu_has_native_bf16,
     default_model_path,
     default_precision,
     model_fingerprint,
@@ -96,26 +97,39 @@ def test_cache_rerun_skips_the_model(frame, tmp_path):
     np.testing.assert_array_equal(swapped_vectors["a"], first["b"])
 
 
-def test_int8_is_close_to_fp32_and_cached_apart(frame, tmp_path):
+@pytest.mark.parametrize(("precision", "min_cosine"), [("int8", 0.95), ("bf16", 0.9995)])
+def test_low_precision_is_close_to_fp32_and_cached_apart(frame, tmp_path, precision, min_cosine):
     rows = frame.iloc[:12]
-    assert default_precision("cpu") == "fp32" and default_precision("cuda:0") == "fp16"
-    quantized = SentenceEmbedder(
-        device="cpu", precision="int8", max_seq_length=MAX_SEQ, show_progress=False, cache_dir=tmp_path
+    low = SentenceEmbedder(
+        device="cpu", precision=precision, max_seq_length=MAX_SEQ, show_progress=False, cache_dir=tmp_path
     )
-    assert quantized.precision == "int8"
-    assert type(quantized.model[0].auto_model.encoder.layer[0].intermediate.dense).__module__.startswith("torch.ao")
+    assert low.precision == precision
+    if precision == "int8":
+        assert type(low.model[0].auto_model.encoder.layer[0].intermediate.dense).__module__.startswith("torch.ao")
     exact = make(cache_dir=tmp_path).embed_sides(rows)
-    calls = count_forwards(quantized)
-    close = quantized.embed_sides(rows)
-    assert calls, "int8 vectors must not be served from the fp32 cache"
+    calls = count_forwards(low)
+    close = low.embed_sides(rows)
+    assert calls, f"{precision} vectors must not be served from the fp32 cache"
     for kind in KINDS:
         cosine = (close[kind] * exact[kind]).sum(axis=1)  # both are unit vectors
-        assert cosine.min() > 0.95 and not np.allclose(close[kind], exact[kind], atol=1e-5), kind  # close, not equal
+        assert cosine.min() > min_cosine and not np.allclose(close[kind], exact[kind], atol=1e-6), (
+            kind
+        )  # close, not equal
     assert len({path.name for path in tmp_path.iterdir() if path.is_dir()}) == 2  # one cache folder each
+
+
+def test_precision_defaults_and_refusals(monkeypatch):
+    import torch
+
+    assert default_precision("cuda:0") == "fp16"
+    for native, expected in [(True, "bf16"), (False, "fp32")]:
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda native=native: native)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda native=native: native)
+        assert cpu_has_native_bf16() is native and default_precision("cpu") == expected
     with pytest.raises(ValueError, match="int8 runs on the CPU only"):
         SentenceEmbedder(device="cuda", precision="int8", max_seq_length=MAX_SEQ)
-    with pytest.raises(ValueError, match="precision must be one of fp32, fp16, int8"):
-        SentenceEmbedder(device="cpu", precision="bf16", max_seq_length=MAX_SEQ)
+    with pytest.raises(ValueError, match="precision must be one of fp32, fp16, bf16, int8"):
+        SentenceEmbedder(device="cpu", precision="fp8", max_seq_length=MAX_SEQ)
 
 
 def test_embed_sides_embeds_only_the_kinds_asked_for(frame, tmp_path):

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+from arenakit.embedder import cpu_has_native_bf16
 from arenakit.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV, find_input_dir, resolve_data_dir
 
 
@@ -49,12 +50,15 @@ def test_benchmark_prints_its_figures():
     assert 50 < data["peak_rss_mb"] < 4000
     assert features["rows"] == 500 and features["columns"] > 50 and features["rows_per_s"] > 100
     assert embedder["rows"] == 12 and embedder["texts"] == 24 and embedder["cache_speedup"] > 1
-    assert embedder["cuda"] == 0 and embedder["int8_default"] == 0  # CPU: int8 beside fp32
-    for precision in ("fp32", "int8"):
+    default = "bf16" if cpu_has_native_bf16() else "fp32"
+    assert embedder["cuda"] == 0 and embedder["default_precision_name"] == default  # CPU: bf16 / int8 beside fp32
+    for precision in ("fp32", "int8", *(("bf16",) if default == "bf16" else ())):
         assert embedder[f"kit_{precision}_vs_plain_speedup"] > 0.2 and embedder[f"kit_{precision}_texts_per_s"] > 1
-    assert embedder["kit_vs_plain_speedup"] == embedder["kit_fp32_vs_plain_speedup"]  # the default path's
+    assert embedder["kit_vs_plain_speedup"] == embedder[f"kit_{default}_vs_plain_speedup"]  # the default path's
     assert embedder["max_abs_diff"] < 1e-3  # the kit's fp32 embeds what plain encode embeds
     assert 0.8 < embedder["int8_min_cosine"] <= embedder["int8_mean_cosine"] < 1  # int8: close, not equal
+    if default == "bf16":
+        assert 0.999 < embedder["bf16_min_cosine"] <= embedder["bf16_mean_cosine"] < 1
     assert lora["rows"] == 12 and lora["max_length"] == 64 and lora["train_tokens_per_s"] > 0
     assert lora["mean_tokens"] <= 64 and lora["dynamic_vs_fixed_speedup"] > 0.2
     assert lora["max_proba_diff"] < 1e-4  # padding changes the cost, not the answer

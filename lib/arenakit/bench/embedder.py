@@ -4,10 +4,11 @@
 
 The side texts ("a" and "b" of every row) are formatted once; then, on the same texts, model,
 batch size, max length and device, timed passes of plain encode and of the kit's encode at each
-precision it offers there (fp32 and int8 on a CPU, fp16 on CUDA), in the order plain, kit...,
-kit... reversed, plain after a warm-up, so that a load drifting during the run (other work on a
-shared machine) weighs on every side alike. The kit's fp32 vectors must equal plain encode's;
-int8 ones are compared by cosine to them. Then embed_sides at the default precision on an empty
+precision it offers there (fp32, bf16 where the CPU has native bf16, and int8 on a CPU; fp16 on
+CUDA), in the order plain, kit..., kit... reversed, plain after a warm-up, so that a load
+drifting during the run (other work on a shared machine) weighs on every side alike. The kit's
+fp32 vectors must equal plain encode's; bf16 and int8 ones are compared by cosine to them;
+kit_vs_plain_speedup is the default precision's (default_precision_name says which). Then embed_sides at the default precision on an empty
 cache folder and again on the filled one, each with a fresh embedder (as a new session would). A
 CPU embeds a few thousand texts a minute, hence the row cap; load_average_1min says how busy the
 machine was when the timing began.
@@ -40,7 +41,7 @@ def stage_embedder(data_dir: Path, max_rows: int | None = MAX_ROWS, batch_size: 
     from sentence_transformers import SentenceTransformer
 
     from arenakit.data import load_competition
-    from arenakit.embedder import SentenceEmbedder
+    from arenakit.embedder import SentenceEmbedder, cpu_has_native_bf16
     from arenakit.formatting import format_sides
 
     frame = load_competition(data_dir, warn=False).train
@@ -60,7 +61,7 @@ def stage_embedder(data_dir: Path, max_rows: int | None = MAX_ROWS, batch_size: 
         plain.half()
     kits = {
         precision: SentenceEmbedder(batch_size=batch_size, precision=precision, show_progress=False)
-        for precision in (("fp16",) if on_cuda else ("fp32", "int8"))
+        for precision in (("fp16",) if on_cuda else ("fp32", *(("bf16",) if cpu_has_native_bf16() else ()), "int8"))
     }
     warm_up = texts[:batch_size]
     plain.encode(warm_up, batch_size=batch_size, show_progress_bar=False)
@@ -94,7 +95,7 @@ def stage_embedder(data_dir: Path, max_rows: int | None = MAX_ROWS, batch_size: 
         "batch_size": batch_size,
         "max_seq_length": default.max_seq_length,
         "cuda": int(on_cuda),
-        "int8_default": int(default.precision == "int8"),  # kit_vs_plain_speedup is the default precision's
+        "default_precision_name": default.precision,  # kit_vs_plain_speedup is this precision's
         "load_average_1min": load_average,
         "format_texts_per_s": len(texts) / format_s,
         "plain_st_texts_per_s": 2 * len(texts) / plain_s,
@@ -104,9 +105,11 @@ def stage_embedder(data_dir: Path, max_rows: int | None = MAX_ROWS, batch_size: 
         figures[f"kit_{precision}_vs_plain_speedup"] = plain_s / seconds[precision]
     figures["kit_vs_plain_speedup"] = figures[f"kit_{default.precision}_vs_plain_speedup"]
     figures["max_abs_diff"] = float(np.abs(vectors[exact] - reference).max())
-    if "int8" in vectors:
-        cosines = _cosines(vectors["int8"], vectors["fp32"])
-        figures["int8_min_cosine"], figures["int8_mean_cosine"] = float(cosines.min()), float(cosines.mean())
+    for precision in set(vectors) & {"bf16", "int8"}:
+        cosines = _cosines(vectors[precision], vectors["fp32"])
+        figures[f"{precision}_min_cosine"], figures[f"{precision}_mean_cosine"] = map(
+            float, (cosines.min(), cosines.mean())
+        )
     figures.update(
         embed_sides_first_s=first_s,
         embed_sides_cached_s=cached_s,

@@ -85,8 +85,9 @@ class MiniLMLightGBMModel(ArenaModel):
         ~/.cache/arenakit/embeddings); "" turns caching off.
     batch_size : texts per embedding batch.
     device : "cuda", "cpu", ...; None: CUDA when present.
-    precision : what the embedding model computes in: "fp32", "fp16" or "int8" (CPU only); None:
-        fp16 on CUDA, fp32 on a CPU (arenakit.embedder.default_precision says why not int8).
+    precision : what the embedding model computes in: "fp32", "fp16", "bf16" or "int8" (CPU only);
+        None: fp16 on CUDA, bf16 on a CPU with native bf16, else fp32 (arenakit.embedder.default_precision
+        says why, and why not int8).
     prompt_share : the prompt's capped share of each side's tokens ("prompt [SEP] response").
     use_surface_features : add arenakit.features.surface_features to the embedding features.
     num_leaves, learning_rate, min_child_samples, feature_fraction, bagging_fraction, lambda_l2 :
