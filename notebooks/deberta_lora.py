@@ -1,5 +1,7 @@
 # ---
 # jupyter:
+#   arenakit:
+#     loads_backbones: true
 #   jupytext:
 #     formats: ipynb,py:percent
 #     text_representation:
@@ -107,9 +109,9 @@ backbone = None  # name ("microsoft/deberta-v3-small", "minilm") or folder; None
 architecture = "cross_encoder"  # or "siamese": prompt + A and prompt + B encoded apart, symmetric head
 finetune = "lora"  # or "full" (siamese only): every encoder weight trained, lr around 2e-5
 max_length = None  # tokens per sequence (siamese: per side), specials included; None: profile (1024 GPU, 64 CPU)
-lora_r = 8
-lora_alpha = 16
-lora_dropout = 0.05
+lora_r = None  # adapter rank; None: profile, else 8 (decoder_train: 16)
+lora_alpha = None  # None: profile, else 16 (decoder_train: 32)
+lora_dropout = None  # None: profile, else 0.05
 learning_rate = None  # None: profile (2e-4 GPU, 5e-4 CPU)
 epochs = None  # None: profile (1)
 batch_size = None  # None: profile (4 GPU, 16 CPU)
@@ -117,12 +119,12 @@ grad_accum = None  # batches per optimizer step; None: profile (4 GPU, 1 CPU)
 label_smoothing = 0.0
 max_train_rows = None  # cap on training rows per fold; None: profile (all GPU, 96 CPU)
 inference_batch_size = None  # None: profile
-swap_augment = None  # train on both A/B orders; None: yes for the cross-encoder, no for siamese (same gradient)
+swap_augment = None  # train on both A/B orders; None: yes for the cross-encoder, no for siamese (symmetric)
 swap_same_batch = True  # a row and its swap in the same batch
-swap_average = True  # average each prediction with the mapped-back one on swapped rows (siamese: ignored)
-gradient_checkpointing = False  # trade compute for memory (longer max_length, bigger backbones)
-quantize = None  # "8bit" or "4bit" through bitsandbytes, each device its own copy (7B+ decoder backbones)
-dtype = "auto"  # frozen weights: "auto" (decoders fp16 on a T4, bf16 on newer GPUs; encoders fp32) or a dtype name
+swap_average = None  # average each prediction with the mapped-back one on swapped rows; None: yes (siamese: ignored)
+gradient_checkpointing = None  # trade compute for memory; None: profile (decoder_train: on), else off
+quantize = None  # "8bit" or "4bit" through bitsandbytes, each device its own copy; None: profile (decoder_train: 4bit)
+dtype = None  # frozen weights: "auto" (decoders fp16 on a T4, bf16 on newer GPUs; encoders fp32) or a dtype; None: auto
 max_batch_tokens = None  # cap inference batches by padded tokens instead of rows; None: inference_batch_size rows
 layers_to_transform = None  # block numbers that get adapters, e.g. list(range(16, 42)); None: every block
 profile = None  # None: the device's (gpu, cpu); "decoder_train": QLoRA of Gemma-2-9B on one 40-80 GB GPU

@@ -86,6 +86,7 @@ data_dir = None  # competition folder; None: Kaggle input, else the synthetic sa
 out_dir = "."  # run folder: model folders are read from here, submission.csv is written here
 models = None  # model names to blend; None: every pipeline model (baseline, minilm_lgbm, deberta_lora)
 swap_average = True  # average each model's prediction with the swapped rows' where the model supports it
+inference = None  # per model, a profile or settings for its test inference, e.g. {"deberta_lora": "decoder_2xt4"}
 time_budget_s = None  # inference budget; None: 9 h less a 1 h margin on Kaggle, unlimited locally
 timing_rows = 512  # test rows each model is timed on before the full run (their predictions are kept)
 min_max_length = 256  # the budget fallback never shortens a model's max_length below this
@@ -109,7 +110,9 @@ out_dir = Path(out_dir)
 data_dir = resolve_data_dir(data_dir, out_dir)
 competition = load_competition(data_dir)
 print(f"data: {data_dir}  train rows: {len(competition.train)}  test rows: {len(competition.test)}")
-run = EnsembleRun(out_dir, competition, models=models, time_budget_s=time_budget_s, swap_average=swap_average)
+run = EnsembleRun(
+    out_dir, competition, models=models, time_budget_s=time_budget_s, swap_average=swap_average, inference=inference
+)
 run.members_table()
 
 # %% [markdown]
@@ -123,7 +126,7 @@ run.plan_budget(timing_rows=timing_rows, min_max_length=min_max_length)
 
 # %%
 if benchmark_rows:
-    display(benchmark(run.members, competition, benchmark_rows, timing_rows, swap_average=swap_average))
+    display(benchmark(run.members, competition, benchmark_rows, timing_rows, swap_average, inference))
 
 # %% [markdown]
 # ## Blend

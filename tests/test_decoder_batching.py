@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from arenakit.models.lora.backbone import add_lora, load_classifier, load_tokenizer, resolve_dtype
 from arenakit.models.lora.batching import TokenRows, padded_tokens, split_rows, token_budget_batches
 from arenakit.models.lora.predict import DeviceRun, available_devices, predict_proba
-from arenakit.models.lora.profiles import DECODER_PROFILES, resolve_settings
+from arenakit.models.lora.profiles import DECODER_PROFILES, model_params, resolve_settings
 
 
 def test_token_budget_batches_cap_padded_tokens_widest_first():
@@ -100,5 +103,30 @@ def test_decoder_profiles():
     train = resolve_settings({"profile": "decoder_train"}, device="cpu")
     assert train["quantize"] == "4bit" and train["gradient_checkpointing"] and train["optimizer"] == "paged_adamw_8bit"
     assert set(DECODER_PROFILES) == {"decoder_2xt4", "decoder_train"}
+    assert t4["folds_to_train"] == [0] and t4["learning_rate"] == 2e-4  # the gpu profile's run settings beneath
+    notebook = {"lora_r": None, "gradient_checkpointing": None, "quantize": None, "profile": "decoder_train"}
+    assert resolve_settings(notebook)["lora_r"] == 16 and resolve_settings(notebook)["gradient_checkpointing"]
+
+
+def test_the_ensemble_applies_an_inference_profile_to_a_saved_decoder():
+    from arenakit.ensemble.members import Member, start_overrides
+    from arenakit.models.lora_classifier import LoRAClassifierModel
+
+    trained = LoRAClassifierModel(**model_params(resolve_settings({"profile": "decoder_train"}))).get_params()
+    members = [
+        Member("deberta_lora", Path("x"), pd.DataFrame(), {"model": "LoRAClassifierModel"}, trained),
+        Member("baseline", Path("y"), pd.DataFrame(), {"model": "BaselineModel"}, {"C": 1.0}),
+    ]
+    start = start_overrides(members, swap_average=True, inference={"deberta_lora": "decoder_2xt4"})
+    assert start["baseline"] == {}
+    assert start["deberta_lora"] == {
+        "quantize": "8bit", "dtype": "auto", "max_length": 2048, "max_batch_tokens": 8192, "inference_batch_size": 32,
+        "swap_average": True, "swap_on_second_device": True, "device": "auto",
+    }  # fmt: skip
+    assert "backbone" not in start["deberta_lora"] and trained["quantize"] == "4bit"  # inference alone changes
+    start = start_overrides(members, swap_average=False, inference={"deberta_lora": {"max_length": 1536}})
+    assert start["deberta_lora"] == {"swap_average": False, "max_length": 1536}
+    with pytest.raises(ValueError, match="inference settings for baseline: quantize is not a setting of its model"):
+        start_overrides(members, swap_average=True, inference={"baseline": {"quantize": "8bit"}})
     with pytest.raises(ValueError, match="profile 'tpu'.*decoder_2xt4"):
         resolve_settings({"profile": "tpu"})

@@ -17,11 +17,19 @@ from arenakit.ensemble.members import start_overrides
 from arenakit.ensemble.run import TIMING_ROWS
 
 
-def benchmark(members, competition, n_rows: int = 25_000, timing_rows: int = TIMING_ROWS, swap_average: bool = True):
-    """Estimated seconds per model for n_rows test rows, with the settings inference starts from."""
+def benchmark(
+    members,
+    competition,
+    n_rows: int = 25_000,
+    timing_rows: int = TIMING_ROWS,
+    swap_average: bool = True,
+    inference=None,
+):
+    """Estimated seconds per model for n_rows test rows, with the settings inference starts from
+    (inference: per model, a profile name or settings, as EnsembleRun takes them)."""
     rows = competition.train[list(competition.test.columns)]
     timer = Timer(rows, timing_rows, fresh_cache=True)
-    overrides = start_overrides(members, swap_average)
+    overrides = start_overrides(members, swap_average, inference)
     table = []
     for member in members:
         timing = timer.time(member, overrides[member.name])

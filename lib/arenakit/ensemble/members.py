@@ -10,7 +10,10 @@ the others.
 
 from __future__ import annotations
 
+import gc
+import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,7 +56,13 @@ class Member:
         return ensemble
 
     def release(self) -> None:
+        """Drop the loaded fold models and give their GPU memory back before the next load: a 9B
+        decoder's copy must leave a T4 before another (other settings, the next member) arrives."""
         self._loaded = None
+        gc.collect()
+        torch = sys.modules.get("torch")  # only a model that loaded torch can hold GPU memory
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def summary(self) -> dict:
         """A row for the table of models found."""
@@ -99,9 +108,24 @@ def load_member(name: str, out_dir: Path | str, train_ids) -> Member:
     return member
 
 
-def start_overrides(members, swap_average: bool) -> dict[str, dict]:
-    """The settings inference starts from, per member: swap-averaging as asked, where the model has it."""
-    return {m.name: ({"swap_average": swap_average} if "swap_average" in m.params else {}) for m in members}
+def start_overrides(members, swap_average: bool, inference: Mapping | None = None) -> dict[str, dict]:
+    """The settings inference starts from, per member: swap-averaging as asked, where the model has it,
+    then the member's entry in `inference`: a profile name (its inference settings, e.g.
+    "decoder_2xt4") or a dict of settings, e.g. {"deberta_lora": {"max_length": 2048}}."""
+    from arenakit.models.lora.profiles import inference_settings
+
+    start = {m.name: ({"swap_average": swap_average} if "swap_average" in m.params else {}) for m in members}
+    for member in members:
+        given = (inference or {}).get(member.name)
+        settings = inference_settings(given) if isinstance(given, str) else dict(given or {})
+        unknown = sorted(set(settings) - set(member.params))
+        if unknown:
+            raise ValueError(
+                f"inference settings for {member.name}: {', '.join(unknown)} is not a setting of its model "
+                f"({member.metrics.get('model', 'unknown class')}); its settings are {', '.join(sorted(member.params))}"
+            )
+        start[member.name].update(settings)
+    return start
 
 
 def load_members(names, out_dir: Path | str, train_ids) -> tuple[list[Member], dict[str, str]]:

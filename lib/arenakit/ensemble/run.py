@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -67,12 +68,14 @@ class EnsembleRun:
         models=None,
         time_budget_s: float | None = None,
         swap_average: bool = True,
+        inference: Mapping | None = None,
     ):
         self.started = time.perf_counter()
         self.out_dir = Path(out_dir)
         self.competition = competition
         self.budget_s = resolve_time_budget(time_budget_s)
         self.swap_average = swap_average
+        self.inference = dict(inference or {})  # per model: a profile name or settings for its inference
         self.notices: list[str] = []
         self.reasons: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
@@ -89,6 +92,7 @@ class EnsembleRun:
         for name, reason in problems.items():
             self._leave_out(name, reason)
         self._check_any_left()
+        start_overrides(self.members, self.swap_average, self.inference)  # a mistyped setting fails here, not hours in
 
     @contextmanager
     def _timed(self, what: str):
@@ -146,7 +150,7 @@ class EnsembleRun:
                 failed.setdefault(name, f"inference on a slice of test.csv failed: {type(error).__name__}: {error}")
                 return math.inf
 
-        start = start_overrides(self.members, self.swap_average)
+        start = start_overrides(self.members, self.swap_average, self.inference)
         with self._timed("time models on a slice"):
             for name in list(members):  # a model that fails here is left out before any planning
                 estimate(name, start[name])
@@ -288,7 +292,7 @@ class EnsembleRun:
     def _settings(self, name: str) -> dict:
         if self.plan is not None:
             return self.plan.overrides[name]
-        return start_overrides(self.members, self.swap_average)[name]
+        return start_overrides(self.members, self.swap_average, self.inference)[name]
 
     def _predict(self, member, overrides: dict, test: pd.DataFrame) -> np.ndarray:
         """The member's predictions for every test row; rows predicted while timing are reused."""

@@ -32,6 +32,11 @@ from arenakit.models.lora.predict import available_devices
 
 # Settings that say which folds to train or which profile to start from, not how a model is made.
 RUN_SETTINGS = {"folds_to_train", "profile"}
+# The settings a saved model may take anew for inference (LoRAClassifierModel parameters).
+INFERENCE_SETTINGS = (
+    "quantize", "dtype", "max_length", "max_batch_tokens", "inference_batch_size", "swap_average",
+    "swap_on_second_device", "device",
+)  # fmt: skip
 GEMMA_2_9B = "google/gemma-2-9b-it"
 
 PROFILES = {
@@ -117,11 +122,28 @@ def resolve_settings(given: Mapping, device: str | None = None) -> dict:
     """
     names = setting_names()
     chosen = {key: value for key, value in given.items() if key in names and value is not None}
-    profiles = {**PROFILES, **DECODER_PROFILES}
     name = chosen.get("profile") or profile_name(device or chosen.get("device", "auto"))
-    if name not in profiles:
-        raise ValueError(f"profile {name!r}: use one of {', '.join(profiles)}, or None for the device's")
-    return {**profiles[name], **ARCHITECTURE_DEFAULTS.get(chosen.get("architecture"), {}), **chosen}
+    return {**profile_settings(name), **ARCHITECTURE_DEFAULTS.get(chosen.get("architecture"), {}), **chosen}
+
+
+def profile_settings(name: str) -> dict:
+    """A profile's settings; a decoder profile over the gpu one, so it names every run setting too."""
+    if name in PROFILES:
+        return dict(PROFILES[name])
+    if name in DECODER_PROFILES:
+        return {**PROFILES["gpu"], **DECODER_PROFILES[name]}
+    raise ValueError(
+        f"profile {name!r}: use one of {', '.join([*PROFILES, *DECODER_PROFILES])}, or None for the device's"
+    )
+
+
+def inference_settings(name: str) -> dict:
+    """What a profile says about inference alone, for a model trained under other settings.
+
+    The ensemble applies these to a saved model (e.g. decoder_2xt4 to adapters trained with
+    decoder_train): the backbone and everything about training stay as the model was saved.
+    """
+    return {key: value for key, value in profile_settings(name).items() if key in INFERENCE_SETTINGS}
 
 
 def model_params(settings: Mapping) -> dict:
