@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from arenakit.data import load_competition
-from arenakit.errors import ArenaDataError
+from arenakit.errors import ArenaDataError, ArtifactError
 from arenakit.folds import assign_folds, load_folds, prompt_groups, shared_folds
 
 
@@ -59,3 +59,28 @@ def test_shared_folds_are_saved_reused_and_guarded(tmp_path, synthetic_dir):
         shared_folds(tmp_path, train, n_folds=5, seed=5)
     with pytest.raises(ArenaDataError, match=r"made for other data: it holds 600 rows for 599 train rows\. Delete it"):
         load_folds(tmp_path, train.iloc[1:])
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        (
+            "folds.csv",
+            "id,fold\n1,0\n2,x\n3,1.5\n",
+            r"folds\.csv: 2 line\(s\) without an integer id and fold \(lines 3, 4\)",
+        ),
+        ("folds.csv", "row,fold\n1,0\n", r"folds\.csv: columns are row, fold, not id, fold"),
+        ("folds.csv", b"id,fold\n\xff\xfe1,0\n", r"folds\.csv: not readable as a fold table \(UnicodeDecodeError\)"),
+        ("folds.json", '{"n_folds": 5, "se', r"folds\.json: not readable as the run's fold settings"),
+        ("folds.json", '{"n_folds": 5}', r"folds\.json: n_folds or seed is missing"),
+    ],
+)
+def test_a_damaged_fold_file_is_named_with_what_to_do(tmp_path, synthetic_dir, file, content, message):
+    train = load_competition(synthetic_dir).train.iloc[:30]
+    shared_folds(tmp_path, train, n_folds=3, seed=0)
+    path = tmp_path / file
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ArtifactError, match=message) as raised:
+        shared_folds(tmp_path, train, n_folds=3, seed=0)
+    advice = ("make the folds anew", "rerun what wrote it")  # folds.json goes through the kit's JSON reader
+    assert str(tmp_path) in str(raised.value) and any(words in str(raised.value) for words in advice)

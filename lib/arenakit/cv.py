@@ -32,8 +32,18 @@ import pandas as pd
 from sklearn.base import clone
 from tqdm.auto import tqdm
 
-from arenakit.artifacts import FOLDS_DIR, OOF_FILE, PLOTS_DIR, TEST_FILE, model_dir, save_metrics, save_predictions
+from arenakit.artifacts import (
+    FOLDS_DIR,
+    OOF_FILE,
+    PLOTS_DIR,
+    TEST_FILE,
+    model_dir,
+    read_json,
+    save_metrics,
+    save_predictions,
+)
 from arenakit.distributed import is_main_process, only_main_process_writes, predict_in_shards
+from arenakit.errors import ArtifactError
 from arenakit.metrics import evaluate, log_loss, log_loss_by_length
 from arenakit.models.base import FOLD_PREFIX, FoldEnsemble, load_model
 from arenakit.phases import timed
@@ -117,6 +127,15 @@ def _fold_key(model, fit_ids: np.ndarray) -> str:
     return hashlib.sha256(np.asarray(fit_ids).astype(str).tobytes() + params.encode()).hexdigest()[:16]
 
 
+def _recorded_key(record: Path) -> str | None:
+    """The key a finished fold was saved under; None when its record is damaged (the fold is retrained)."""
+    try:
+        return read_json(record, "a fold record").get("key")
+    except ArtifactError as error:
+        print(f"{error}: that fold is trained again")
+        return None
+
+
 def _fit_fold(model, fit_frame: pd.DataFrame, fold: int, fold_dir: Path | None):
     """A fitted clone for one fold: loaded when fold_dir holds a matching one, else trained (and saved)."""
     fold_model = clone(model)
@@ -128,7 +147,7 @@ def _fit_fold(model, fit_frame: pd.DataFrame, fold: int, fold_dir: Path | None):
         fold_model.set_params(**{fold_model.arena_tags.checkpoint_param: str(checkpoints)})
     key = _fold_key(model, fit_frame["id"].to_numpy())
     record = folder / FOLD_RECORD
-    if record.is_file() and json.loads(record.read_text()).get("key") == key:
+    if record.is_file() and _recorded_key(record) == key:
         return load_model(folder)
     fold_model.fit(fit_frame)
     with only_main_process_writes() as writer, timed("save"):

@@ -15,11 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.errors import ArenaDataError, counted, join_present
+from arenakit.artifacts import read_json
+from arenakit.errors import ArenaDataError, ArtifactError, counted, examples, join_present
 from arenakit.schema import N_CLASSES
 
 FOLDS_FILE = "folds.csv"
 FOLDS_META_FILE = "folds.json"
+# Every message about a damaged fold file ends with what to do.
+REMAKE_FOLDS = "delete folds.csv and folds.json (and the model folders beside them) to make the folds anew, or use a fresh output folder"
 
 
 def assign_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int = 5, seed: int = 42) -> np.ndarray:
@@ -95,10 +98,28 @@ def save_folds(out_dir: Path | str, ids: np.ndarray, folds: np.ndarray, n_folds:
     return out_dir / FOLDS_FILE
 
 
+def _read_fold_table(path: Path) -> pd.DataFrame:
+    """folds.csv as the kit wrote it (integer id and fold columns), or an error naming the file."""
+    try:
+        saved = pd.read_csv(path, dtype="string", keep_default_na=False)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ArtifactError(f"{path}: not readable as a fold table ({type(error).__name__}); {REMAKE_FOLDS}") from None
+    if list(saved.columns) != ["id", "fold"]:
+        raise ArtifactError(f"{path}: columns are {', '.join(saved.columns)}, not id, fold; {REMAKE_FOLDS}")
+    numbers = saved.apply(lambda column: pd.to_numeric(column.str.strip(), errors="coerce"))
+    bad = numbers.isna().any(axis=1) | (numbers.round() != numbers).any(axis=1)
+    if bad.any():
+        lines = examples(np.flatnonzero(bad.to_numpy()) + 2)  # line 1 is the header
+        raise ArtifactError(
+            f"{path}: {int(bad.sum())} line(s) without an integer id and fold (lines {lines}); {REMAKE_FOLDS}"
+        )
+    return numbers.astype("int64")
+
+
 def load_folds(out_dir: Path | str, train: pd.DataFrame) -> np.ndarray:
     """Folds saved in out_dir, in train's row order; refuses a file made for other rows."""
     path = Path(out_dir) / FOLDS_FILE
-    saved = pd.read_csv(path)
+    saved = _read_fold_table(path)
     by_id = pd.Series(saved["fold"].to_numpy(), index=saved["id"].to_numpy())
     missing = train["id"][~train["id"].isin(by_id.index)]
     if len(missing) or len(by_id) != len(train):
@@ -117,7 +138,9 @@ def shared_folds(out_dir: Path | str, train: pd.DataFrame, n_folds: int = 5, see
     out_dir = Path(out_dir)
     meta_path = out_dir / FOLDS_META_FILE
     if (out_dir / FOLDS_FILE).exists() and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
+        meta = read_json(meta_path, "the run's fold settings")
+        if not {"n_folds", "seed"} <= set(meta):
+            raise ArtifactError(f"{meta_path}: n_folds or seed is missing; {REMAKE_FOLDS}")
         if (meta["n_folds"], meta["seed"]) != (n_folds, seed):
             raise ArenaDataError(
                 f"{out_dir / FOLDS_FILE} holds {meta['n_folds']} folds with seed {meta['seed']}, but this "
