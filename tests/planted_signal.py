@@ -10,7 +10,7 @@ that learns reaches a log loss near 0, and one that learns nothing stays at ln 3
 broken label or swap mapping shows: with the swapped rows' labels left unswapped, A and B cannot
 be told apart and the log loss stays high.
 
-Shared by every architecture's learning test (the cross-encoder LoRA now, a Siamese model later).
+Shared by every architecture's learning test (the cross-encoder LoRA, the Siamese model, the random decoder).
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ import torch
 from arenakit.data import load_competition, swap_ab
 from arenakit.errors import ArtifactError
 from arenakit.formatting import FORMATTER_VERSION, FormatterVersionError
-from arenakit.metrics import evaluate
 from arenakit.models.base import load_model
 from arenakit.models.lora.siamese import HEAD_FILE, SymmetricHead, new_siamese
 from arenakit.models.lora.siamese_inputs import SiameseRows, siamese_ids
@@ -147,6 +146,14 @@ def test_full_finetuning_trains_and_saves_the_whole_encoder(tiny_deberta_dir, fr
     np.testing.assert_array_equal(load_model(folder).predict_proba(rows), model.predict_proba(rows))
 
 
+def test_adapters_go_to_the_chosen_blocks_only(tiny_deberta_dir, frame):
+    model = siamese(tiny_deberta_dir, layers_to_transform=[1], max_length=32, max_train_rows=16).fit(frame.iloc[:20])
+    adapted = {name.split(".layer.")[1].split(".")[0] for name, _ in model.model_.named_parameters() if "lora_" in name}
+    assert adapted == {"1"}
+    with pytest.raises(ValueError, match="layers_to_transform chooses the blocks.*finetune='full'"):
+        siamese(tiny_deberta_dir, finetune="full", layers_to_transform=[1], max_length=32).fit(frame.iloc[:20])
+
+
 def test_interrupted_training_resumes_where_it_stopped(tiny_deberta_dir, frame, tmp_path, monkeypatch):
     rows, params = frame.iloc[:40], dict(max_length=32, max_train_rows=None, epochs=2, checkpoint_every=1)
     reference = siamese(tiny_deberta_dir, checkpoint_dir=str(tmp_path / "reference"), **params).fit(rows)
@@ -168,36 +175,6 @@ def test_interrupted_training_resumes_where_it_stopped(tiny_deberta_dir, frame, 
     assert [r["epoch"] for r in resumed.history_] == [r["epoch"] for r in reference.history_]
     for (name, a), (_, b) in zip(resumed.model_.named_parameters(), reference.model_.named_parameters()):
         torch.testing.assert_close(a, b, msg=name)
-
-
-def plant_marker(frame: pd.DataFrame, marker: str = "zebra") -> pd.DataFrame:
-    """The winning response opens with the marker word (a tie: both do); nothing else tells the classes apart."""
-    frame = frame.copy()
-    for side, wins in (("a", (0, 2)), ("b", (1, 2))):
-        column = f"response_turns_{side}"
-        frame[column] = [
-            (f"{marker} {turns[0]}", *turns[1:]) if label in wins else turns
-            for turns, label in zip(frame[column], frame["label"])
-        ]
-    return frame
-
-
-def test_planted_signal_is_learned_with_minilm(frame, tmp_path):
-    # Trained on both orders: a broken label or swap mapping contradicts the symmetric model and fails this.
-    rows = plant_marker(frame)
-    model = siamese(
-        "minilm",
-        max_length=24,
-        max_train_rows=None,
-        batch_size=16,
-        learning_rate=3e-3,
-        swap_augment=True,
-        valid_fraction=0,
-    ).fit(rows.iloc[:120])
-    held_out = rows.iloc[500:560].reset_index(drop=True)
-    proba = model.predict_proba(held_out)
-    assert evaluate(held_out["label"].to_numpy(), proba)["log_loss"] < 0.3  # ln 3 = 1.10 is guessing
-    np.testing.assert_array_equal(load_model(model.save(tmp_path / "minilm")).predict_proba(held_out), proba)
 
 
 def test_decoders_and_unknown_settings_get_clear_errors(frame, tmp_path):

@@ -1,4 +1,5 @@
-"""Learning is proven, not assumed: the bundled MiniLM learns a planted signal with the LoRA loop, in 1 process and in 2.
+"""Learning is proven, not assumed: the bundled MiniLM learns a planted signal with the LoRA loop, in 1 process and
+in 2, as a cross-encoder and as a Siamese model.
 
 MiniLM (a real pretrained encoder) learns a marker anywhere in the winning response. The random
 decoder, and the broken swap mapping that keeps it from learning, are tested beside the decoder's
@@ -48,3 +49,11 @@ def test_the_encoder_learns_the_planted_signal_in_two_processes(encoder_data, tm
     assert code == 0, output[-3000:]
     print(f"MiniLM, 2 processes: out-of-fold log loss {oof_log_loss(tmp_path / 'two'):.4f} ({seconds:.0f} s)")
     assert oof_log_loss(tmp_path / "two") < LEARNED
+
+
+def test_the_siamese_model_learns_the_planted_signal(encoder_data, tmp_path):
+    # Both orders in training: a broken label or swap mapping contradicts the model's exact symmetry.
+    siamese = {**ENCODER_SETTINGS, "architecture": "siamese", "swap_augment": True, "epochs": 2}
+    assert main(command(encoder_data, tmp_path / "siamese", "minilm", siamese)) == 0
+    print(f"Siamese MiniLM, 1 process: out-of-fold log loss {oof_log_loss(tmp_path / 'siamese'):.4f}")
+    assert oof_log_loss(tmp_path / "siamese") < LEARNED

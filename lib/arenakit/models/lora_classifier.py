@@ -77,8 +77,8 @@ class LoRAClassifierModel(ArenaModel):
         reads "prompt + A" and "prompt + B", each with max_length tokens; mean pooling; a head
         symmetric by construction: arenakit.models.lora.siamese). Siamese predictions are exactly
         symmetric, so swap_average is ignored (no swapped pass: half the inference cost), and
-        swap_augment only repeats each row's gradient at twice the cost: set it False. Encoder
-        backbones only.
+        swap_augment only repeats each row (its gradient, but for dropout) at twice the cost: set it
+        False, and train more epochs instead (README: measured). Encoder backbones only.
     finetune : "lora" (adapters on the encoder, the head in full) or, with architecture="siamese",
         "full" (every encoder weight; use a learning rate around 2e-5).
     max_length : tokens per row (siamese: per side), the tokenizer's specials included.
@@ -317,6 +317,7 @@ class LoRAClassifierModel(ArenaModel):
                     self.lora_dropout,
                     self.target_modules,
                     self.gradient_checkpointing,
+                    self.layers_to_transform,
                 )
             else:
                 base = prepare_for_training(self._load_backbone(), self.gradient_checkpointing)

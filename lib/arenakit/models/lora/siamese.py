@@ -145,13 +145,19 @@ def new_siamese(
     lora_dropout: float = 0.05,
     target_modules=None,
     gradient_checkpointing: bool = False,
+    layers_to_transform=None,
 ) -> SiameseClassifier:
-    """A Siamese classifier to train: the encoder with LoRA adapters (or all of it trainable) and a fresh head."""
+    """A Siamese classifier to train: the encoder with LoRA adapters (in the chosen blocks; or all of it
+    trainable) and a fresh head."""
     encoder = load_encoder(path)
     if gradient_checkpointing:
         encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if finetune == "lora":
-        encoder = add_lora(encoder, lora_r, lora_alpha, lora_dropout, target_modules)
+        encoder = add_lora(encoder, lora_r, lora_alpha, lora_dropout, target_modules, layers_to_transform)
+    elif layers_to_transform is not None:
+        raise ValueError(
+            "layers_to_transform chooses the blocks that get adapters: with finetune='full' set it to None"
+        )
     return SiameseClassifier(encoder, SymmetricHead(encoder.config.hidden_size))
 
 
