@@ -260,10 +260,7 @@ def command_all(args: argparse.Namespace) -> int:
         print(f"== {name}: {time.perf_counter() - started:.0f} s", flush=True)
         if status:
             return status
-    print(
-        "next: `python build.py push --dry-run` to see the upload, `python build.py push` to do it "
-        "(or `kaggle kernels push` from here for the submission kernel alone)"
-    )
+    print("next: `python build.py push --dry-run` to see the upload, `python build.py push` to do it")
     return 0
 
 

@@ -11,7 +11,8 @@ What the built datasets hold changes that (BuiltSources):
   it instead of the training kernels of the models it carries, and those kernels are not built
   (their models were trained elsewhere; pushing them would train again on Kaggle);
 - backbones attached as Kaggle Models (`--backbone NAME=kaggle:HANDLE`): their handles go into
-  model_sources of the GPU kernels and the submission kernel, the ones that load backbones.
+  model_sources of the kernels that load LoRA backbones, the submission kernel and those whose
+  header says so (`arenakit: loads_backbones: true`, deberta_lora's); the others never mount them.
 
 A notebook runs on a GPU unless its header says otherwise:
 
@@ -83,6 +84,10 @@ def needs_gpu(notebook) -> bool:
     return bool(notebook.metadata.get("arenakit", {}).get("enable_gpu", True))
 
 
+def loads_backbones(notebook) -> bool:
+    return bool(notebook.metadata.get("arenakit", {}).get("loads_backbones", False))
+
+
 def kernel_metadata(
     settings: KaggleSettings,
     name: str,
@@ -90,6 +95,7 @@ def kernel_metadata(
     gpu: bool,
     training: list[str],
     built: BuiltSources = BuiltSources(),
+    backbones: bool = False,
 ) -> dict:
     submission = name == settings.submission_name
     datasets = [settings.dataset_ref(kind) for kind in DATASET_KINDS]
@@ -106,7 +112,7 @@ def kernel_metadata(
         "dataset_sources": datasets + ([built.models_dataset] if submission and built.models_dataset else []),
         "competition_sources": [COMPETITION],
         "kernel_sources": [settings.kernel_ref(n) for n in training if n not in built.carried] if submission else [],
-        "model_sources": list(built.kaggle_models) if gpu or submission else [],
+        "model_sources": list(built.kaggle_models) if backbones or submission else [],
     }
     if gpu:
         metadata["machine_shape"] = settings.machine_shape
@@ -134,7 +140,8 @@ def build_kernels(settings: KaggleSettings, notebook_dir: Path, build_dir: Path)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         jupytext.write(notebook, folder / f"{name}.ipynb")
-        metadata = kernel_metadata(settings, name, f"{name}.ipynb", needs_gpu(notebook), training, sources)
+        gpu, backbones = needs_gpu(notebook), loads_backbones(notebook)
+        metadata = kernel_metadata(settings, name, f"{name}.ipynb", gpu, training, sources, backbones)
         (folder / KERNEL_METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
         built.append(KernelFolder(name, folder, metadata))
     return built
