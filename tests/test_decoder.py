@@ -150,3 +150,15 @@ def test_qlora_trains_chosen_blocks_on_a_4bit_base(tiny_decoder_dir, frame):
     assert type(base.model.layers[0].mlp.up_proj).__name__ == "Linear4bit"
     with pytest.raises(ValueError, match="layers_to_transform=\\[7\\] selects none.*from 0 to 1"):
         tiny(tiny_decoder_dir("gemma2"), layers_to_transform=[7]).fit(frame.iloc[:40])
+
+
+def test_a_half_precision_base_trains_fp32_adapters_and_head(tiny_decoder_dir, frame):
+    # What dtype="auto" gives a decoder on a T4 (fp16 frozen weights), on the CPU: the trained parts stay fp32.
+    model = tiny(tiny_decoder_dir("llama"), dtype="float16").fit(frame.iloc[:40])
+    parameters = list(model.model_.named_parameters())
+    assert {p.dtype for _, p in parameters if not p.requires_grad} == {torch.float16}
+    assert {p.dtype for _, p in parameters if p.requires_grad} == {torch.float32}
+    assert any("lora_" in name for name, p in parameters if p.requires_grad)
+    assert any("score" in name for name, p in parameters if p.requires_grad)  # the head
+    proba = model.predict_proba(frame.iloc[40:48])
+    assert proba.dtype == np.float64 and np.allclose(proba.sum(axis=1), 1)

@@ -1,4 +1,4 @@
-"""The embedder: same vectors as sentence-transformers, in order, bf16 and int8 close to them, and a cache that skips the model."""
+"""The embedder: sentence-transformers' vectors, in order, bf16 and int8 close to them, a cache that skips the model."""
 
 from __future__ import annotations
 

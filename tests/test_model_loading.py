@@ -62,6 +62,10 @@ def test_a_users_own_model_class_loads_once_registered(frame, tmp_path):
     assert type(load_model(folder)) is MyBaseline
     with pytest.raises(TypeError, match="not a subclass"):
         register_model_class(dict)
+    impostor = type("BaselineModel", (MyBaseline,), {})  # the kit's name: every saved baseline would load as it
+    with pytest.raises(ValueError, match="BaselineModel is a kit model class's name"):
+        register_model_class(impostor)
+    assert type(load_model(BaselineModel(C=0.1).fit(frame.iloc[:100]).save(tmp_path / "kit"))) is BaselineModel
 
 
 def test_paths_in_a_saved_model_json_are_not_used(tmp_path, monkeypatch):

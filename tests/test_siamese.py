@@ -146,6 +146,19 @@ def test_full_finetuning_trains_and_saves_the_whole_encoder(tiny_deberta_dir, fr
     np.testing.assert_array_equal(load_model(folder).predict_proba(rows), model.predict_proba(rows))
 
 
+@pytest.mark.parametrize("model_type", ["roberta", "electra"])
+def test_the_other_encoder_backbones_train_save_and_predict_symmetrically(model_type, frame, tmp_path):
+    from tiny_backbones import build_tiny_encoder
+
+    backbone = build_tiny_encoder(tmp_path / model_type, model_type)
+    model = siamese(backbone, max_length=32, max_train_rows=16).fit(frame.iloc[:20])
+    assert model.trainable_parameters()[0] < model.trainable_parameters()[1]  # adapters and head, not the encoder
+    rows = frame.iloc[100:106].reset_index(drop=True)
+    proba = model.predict_proba(rows)
+    np.testing.assert_array_equal(model.predict_proba(swap_ab(rows)), proba[:, SWAPPED])
+    np.testing.assert_array_equal(load_model(model.save(tmp_path / "saved")).predict_proba(rows), proba)
+
+
 def test_adapters_go_to_the_chosen_blocks_only(tiny_deberta_dir, frame):
     model = siamese(tiny_deberta_dir, layers_to_transform=[1], max_length=32, max_train_rows=16).fit(frame.iloc[:20])
     adapted = {name.split(".layer.")[1].split(".")[0] for name, _ in model.model_.named_parameters() if "lora_" in name}

@@ -1,4 +1,4 @@
-"""Tiny random backbones for the LoRA tests: a DeBERTa-v2 with its own SentencePiece model, and decoders.
+"""Tiny random backbones for the LoRA tests: a DeBERTa-v2 with its own SentencePiece model, other encoders, decoders.
 
 The DeBERTa one exercises the real DeBERTa-v3 path (SentencePiece tokenizer, relative attention,
 query_proj/key_proj/value_proj targets, pooler + classifier head) in seconds on a CPU. The
@@ -72,6 +72,31 @@ def build_tiny_deberta(folder: Path) -> Path:
     tokenizer = load_tokenizer(folder)
     tokenizer.save_pretrained(str(folder))
     assert tokenizer.convert_ids_to_tokens(AutoTokenizer.from_pretrained(str(folder))("the")["input_ids"])[0] == "[CLS]"
+    return folder
+
+
+def build_tiny_encoder(folder: Path, model_type: str) -> Path:
+    """A random 2-layer encoder classifier of this type ("roberta", "electra", "bert"; hidden 32) with
+    the bundled MiniLM's WordPiece tokenizer: the architecture's own layers, names and position rules."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    from arenakit.embedder import default_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(str(default_model_path()))
+    config = AutoConfig.for_model(
+        model_type,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        embedding_size=32,  # ELECTRA's; the others ignore it
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=514,  # RoBERTa's positions start after the pad id
+        pad_token_id=tokenizer.pad_token_id,
+        num_labels=3,
+    )
+    AutoModelForSequenceClassification.from_config(config).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
     return folder
 
 

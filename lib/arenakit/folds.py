@@ -22,7 +22,10 @@ from arenakit.schema import N_CLASSES
 FOLDS_FILE = "folds.csv"
 FOLDS_META_FILE = "folds.json"
 # Every message about a damaged fold file ends with what to do.
-REMAKE_FOLDS = "delete folds.csv and folds.json (and the model folders beside them) to make the folds anew, or use a fresh output folder"
+REMAKE_FOLDS = (
+    "delete folds.csv and folds.json (and the model folders beside them) to make the folds anew, "
+    "or use a fresh output folder"
+)
 
 
 def assign_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int = 5, seed: int = 42) -> np.ndarray:

@@ -8,10 +8,10 @@ precision it offers there (fp32, bf16 where the CPU has native bf16, and int8 on
 CUDA), in the order plain, kit..., kit... reversed, plain after a warm-up, so that a load
 drifting during the run (other work on a shared machine) weighs on every side alike. The kit's
 fp32 vectors must equal plain encode's; bf16 and int8 ones are compared by cosine to them;
-kit_vs_plain_speedup is the default precision's (default_precision_name says which). Then embed_sides at the default precision on an empty
-cache folder and again on the filled one, each with a fresh embedder (as a new session would). A
-CPU embeds a few thousand texts a minute, hence the row cap; load_average_1min says how busy the
-machine was when the timing began.
+kit_vs_plain_speedup is the default precision's (default_precision_name says which). Then
+embed_sides at the default precision on an empty cache folder and again on the filled one, each
+with a fresh embedder (as a new session would). A CPU embeds a few thousand texts a minute, hence
+the row cap; load_average_1min says how busy the machine was when the timing began.
 """
 
 from __future__ import annotations

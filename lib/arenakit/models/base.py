@@ -184,6 +184,9 @@ def register_model_class(model_class: type) -> type:
     """Let load_model build a model class of your own code (a subclass of ArenaModel); usable as a decorator."""
     if not (isinstance(model_class, type) and issubclass(model_class, ArenaModel)):
         raise TypeError(f"{model_class!r} is not a subclass of arenakit.models.base.ArenaModel")
+    if model_class.__name__ in MODEL_CLASSES and model_class.__module__ != MODEL_CLASSES[model_class.__name__]:
+        # Saved folders name classes by name alone: the kit's own must keep meaning the kit's own.
+        raise ValueError(f"{model_class.__name__} is a kit model class's name; give your class another name")
     _REGISTERED[model_class.__name__] = model_class
     return model_class
 
