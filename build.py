@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from arenakit.parameters import add_parameter_option
+from arenakit.core.parameters import add_parameter_option
 
 ROOT = Path(__file__).resolve().parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -45,7 +45,7 @@ def megabytes(size: int) -> str:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from arenakit.runner import NotebookFailed, run_pipeline
+    from arenakit.kaggle_build.runner import NotebookFailed, run_pipeline
 
     try:
         results = run_pipeline(
@@ -70,7 +70,7 @@ def command_pair(args: argparse.Namespace) -> int:
 
     from arenakit.kaggle_build.kernels import sync_top_level
     from arenakit.kaggle_build.notebook_cells import keep_cell_ids, refresh_bootstrap
-    from arenakit.runner import read_notebook
+    from arenakit.kaggle_build.runner import read_notebook
 
     for py_path in sorted(NOTEBOOK_DIR.glob("*.py")):
         if refresh_bootstrap(py_path):

@@ -61,7 +61,7 @@ def install_bundled_wheels(depth=4):
     on_kaggle = "KAGGLE_KERNEL_RUN_TYPE" in os.environ or os.environ.get("ARENAKIT_BOOTSTRAP") == "1"
     if not on_kaggle and importlib.util.find_spec("arenakit") is not None:
         return None
-    # The same search as arenakit.paths.iter_input_dirs (not importable yet): shallowest folder first.
+    # The same search as arenakit.core.paths.iter_input_dirs (not importable yet): shallowest folder first.
     root = Path(os.environ.get("ARENAKIT_KAGGLE_INPUT", "/kaggle/input"))
     level = [root] if root.is_dir() else []
     for _ in range(depth + 1):

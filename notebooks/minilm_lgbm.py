@@ -40,7 +40,7 @@ def install_bundled_wheels(depth=4):
     on_kaggle = "KAGGLE_KERNEL_RUN_TYPE" in os.environ or os.environ.get("ARENAKIT_BOOTSTRAP") == "1"
     if not on_kaggle and importlib.util.find_spec("arenakit") is not None:
         return None
-    # The same search as arenakit.paths.iter_input_dirs (not importable yet): shallowest folder first.
+    # The same search as arenakit.core.paths.iter_input_dirs (not importable yet): shallowest folder first.
     root = Path(os.environ.get("ARENAKIT_KAGGLE_INPUT", "/kaggle/input"))
     level = [root] if root.is_dir() else []
     for _ in range(depth + 1):
@@ -97,13 +97,13 @@ swap_average = True  # average each prediction with the mapped-back prediction o
 # %%
 from pathlib import Path
 
-from arenakit.cv import cross_validate
+from arenakit.core.paths import resolve_data_dir
 from arenakit.data import load_competition
-from arenakit.folds import shared_folds
-from arenakit.metrics import per_class_table
+from arenakit.data.folds import shared_folds
+from arenakit.evaluation.metrics import per_class_table
+from arenakit.evaluation.plots import plot_top_features
 from arenakit.models.minilm_lgbm import MiniLMLightGBMModel, default_max_seq_length
-from arenakit.paths import resolve_data_dir
-from arenakit.plots import plot_top_features
+from arenakit.pipeline.cv import cross_validate
 
 out_dir = Path(out_dir)
 data_dir = resolve_data_dir(data_dir, out_dir)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from arenakit.schema import CLASS_COLUMNS, SUBMISSION_COLUMNS, TEST_COLUMNS, TEXT_COLUMNS, TRAIN_COLUMNS
-from arenakit.text import clean_text
+from arenakit.core.schema import CLASS_COLUMNS, SUBMISSION_COLUMNS, TEST_COLUMNS, TEXT_COLUMNS, TRAIN_COLUMNS
+from arenakit.data.text import clean_text
 
 
 class Verdict(Enum):
@@ -73,7 +73,7 @@ WORDS = st.text(alphabet=string.ascii_letters + " ", max_size=8)
 DAMAGE_MARK = "@@DAMAGE@@"  # where a "damaged" encoding puts bytes that are not UTF-8
 DAMAGED_BYTES = (b"\xff", b"\x80", b"\xe9", b"\xc3", b"\xe2\x82", b"\xed\xa0\xbd")
 # Four characters beyond ASCII beside the damage (at most three bytes), so the file still reads as
-# UTF-8 with damage, not as another encoding (see arenakit.csv_reading).
+# UTF-8 with damage, not as another encoding (see arenakit.data.csv_reading).
 DAMAGED_TEXT = f"caf\u00e9 \u2713 \u00f1 \u00fc {DAMAGE_MARK} end"
 
 

@@ -24,7 +24,7 @@ def real_sample_dir() -> Path:
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory) -> Path:
     """A small synthetic competition folder, made once per test session."""
-    from arenakit.synthetic import write_sample
+    from arenakit.data.synthetic import write_sample
 
     return write_sample(tmp_path_factory.mktemp("synthetic"), n_train=600, n_test=60, seed=7)
 

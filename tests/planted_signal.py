@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.schema import CLASS_COLUMNS
+from arenakit.core.schema import CLASS_COLUMNS
 
 MARKER = "zebra"
 # Common English words: whole tokens in WordPiece vocabularies (MiniLM) and the decoder's word-level one.

@@ -11,7 +11,7 @@ from arenakit.ensemble.blend import apply_temperature, equal_blend, fit_blend, f
 from arenakit.ensemble.budget import SAFETY_MARGIN_S, plan_within_budget, resolve_time_budget
 from arenakit.ensemble.choice import choose_blend
 from arenakit.ensemble.model_folders import candidate_folders, find_model_folder
-from arenakit.metrics import log_loss
+from arenakit.evaluation.metrics import log_loss
 
 
 def mixture_rows(weights, n=20_000, seed=0):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from arenakit.backbones import BACKBONE_MARKER, MINILM_HUB_NAME, find_staged_backbone, folder_name
-from arenakit.formatting import FORMATTER_VERSION
+from arenakit.inputs.backbones import BACKBONE_MARKER, MINILM_HUB_NAME, find_staged_backbone, folder_name
+from arenakit.inputs.formatting import FORMATTER_VERSION
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.manifest import require_clean, sha256, source_state
 from build_helpers import OWNER, TINY_BACKBONE, build_py, isolated_env, shared_build

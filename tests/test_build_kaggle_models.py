@@ -9,7 +9,7 @@ import pytest
 from packaging.version import Version
 from transformers import AutoConfig, Gemma2Config
 
-from arenakit.backbones import KAGGLE_MODELS_FILE, BackboneNotFound, resolve_backbone
+from arenakit.inputs.backbones import KAGGLE_MODELS_FILE, BackboneNotFound, resolve_backbone
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.cli import KaggleCli
 from arenakit.kaggle_build.push import MODEL_SOURCES_CLI, Pusher, plan

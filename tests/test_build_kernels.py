@@ -13,8 +13,8 @@ from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
 from arenakit.kaggle_build.image_venv import image_like_venv
 from arenakit.kaggle_build.kernels import top_level_metadata
 from arenakit.kaggle_build.notebook_cells import BOOTSTRAP_TAG, bootstrap_source, with_bootstrap
+from arenakit.kaggle_build.runner import available_notebooks
 from arenakit.kaggle_build.settings import PLACEHOLDER_OWNER, KaggleSettings
-from arenakit.runner import available_notebooks
 from build_helpers import build_py, check, isolated_env, shared_build
 from conftest import REPO_ROOT
 

@@ -10,15 +10,15 @@ import zipfile
 import pandas as pd
 import pytest
 
-from arenakit.cv import cross_validate
 from arenakit.data import load_competition
-from arenakit.folds import shared_folds
+from arenakit.data.folds import shared_folds
+from arenakit.data.synthetic import write_sample
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.built import MODELS_MARKER
 from arenakit.kaggle_build.manifest import sha256
 from arenakit.kaggle_build.models_dataset import check_run
 from arenakit.models.baseline import BaselineModel
-from arenakit.synthetic import write_sample
+from arenakit.pipeline.cv import cross_validate
 from build_helpers import FAKE_KEY, OWNER, build_py, check, isolated_env, shared_build
 from kaggle_stub import KaggleStub
 

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from arenakit.backbones import BACKBONE_MARKER, MINILM_HUB_NAME, folder_name
+from arenakit.inputs.backbones import BACKBONE_MARKER, MINILM_HUB_NAME, folder_name
 from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
 from arenakit.kaggle_build.kernel_log import SOURCE_LINES, read_failure
 from build_helpers import FAKE_KEY, OWNER, build_py, check, isolated_env, papermill_failure_log, shared_build

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arenakit.backbones import folder_name
+from arenakit.core.schema import CLASS_COLUMNS
+from arenakit.inputs.backbones import folder_name
+from arenakit.kaggle_build.runner import available_notebooks, declared_parameters, read_notebook
 from arenakit.kaggle_build.settings import KaggleSettings
-from arenakit.runner import available_notebooks, declared_parameters, read_notebook
-from arenakit.schema import CLASS_COLUMNS
 from build_helpers import OWNER, TINY_BACKBONE, build_py, cache_backbone, check, isolated_env
 from conftest import REPO_ROOT
 

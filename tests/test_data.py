@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from arenakit.core.errors import ArenaDataError
+from arenakit.core.schema import CLASS_COLUMNS, TRAIN_COLUMNS
 from arenakit.data import load_competition, load_test, load_train, swap_ab
-from arenakit.errors import ArenaDataError
-from arenakit.schema import CLASS_COLUMNS, TRAIN_COLUMNS
-from arenakit.text import clean_text, parse_turns
+from arenakit.data.text import clean_text, parse_turns
 
 
 def train_row(row_id, winner=0, prompt='["Hi"]', response_a='["Hello!"]', response_b='["Hey."]'):

@@ -10,9 +10,9 @@ import warnings
 import numpy as np
 import pytest
 
+from arenakit.core.errors import ArenaDataError
+from arenakit.core.schema import TEST_COLUMNS, TRAIN_COLUMNS
 from arenakit.data import load_competition, load_test, load_train
-from arenakit.errors import ArenaDataError
-from arenakit.schema import TEST_COLUMNS, TRAIN_COLUMNS
 
 TRAIN_HEADER = ",".join(TRAIN_COLUMNS)
 TEST_HEADER = ",".join(TEST_COLUMNS)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 
+from arenakit.core.errors import ArenaDataError
 from arenakit.data import TURN_COLUMNS, load_competition
-from arenakit.errors import ArenaDataError
-from arenakit.text import join_turns
+from arenakit.data.text import join_turns
 from competition_grammar import GOOD, Folder, competition_folders
 
 # "line 3", "row(s) 2 below the header", "row id(s) 7", "duplicate id(s): 5", "test id(s) missing (e.g. 9"

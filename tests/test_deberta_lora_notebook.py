@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 
+from arenakit.core.schema import CLASS_COLUMNS
 from arenakit.data import load_competition
-from arenakit.folds import load_folds
-from arenakit.runner import run_pipeline
-from arenakit.schema import CLASS_COLUMNS
+from arenakit.data.folds import load_folds
+from arenakit.kaggle_build.runner import run_pipeline
 from conftest import REPO_ROOT
 
 

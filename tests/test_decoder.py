@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
+from arenakit.core.swap import swap_proba
 from arenakit.data import load_competition, swap_ab
 from arenakit.models.base import load_model
 from arenakit.models.lora import predict as predict_module
 from arenakit.models.lora.backbone import is_quantized
 from arenakit.models.lora_classifier import LoRAClassifierModel
-from arenakit.swap import swap_proba
 from tiny_backbones import tiny_model
 
 PROJECTIONS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}

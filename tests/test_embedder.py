@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arenakit import formatting
-from arenakit.embedder import (
+from arenakit.inputs import formatting
+from arenakit.inputs.embedder import (
     KINDS,
     SentenceEmbedder,
     cpu_has_native_bf16,
@@ -16,7 +16,7 @@ from arenakit.embedder import (
     model_fingerprint,
     text_keys,
 )
-from arenakit.formatting import format_sides
+from arenakit.inputs.formatting import format_sides
 
 # Short sequences keep the tests fast on CPU; the comparison model uses the same length.
 MAX_SEQ = 64

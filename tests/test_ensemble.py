@@ -14,19 +14,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arenakit.cv import cross_validate
+from arenakit.core.schema import CLASS_COLUMNS, SAMPLE_SUBMISSION_FILE, TEST_FILE, TRAIN_FILE
 from arenakit.data import load_competition
+from arenakit.data.folds import shared_folds
+from arenakit.data.synthetic import generate
 from arenakit.ensemble import EnsembleRun, NoUsableModel
 from arenakit.ensemble.benchmark import benchmark
 from arenakit.ensemble.consistency import consistency
 from arenakit.ensemble.run import MIN_PARTIAL_ROWS, TIMING_ROWS
-from arenakit.folds import shared_folds
+from arenakit.evaluation.submission import validate_submission
+from arenakit.kaggle_build.runner import run_pipeline
 from arenakit.models.baseline import BaselineModel
 from arenakit.models.minilm_lgbm import MiniLMLightGBMModel
-from arenakit.runner import run_pipeline
-from arenakit.schema import CLASS_COLUMNS, SAMPLE_SUBMISSION_FILE, TEST_FILE, TRAIN_FILE
-from arenakit.submission import validate_submission
-from arenakit.synthetic import generate
+from arenakit.pipeline.cv import cross_validate
 from conftest import REPO_ROOT
 
 MODELS = ("baseline", "minilm_lgbm")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from arenakit.data import load_competition, parse_frame, swap_ab
-from arenakit.features import COMPACT_FEATURES, FEATURES_VERSION, surface_features, swap_features
+from arenakit.inputs.features import COMPACT_FEATURES, FEATURES_VERSION, surface_features, swap_features
 
 STRUCTURED = (
     "# Title\n\nSome **bold** text and **more**.\n\n- one\n- two\n- three\n\n"

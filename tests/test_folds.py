@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from arenakit.core.errors import ArenaDataError, ArtifactError
 from arenakit.data import load_competition
-from arenakit.errors import ArenaDataError, ArtifactError
-from arenakit.folds import assign_folds, load_folds, prompt_groups, shared_folds
+from arenakit.data.folds import assign_folds, load_folds, prompt_groups, shared_folds
 
 
 def check_folds(folds, labels, groups, n_folds, tolerance):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arenakit.formatting import (
+from arenakit.inputs.formatting import (
     FORMATTER_VERSION,
     FormatterVersionError,
     allocate,
@@ -25,7 +25,7 @@ WORDS = "the quick brown fox jumps over a lazy dog while seven wizards quietly j
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from arenakit.embedder import default_model_path
+    from arenakit.inputs.embedder import default_model_path
 
     return AutoTokenizer.from_pretrained(str(default_model_path()), local_files_only=True)
 

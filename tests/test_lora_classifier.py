@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from arenakit.backbones import BackboneNotFound, resolve_backbone
 from arenakit.bench.tiny_decoder import tiny_decoder_config
-from arenakit.cv import cross_validate
+from arenakit.core.swap import swap_proba
 from arenakit.data import load_competition, swap_ab
-from arenakit.folds import assign_folds, prompt_groups
-from arenakit.formatting import FORMATTER_VERSION, FormatterVersionError
+from arenakit.data.folds import assign_folds, prompt_groups
+from arenakit.inputs.backbones import BackboneNotFound, resolve_backbone
+from arenakit.inputs.formatting import FORMATTER_VERSION, FormatterVersionError
 from arenakit.models.base import load_model
 from arenakit.models.lora.backbone import add_lora, head_modules, target_modules
 from arenakit.models.lora.batching import TokenRows
 from arenakit.models.lora_classifier import LoRAClassifierModel
-from arenakit.swap import swap_proba
+from arenakit.pipeline.cv import cross_validate
 from tiny_backbones import tiny_model
 
 

@@ -10,7 +10,7 @@ from arenakit.models.lora.inputs import cross_encoder_ids, cross_encoder_texts
 
 @pytest.fixture(scope="module")
 def minilm_tokenizer():
-    from arenakit.backbones import resolve_backbone
+    from arenakit.inputs.backbones import resolve_backbone
     from arenakit.models.lora.backbone import load_tokenizer
 
     return load_tokenizer(resolve_backbone("minilm"))

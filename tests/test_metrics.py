@@ -9,14 +9,14 @@ import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.metrics import log_loss as sklearn_log_loss
 
-from arenakit.metrics import (
+from arenakit.core.schema import CLASS_NAMES
+from arenakit.evaluation.metrics import (
     evaluate,
     length_buckets,
     log_loss,
     log_loss_by_length,
     per_class_table,
 )
-from arenakit.schema import CLASS_NAMES
 
 LABELS = [0, 1, 2]
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
+from arenakit.core.errors import ArtifactError
 from arenakit.data import load_competition
-from arenakit.errors import ArtifactError
 from arenakit.models.base import FoldEnsemble, load_model, register_model_class
 from arenakit.models.baseline import BaselineModel
 from arenakit.models.minilm_lgbm import MiniLMLightGBMModel

@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from arenakit.cv import cross_validate
+from arenakit.core.swap import swap_proba
 from arenakit.data import load_competition, swap_ab
-from arenakit.folds import assign_folds, prompt_groups
-from arenakit.metrics import log_loss
+from arenakit.data.folds import assign_folds, prompt_groups
+from arenakit.evaluation.metrics import log_loss
 from arenakit.models import FoldEnsemble, load_model
 from arenakit.models.baseline import BaselineModel
 from arenakit.models.minilm_lgbm import MiniLMLightGBMModel
-from arenakit.swap import swap_proba
+from arenakit.pipeline.cv import cross_validate
 
 UNIFORM = np.log(3)
 

@@ -13,9 +13,16 @@ import pandas as pd
 import pytest
 from jupytext.compare import compare_notebooks
 
+from arenakit.core.schema import CLASS_COLUMNS
 from arenakit.kaggle_build.notebook_cells import BOOTSTRAP_TAG
-from arenakit.runner import THREAD_ENV, NotebookFailed, available_notebooks, run_pipeline, run_stages, usable_cores
-from arenakit.schema import CLASS_COLUMNS
+from arenakit.kaggle_build.runner import (
+    THREAD_ENV,
+    NotebookFailed,
+    available_notebooks,
+    run_pipeline,
+    run_stages,
+    usable_cores,
+)
 from conftest import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -188,7 +195,7 @@ def test_build_run_executes_the_model_notebooks_on_the_synthetic_sample(tmp_path
 
 def test_regenerating_a_pair_keeps_the_cell_ids(tmp_path):
     from arenakit.kaggle_build.notebook_cells import keep_cell_ids
-    from arenakit.runner import read_notebook
+    from arenakit.kaggle_build.runner import read_notebook
 
     previous = tmp_path / "baseline.ipynb"
     jupytext.write(read_notebook(NOTEBOOK_DIR / "baseline.py"), previous)

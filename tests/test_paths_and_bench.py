@@ -7,8 +7,8 @@ import re
 import subprocess
 import sys
 
-from arenakit.embedder import cpu_has_native_bf16
-from arenakit.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV, find_input_dir, resolve_data_dir
+from arenakit.core.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV, find_input_dir, resolve_data_dir
+from arenakit.inputs.embedder import cpu_has_native_bf16
 
 
 def test_competition_found_under_any_kaggle_mount_layout(tmp_path, monkeypatch):

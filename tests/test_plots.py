@@ -10,13 +10,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from arenakit.metrics import evaluate, log_loss_by_length  # noqa: E402
-from arenakit.plots import (  # noqa: E402
+from arenakit.core.schema import CLASS_NAMES  # noqa: E402
+from arenakit.evaluation.metrics import evaluate, log_loss_by_length  # noqa: E402
+from arenakit.evaluation.plots import (  # noqa: E402
     plot_confusion_matrix,
     plot_log_loss_by_length,
     plot_reliability,
 )
-from arenakit.schema import CLASS_NAMES  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 import torch
 
+from arenakit.core.errors import ArtifactError
+from arenakit.core.swap import swap_proba
 from arenakit.data import load_competition, swap_ab
-from arenakit.errors import ArtifactError
-from arenakit.formatting import FORMATTER_VERSION, FormatterVersionError
+from arenakit.inputs.formatting import FORMATTER_VERSION, FormatterVersionError
+from arenakit.kaggle_build.runner import run_pipeline
 from arenakit.models.base import load_model
 from arenakit.models.lora.siamese import HEAD_FILE, SymmetricHead, new_siamese
 from arenakit.models.lora.siamese_inputs import SiameseRows, siamese_ids
 from arenakit.models.lora_classifier import LoRAClassifierModel
-from arenakit.runner import run_pipeline
-from arenakit.swap import swap_proba
 from conftest import REPO_ROOT
 from test_lora_classifier import tiny
 

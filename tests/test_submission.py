@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arenakit.errors import SubmissionError
-from arenakit.schema import CLASS_COLUMNS, SUBMISSION_COLUMNS
-from arenakit.submission import make_submission, validate_submission, write_submission
+from arenakit.core.errors import SubmissionError
+from arenakit.core.schema import CLASS_COLUMNS, SUBMISSION_COLUMNS
+from arenakit.evaluation.submission import make_submission, validate_submission, write_submission
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO_ROOT / ".." / "shared" / "data" / "arena-sample"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from arenakit.swap import average_orders, swap_labels, swap_proba, with_swapped_rows
+from arenakit.core.swap import average_orders, swap_labels, swap_proba, with_swapped_rows
 
 
 def test_labels_and_probabilities_swap_a_and_b_and_keep_ties():

@@ -13,7 +13,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
-from arenakit.schema import (
+from arenakit.core.schema import (
     CLASS_COLUMNS,
     SAMPLE_SUBMISSION_FILE,
     SUBMISSION_COLUMNS,
@@ -23,8 +23,8 @@ from arenakit.schema import (
     TRAIN_COLUMNS,
     TRAIN_FILE,
 )
-from arenakit.synthetic.sample import generate, main, write_sample
-from arenakit.synthetic.text import MODELS
+from arenakit.data.synthetic.sample import generate, main, write_sample
+from arenakit.data.synthetic.text import MODELS
 
 N_TRAIN, N_TEST = 3000, 300
 REAL_SAMPLE = Path("/work/shared/data/arena-sample")
@@ -189,7 +189,7 @@ def test_cli_writes_the_sample(tmp_path, capsys):
 
 def test_runs_as_a_module(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "arenakit.synthetic", str(tmp_path), "--train-rows", "10", "--test-rows", "2"],
+        [sys.executable, "-m", "arenakit.data.synthetic", str(tmp_path), "--train-rows", "10", "--test-rows", "2"],
         capture_output=True,
         text=True,
         check=True,

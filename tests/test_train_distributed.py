@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 import torch
 
-import arenakit.swap
-from arenakit.schema import CLASS_COLUMNS
+import arenakit.core.swap
+from arenakit.core.schema import CLASS_COLUMNS
 from arenakit.train.__main__ import main
 from planted_signal import build_planted_decoder, write_planted_competition
 from train_worker import command, read_log, torchrun
@@ -118,7 +118,7 @@ def test_a_broken_swap_mapping_keeps_the_loss_high(decoder_runs, monkeypatch):
     be told apart; at best ties are, which would leave the decided rows at ln 2 (0.46 over all
     rows). Measured: 1.10, nothing learned.
     """
-    monkeypatch.setattr(arenakit.swap, "swap_labels", lambda labels: labels)  # the mapping, broken on purpose
+    monkeypatch.setattr(arenakit.core.swap, "swap_labels", lambda labels: labels)  # the mapping, broken on purpose
     out = decoder_runs["data"].parent / "broken"
     train_in_this_process(decoder_runs["data"], out, decoder_runs["data"].parent / "decoder")
     loss = json.loads((out / "deberta_lora/metrics.json").read_text())["oof_log_loss"]

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from arenakit.distributed import gather_rows, mixed_precision_for, row_shards
+from arenakit.core.distributed import gather_rows, mixed_precision_for, row_shards
+from arenakit.core.phases import PhaseTimer
 from arenakit.models.lora.batching import TokenRows, length_grouped_batches
 from arenakit.models.lora.train import RowSubset, process_batches, shortest_unit
-from arenakit.phases import PhaseTimer
 from arenakit.train.__main__ import main
 from conftest import REPO_ROOT
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from arenakit.synthetic import generate
-from arenakit.text import parse_turns
+from arenakit.data.synthetic import generate
+from arenakit.data.text import parse_turns
 
 
 def _corpus(n_rows: int = 300) -> list[str]:
@@ -80,7 +80,7 @@ def build_tiny_encoder(folder: Path, model_type: str) -> Path:
     the bundled MiniLM's WordPiece tokenizer: the architecture's own layers, names and position rules."""
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    from arenakit.embedder import default_model_path
+    from arenakit.inputs.embedder import default_model_path
 
     tokenizer = AutoTokenizer.from_pretrained(str(default_model_path()))
     config = AutoConfig.for_model(

@@ -4,7 +4,7 @@ The library behind the kit's notebooks: the data layer, folds, featurizers, mode
 scikit-learn interface, metrics and reports, and the submission writer.
 """
 
-from arenakit.schema import CLASS_COLUMNS, N_CLASSES
+from arenakit.core.schema import CLASS_COLUMNS, N_CLASSES
 
 __version__ = "0.1.0"
 

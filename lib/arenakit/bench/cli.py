@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
         return 0
 
-    from arenakit.synthetic import write_sample
+    from arenakit.data.synthetic import write_sample
 
     child_options = [
         *("--embedder-rows", str(args.embedder_rows), "--lora-max-length", str(args.lora_max_length)),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 
 def stage_data(data_dir: Path) -> dict:
-    from arenakit.data import load_competition
-    from arenakit.folds import assign_folds, prompt_groups
+    from arenakit.data.competition import load_competition
+    from arenakit.data.folds import assign_folds, prompt_groups
 
     started = time.perf_counter()
     competition = load_competition(data_dir, warn=False)
@@ -26,8 +26,8 @@ def stage_data(data_dir: Path) -> dict:
 
 
 def stage_features(data_dir: Path) -> dict:
-    from arenakit.data import load_competition
-    from arenakit.features import surface_features
+    from arenakit.data.competition import load_competition
+    from arenakit.inputs.features import surface_features
 
     train = load_competition(data_dir, warn=False).train
     started = time.perf_counter()

@@ -88,7 +88,7 @@ def _length_figures(model, frame, max_length: int) -> dict:
 
 
 def _quantized_figures(model, frame, max_length: int) -> dict:
-    from arenakit.backbones import resolve_backbone
+    from arenakit.inputs.backbones import resolve_backbone
     from arenakit.models.lora.backbone import adapter_state, attach_adapters, load_classifier
     from arenakit.models.lora.predict import predict_proba
 
@@ -119,7 +119,7 @@ def stage_decoder(
     import torch
 
     from arenakit.bench.tiny_decoder import build_tiny_decoder
-    from arenakit.data import load_competition
+    from arenakit.data.competition import load_competition
     from arenakit.models.lora.backbone import add_lora
     from arenakit.models.lora.batching import padded_tokens, token_budget_batches
     from arenakit.models.lora_classifier import LoRAClassifierModel

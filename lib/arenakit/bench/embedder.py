@@ -40,9 +40,9 @@ def _cosines(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 def stage_embedder(data_dir: Path, max_rows: int | None = MAX_ROWS, batch_size: int = BATCH_SIZE) -> dict:
     from sentence_transformers import SentenceTransformer
 
-    from arenakit.data import load_competition
-    from arenakit.embedder import SentenceEmbedder, cpu_has_native_bf16
-    from arenakit.formatting import format_sides
+    from arenakit.data.competition import load_competition
+    from arenakit.inputs.embedder import SentenceEmbedder, cpu_has_native_bf16
+    from arenakit.inputs.formatting import format_sides
 
     frame = load_competition(data_dir, warn=False).train
     if max_rows is not None:

@@ -24,7 +24,7 @@ def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train
     import torch
 
     from arenakit.bench.timing import interleaved
-    from arenakit.data import load_competition
+    from arenakit.data.competition import load_competition
     from arenakit.models.lora.batching import TokenRows
     from arenakit.models.lora.predict import predict_proba
     from arenakit.models.lora.train import TrainConfig, train_classifier

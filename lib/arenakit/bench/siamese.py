@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from arenakit.backbones import resolve_backbone
-from arenakit.data import load_competition, swap_ab
+from arenakit.core.swap import average_orders, swap_proba
+from arenakit.data.competition import load_competition, swap_ab
+from arenakit.inputs.backbones import resolve_backbone
 from arenakit.models.lora.backbone import add_lora
 from arenakit.models.lora.predict import predict_proba
 from arenakit.models.lora.siamese import new_siamese
 from arenakit.models.lora.train import TrainConfig, train_classifier
 from arenakit.models.lora_classifier import LoRAClassifierModel
-from arenakit.swap import average_orders, swap_proba
 
 # Sequences per training batch for both models: 4 rows and their swaps, or 4 rows of two sides.
 SEQUENCES_PER_BATCH = 8

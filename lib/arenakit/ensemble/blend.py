@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from arenakit.metrics import check_predictions, log_loss
-from arenakit.schema import N_CLASSES
+from arenakit.core.schema import N_CLASSES
+from arenakit.evaluation.metrics import check_predictions, log_loss
 
 # Temperatures are searched in [1/2, 2]. On the 999 real sample rows wider bounds ran to the
 # edges (a model at T = 4 with the blend at T = 0.3, the two cancelling out) and scored no

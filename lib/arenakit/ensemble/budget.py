@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from arenakit.paths import kaggle_input_root
+from arenakit.core.paths import kaggle_input_root
 
 KAGGLE_RUN_ENV = "KAGGLE_KERNEL_RUN_TYPE"
 KAGGLE_LIMIT_S = 9 * 3600

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from arenakit.core.schema import N_CLASSES
 from arenakit.ensemble.blend import Blend, checked_predictions, equal_blend, fit_blend, predicted_rows, single_blend
-from arenakit.metrics import log_loss
-from arenakit.schema import N_CLASSES
+from arenakit.evaluation.metrics import log_loss
 
 N_SPLITS = 5
 MIN_ROWS_PER_PART = 10  # below n_splits times this, a cross-fitted score is too noisy to choose by

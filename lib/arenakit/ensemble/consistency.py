@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from arenakit.artifacts import TEST_FILE, load_prediction_frame
+from arenakit.core.artifacts import TEST_FILE, load_prediction_frame
 
 
 def consistency(members, test_ids, test_proba: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from arenakit.artifacts import FOLDS_DIR, OOF_FILE, load_metrics, load_prediction_frame
+from arenakit.core.artifacts import FOLDS_DIR, OOF_FILE, load_metrics, load_prediction_frame
+from arenakit.core.errors import counted
 from arenakit.ensemble.model_folders import find_model_folder, where_searched
-from arenakit.errors import counted
 from arenakit.models.base import FoldEnsemble
 
 

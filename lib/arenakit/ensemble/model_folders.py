@@ -3,7 +3,7 @@
     find_model_folder("baseline", out_dir)   # <out_dir>/baseline, else the first match under the input root
 
 A model folder is named after its model and holds metrics.json, oof.csv and folds/ (the
-artifacts contract of arenakit.artifacts). On Kaggle the training kernels' outputs and the
+artifacts contract of arenakit.core.artifacts). On Kaggle the training kernels' outputs and the
 model datasets mount under the input root at depths that depend on the image
 (/kaggle/input/<slug>/<model>/, /kaggle/input/notebooks/<owner>/<slug>/<model>/), so they are
 found by those files, never by a fixed path.
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from arenakit.artifacts import FOLDS_DIR, METRICS_FILE, OOF_FILE, model_dir
-from arenakit.paths import iter_input_dirs, kaggle_input_root
+from arenakit.core.artifacts import FOLDS_DIR, METRICS_FILE, OOF_FILE, model_dir
+from arenakit.core.paths import iter_input_dirs, kaggle_input_root
 
 MARKER_FILES = (METRICS_FILE, OOF_FILE)
 

@@ -29,14 +29,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.artifacts import OOF_FILE, model_dir, save_metrics, save_predictions
+from arenakit.core.artifacts import OOF_FILE, model_dir, save_metrics, save_predictions
+from arenakit.core.notices import notice
+from arenakit.core.schema import CLASS_COLUMNS, N_CLASSES, SUBMISSION_FILE
 from arenakit.ensemble.budget import Timer, format_seconds, plan_within_budget, resolve_time_budget
 from arenakit.ensemble.choice import choose_blend
 from arenakit.ensemble.members import load_members, start_overrides
-from arenakit.notices import notice
-from arenakit.pipeline import SUBMISSION_NOTEBOOK, pipeline_models
-from arenakit.schema import CLASS_COLUMNS, N_CLASSES, SUBMISSION_FILE
-from arenakit.submission import write_submission
+from arenakit.evaluation.submission import write_submission
+from arenakit.pipeline.notebooks import SUBMISSION_NOTEBOOK, pipeline_models
 
 BLEND_FILE = "blend.json"
 COMPARISON_FILE = "comparison.csv"

@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from arenakit.errors import examples
+from arenakit.core.errors import examples
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.built import DATASET_METADATA
 
@@ -68,7 +68,7 @@ def sha256(path: Path) -> str:
 def write_manifest(folder: Path, state: SourceState) -> Path:
     """manifest.json for every file under folder (but itself and the dataset metadata)."""
     from arenakit import __version__
-    from arenakit.formatting import FORMATTER_VERSION
+    from arenakit.inputs.formatting import FORMATTER_VERSION
 
     files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.name not in (MANIFEST, DATASET_METADATA))
     manifest = {

@@ -3,7 +3,7 @@
     run = check_run(Path("build/run"), ["deberta_lora"])   # every model folder when no names are given
     stage_models(run, folder)   # folder/<model>/..., folder/folds.csv, folder/folds.json, folder/MODELS_MARKER
 
-Only the artifacts contract (arenakit.artifacts) is copied: oof.csv, metrics.json, test.csv,
+Only the artifacts contract (arenakit.core.artifacts) is copied: oof.csv, metrics.json, test.csv,
 the fold models under folds/ and plots/. Resumable training state (checkpoints/) and anything
 else a run leaves in a model folder stay out. Uploaded with `--dir-mode zip`, each model folder
 becomes one zip that Kaggle unpacks under the dataset's mount point, where the submission
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from arenakit.artifacts import FOLDS_DIR, METRICS_FILE, OOF_FILE, PLOTS_DIR, TEST_FILE, load_prediction_frame
+from arenakit.core.artifacts import FOLDS_DIR, METRICS_FILE, OOF_FILE, PLOTS_DIR, TEST_FILE, load_prediction_frame
+from arenakit.core.errors import examples
+from arenakit.data.folds import FOLDS_FILE, FOLDS_META_FILE
 from arenakit.ensemble.model_folders import is_model_folder
-from arenakit.errors import examples
-from arenakit.folds import FOLDS_FILE, FOLDS_META_FILE
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.built import MODELS_MARKER
 from arenakit.models.base import MODEL_FILE
@@ -111,12 +111,14 @@ def check_run(run_dir: Path, names: list[str] | None = None) -> RunModels:
     folds_path, meta_path = run_dir / FOLDS_FILE, run_dir / FOLDS_META_FILE
     if not folds_path.is_file() or not meta_path.is_file():
         raise BuildError(
-            f"{run_dir}: no {FOLDS_FILE} and {FOLDS_META_FILE}; every model of a run shares them (arenakit.folds), "
+            f"{run_dir}: no {FOLDS_FILE} and {FOLDS_META_FILE}; every model of a run shares them (arenakit.data.folds), "
             f"so give the run folder itself, not a model folder"
         )
     folds = pd.read_csv(folds_path)
     if list(folds.columns[:2]) != ["id", "fold"]:
-        raise BuildError(f"{folds_path}: expected the columns id, fold (arenakit.folds); it has {list(folds.columns)}")
+        raise BuildError(
+            f"{folds_path}: expected the columns id, fold (arenakit.data.folds); it has {list(folds.columns)}"
+        )
     names = list(names) if names else model_names(run_dir)
     if not names:
         raise BuildError(

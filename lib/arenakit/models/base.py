@@ -23,11 +23,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 import arenakit
-from arenakit.artifacts import read_json
-from arenakit.data import swap_ab
-from arenakit.errors import ArtifactError, VersionMismatch
+from arenakit.core.artifacts import read_json
+from arenakit.core.errors import ArtifactError, VersionMismatch
+from arenakit.core.swap import average_orders, swap_asymmetry
+from arenakit.data.competition import swap_ab
 from arenakit.models.checks import check_labels, check_parsed_frame, check_probabilities
-from arenakit.swap import average_orders, swap_asymmetry
 
 MODEL_FILE = "model.json"
 FOLD_PREFIX = "fold_"

@@ -15,19 +15,19 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from arenakit.artifacts import load_arrays
-from arenakit.errors import ArtifactError
-from arenakit.features import (
+from arenakit.core.artifacts import load_arrays
+from arenakit.core.errors import ArtifactError
+from arenakit.core.schema import CLASS_NAMES, N_CLASSES
+from arenakit.core.swap import average_orders, with_swapped_rows
+from arenakit.evaluation.metrics import log_loss
+from arenakit.inputs.features import (
     COMPACT_FEATURES,
     FEATURES_VERSION,
     check_features_version,
     surface_features,
     swap_features,
 )
-from arenakit.metrics import log_loss
 from arenakit.models.base import ArenaModel, training_labels
-from arenakit.schema import CLASS_NAMES, N_CLASSES
-from arenakit.swap import average_orders, with_swapped_rows
 
 DEFAULT_CS = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 STATE_FILE = "baseline.npz"
@@ -49,7 +49,7 @@ class BaselineModel(ArenaModel):
     swap_augment : train on both A/B orders (each row and its swap, labels 0/1 exchanged).
     swap_average : average each prediction with the mapped-back prediction on the swapped rows
         (exactly symmetric in A and B).
-    columns : the feature columns of arenakit.features.surface_features to use; the default is
+    columns : the feature columns of arenakit.inputs.features.surface_features to use; the default is
         its compact set (about 30 length, structure, refusal and similarity features), which scored
         better and more stably than all of them on the real sample; None takes every column.
     seed : seed of the inner CV split.

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from arenakit.data import NULL_FLAG_COLUMNS, TURN_COLUMNS
-from arenakit.errors import examples
-from arenakit.schema import CLASS_COLUMNS, CLASS_NAMES, N_CLASSES
+from arenakit.core.errors import examples
+from arenakit.core.schema import CLASS_COLUMNS, CLASS_NAMES, N_CLASSES
+from arenakit.data.competition import NULL_FLAG_COLUMNS, TURN_COLUMNS
 
 # What load_competition adds to the raw columns; every model reads some of these.
 PARSED_COLUMNS = (*TURN_COLUMNS.values(), *NULL_FLAG_COLUMNS.values(), "n_turns")
@@ -86,13 +86,13 @@ def check_parsed_frame(frame) -> None:
     if missing:
         raise ValueError(
             f"the frame is not parsed: it lacks {', '.join(missing)} (a frame from pd.read_csv holds the raw "
-            "JSON text). Call arenakit.data.load_competition(data_dir) first and pass its .train or .test"
+            "JSON text). Call arenakit.data.competition.load_competition(data_dir) first and pass its .train or .test"
         )
     turns = frame[TURN_COLUMNS["prompt"]]
     if len(frame) and not isinstance(turns.iloc[0], (tuple, list)):
         raise ValueError(
             f"the frame's {turns.name} holds {type(turns.iloc[0]).__name__}, not turns: it was written to a file "
-            "and read back. Call arenakit.data.load_competition(data_dir) and pass its .train or .test"
+            "and read back. Call arenakit.data.competition.load_competition(data_dir) and pass its .train or .test"
         )
 
 

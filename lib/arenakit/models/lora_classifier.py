@@ -12,7 +12,7 @@ A decoder (Gemma-2, Llama, Qwen-2, Mistral) reads marked sections and pools its 
 every device, each device with its own copy of the base and the same unmerged adapters.
 
 The backbone is a NAME ("minilm", "microsoft/deberta-v3-small") or a folder, resolved by
-arenakit.backbones.resolve_backbone at fit and at load, so saved adapters load wherever the
+arenakit.inputs.backbones.resolve_backbone at fit and at load, so saved adapters load wherever the
 weights are (a Kaggle weights dataset, the HF cache). Saved: the adapters and the head (peft's
 adapter folder), the formatter version (loading refuses another) and the training history.
 """
@@ -26,11 +26,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from arenakit.backbones import resolve_backbone
-from arenakit.data import swap_ab
-from arenakit.errors import ArtifactError
-from arenakit.folds import assign_folds, prompt_groups
-from arenakit.formatting import FORMATTER_VERSION, check_formatter_version
+from arenakit.core.errors import ArtifactError
+from arenakit.core.phases import timed
+from arenakit.core.swap import average_orders, with_swapped_rows
+from arenakit.data.competition import swap_ab
+from arenakit.data.folds import assign_folds, prompt_groups
+from arenakit.inputs.backbones import resolve_backbone
+from arenakit.inputs.formatting import FORMATTER_VERSION, check_formatter_version
 from arenakit.models.base import ArenaModel, ArenaTags, training_labels
 from arenakit.models.lora.backbone import (
     adapter_state,
@@ -50,8 +52,6 @@ from arenakit.models.lora.predict import available_devices, predict_proba
 from arenakit.models.lora.siamese import check_architecture, load_siamese, new_siamese, save_siamese
 from arenakit.models.lora.siamese_inputs import SiameseRows, siamese_ids, siamese_texts
 from arenakit.models.lora.train import TrainConfig, train_classifier
-from arenakit.phases import timed
-from arenakit.swap import average_orders, with_swapped_rows
 
 ADAPTER_DIR = "adapter"
 # What peft writes into it: without these the adapters cannot load.
@@ -72,7 +72,7 @@ class LoRAClassifierModel(ArenaModel):
     Parameters
     ----------
     backbone : a name ("minilm", "microsoft/deberta-v3-small") or a folder; resolved by
-        arenakit.backbones.resolve_backbone at fit and at load.
+        arenakit.inputs.backbones.resolve_backbone at fit and at load.
     architecture : "cross_encoder" (one sequence: prompt, A and B) or "siamese" (one shared encoder
         reads "prompt + A" and "prompt + B", each with max_length tokens; mean pooling; a head
         symmetric by construction: arenakit.models.lora.siamese). Siamese predictions are exactly

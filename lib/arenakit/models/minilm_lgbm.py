@@ -5,7 +5,7 @@ as "prompt [SEP] response" (the kit's one formatter). The model sees
   diff_emb_<i>          side A minus side B embedding (antisymmetric: negated under a swap)
   pair_cos_sides, pair_cos_responses   cosine of the two sides / the two responses (symmetric)
   prompt_cos_a / _b, diff_prompt_cos   how close each response is to the prompt
-  the surface features of arenakit.features (length, structure, refusals, similarity)
+  the surface features of arenakit.inputs.features (length, structure, refusals, similarity)
 named by the features module's convention, so swap_features gives the swapped rows' features
 without embedding anything again. Early stopping uses an inner holdout carved from the training
 rows (never the fold being predicted), then the model is refit on all of them.
@@ -22,13 +22,13 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from arenakit.errors import ArtifactError
-from arenakit.features import FEATURES_VERSION, check_features_version, surface_features, swap_features
-from arenakit.formatting import FORMATTER_VERSION, check_formatter_version
+from arenakit.core.errors import ArtifactError
+from arenakit.core.paths import default_cache_dir
+from arenakit.core.schema import N_CLASSES
+from arenakit.core.swap import average_orders, with_swapped_rows
+from arenakit.inputs.features import FEATURES_VERSION, check_features_version, surface_features, swap_features
+from arenakit.inputs.formatting import FORMATTER_VERSION, check_formatter_version
 from arenakit.models.base import ArenaModel, ArenaTags, training_labels
-from arenakit.paths import default_cache_dir
-from arenakit.schema import N_CLASSES
-from arenakit.swap import average_orders, with_swapped_rows
 
 BOOSTER_FILE = "lightgbm.txt"
 # Below this many rows LightGBM runs on one thread. On a few thousand rows its OpenMP threads
@@ -86,10 +86,10 @@ class MiniLMLightGBMModel(ArenaModel):
     batch_size : texts per embedding batch.
     device : "cuda", "cpu", ...; None: CUDA when present.
     precision : what the embedding model computes in: "fp32", "fp16", "bf16" or "int8" (CPU only);
-        None: fp16 on CUDA, bf16 on a CPU with native bf16, else fp32 (arenakit.embedder.default_precision
+        None: fp16 on CUDA, bf16 on a CPU with native bf16, else fp32 (arenakit.inputs.embedder.default_precision
         says why, and why not int8).
     prompt_share : the prompt's capped share of each side's tokens ("prompt [SEP] response").
-    use_surface_features : add arenakit.features.surface_features to the embedding features.
+    use_surface_features : add arenakit.inputs.features.surface_features to the embedding features.
     num_leaves, learning_rate, min_child_samples, feature_fraction, bagging_fraction, lambda_l2 :
         LightGBM's parameters of those names.
     max_rounds : boosting rounds at most; early stopping picks fewer.
@@ -158,7 +158,7 @@ class MiniLMLightGBMModel(ArenaModel):
         self.max_seq_length = max_seq_length
 
     def _embedder(self):
-        from arenakit.embedder import SentenceEmbedder
+        from arenakit.inputs.embedder import SentenceEmbedder
 
         if getattr(self, "embedder_", None) is None:
             # Without a cache every fold would embed its training rows again; "" turns it off.

@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 
-from arenakit.parameters import add_parameter_option
+from arenakit.core.parameters import add_parameter_option
 
 # Errors that name the file, the setting or the model folder at fault: shown as one line, no traceback.
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, ImportError)

@@ -19,16 +19,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from arenakit.cv import CVRun, cross_validate
-from arenakit.data import load_competition
-from arenakit.distributed import is_main_process, launched_processes, main_process_first
-from arenakit.folds import shared_folds
-from arenakit.metrics import per_class_table
+from arenakit.core.distributed import is_main_process, launched_processes, main_process_first
+from arenakit.core.paths import resolve_data_dir
+from arenakit.core.phases import RUN_PHASES, timed
+from arenakit.data.competition import load_competition
+from arenakit.data.folds import shared_folds
+from arenakit.evaluation.metrics import per_class_table
 from arenakit.models.lora.predict import available_devices
 from arenakit.models.lora.profiles import model_params, profile_name, resolve_settings
 from arenakit.models.lora_classifier import LoRAClassifierModel
-from arenakit.paths import resolve_data_dir
-from arenakit.phases import RUN_PHASES, timed
+from arenakit.pipeline.cv import CVRun, cross_validate
 
 # The run folder's subfolder for this model: the notebook's name, which the ensemble and the build look for.
 MODEL_NAME = "deberta_lora"
@@ -120,7 +120,7 @@ class LoRATrainingRun:
 
     def plots(self) -> dict:
         """The report's figures, saved as PNG in the model's plots folder (process 0; the others get none)."""
-        from arenakit.plots import plot_training_curves
+        from arenakit.evaluation.plots import plot_training_curves
 
         run = self._trained()
         if not is_main_process():

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from arenakit.schema import N_CLASSES
+from arenakit.core.schema import N_CLASSES
 
 # Leaf names of the Linear layers that get adapters, per config.model_type.
 _DECODER_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

@@ -17,7 +17,7 @@ user/assistant turns that the A/B comparison does not have (B is not a reply to 
 
 A multi-turn row interleaves the rounds, p1 a1 b1 p2 a2 b2 (each piece with its header in the
 decoder form), so turn i of the prompt sits next to turn i of each response. The budget rules are
-the kit formatter's (arenakit.formatting): the prompt gets a capped share, A and B equal budgets,
+the kit formatter's (arenakit.inputs.formatting): the prompt gets a capped share, A and B equal budgets,
 a long turn keeps its head and tail; when rounds do not all fit, the latest rounds are kept.
 FORMATTER_VERSION is saved with the adapters and checked at load.
 """
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from arenakit.formatting import format_conversations
+from arenakit.inputs.formatting import format_conversations
 
 COLUMNS = ("prompt_turns", "response_turns_a", "response_turns_b")
 # The prompt's cap: the judgement is about the responses; 20% keeps the question readable.
@@ -43,7 +43,9 @@ def reads_sections(tokenizer) -> bool:
 def _conversations(frame: pd.DataFrame) -> list:
     missing = [column for column in COLUMNS if column not in frame.columns]
     if missing:
-        raise ValueError(f"the frame lacks {', '.join(missing)}: pass rows parsed by arenakit.data (load_competition)")
+        raise ValueError(
+            f"the frame lacks {', '.join(missing)}: pass rows parsed by arenakit.data.competition (load_competition)"
+        )
     return list(zip(*(frame[column] for column in COLUMNS)))
 
 

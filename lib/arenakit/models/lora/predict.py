@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from arenakit.distributed import is_distributed, process_device
+from arenakit.core.distributed import is_distributed, process_device
+from arenakit.core.notices import notice
+from arenakit.core.schema import N_CLASSES
 from arenakit.models.lora.backbone import is_quantized, place_on
 from arenakit.models.lora.batching import TokenRows, length_grouped_batches, split_rows, token_budget_batches
-from arenakit.notices import notice
-from arenakit.schema import N_CLASSES
 
 
 @dataclass

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from arenakit.errors import ArtifactError
+from arenakit.core.errors import ArtifactError
 from arenakit.models.lora.backbone import add_lora, load_adapters, quiet_transformers
 
 ARCHITECTURES = ("cross_encoder", "siamese")

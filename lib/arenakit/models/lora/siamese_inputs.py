@@ -4,7 +4,7 @@
     rows = SiameseRows(ids_a, ids_b, pad_id)                      # what the training loop and inference read
     rows.batch([3, 7])   # {"input_ids_a", "attention_mask_a", "input_ids_b", "attention_mask_b"}
 
-Each side is one conversation of the kit formatter (arenakit.formatting) with the whole token
+Each side is one conversation of the kit formatter (arenakit.inputs.formatting) with the whole token
 budget: [CLS] p1 [SEP] r1 [SEP] p2 [SEP] r2 [SEP], the prompt capped at prompt_share while the
 response needs the room, head and tail of long turns, the latest rounds kept when they do not all
 fit (as the cross-encoder). A side never depends on the other one, so the swapped row is the same
@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from arenakit.formatting import format_conversations
+from arenakit.core.swap import with_swapped_rows
+from arenakit.inputs.formatting import format_conversations
 from arenakit.models.lora.batching import pad_batch
 from arenakit.models.lora.inputs import PROMPT_SHARE, _conversations
-from arenakit.swap import with_swapped_rows
 
 
 def _sides(frame: pd.DataFrame) -> list:

@@ -39,8 +39,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from arenakit.distributed import accumulation_steps, gather_per_process, gather_rows, make_accelerator, row_shards
-from arenakit.metrics import evaluate
+from arenakit.core.distributed import accumulation_steps, gather_per_process, gather_rows, make_accelerator, row_shards
+from arenakit.core.phases import timed
+from arenakit.evaluation.metrics import evaluate
 from arenakit.models.lora.backbone import place_on
 from arenakit.models.lora.batching import TokenRows, length_grouped_batches
 from arenakit.models.lora.checkpoint import (
@@ -55,7 +56,6 @@ from arenakit.models.lora.checkpoint import (
 )
 from arenakit.models.lora.optim import make_optimizer
 from arenakit.models.lora.predict import predict_proba
-from arenakit.phases import timed
 
 
 @dataclass

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.errors import SubmissionError, examples
-from arenakit.schema import CLASS_COLUMNS, N_CLASSES, SUBMISSION_COLUMNS
+from arenakit.core.errors import SubmissionError, examples
+from arenakit.core.schema import CLASS_COLUMNS, N_CLASSES, SUBMISSION_COLUMNS
 
 ROW_SUM_TOLERANCE = 1e-6
 

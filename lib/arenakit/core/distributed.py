@@ -18,7 +18,7 @@ from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
-from arenakit.schema import N_CLASSES
+from arenakit.core.schema import N_CLASSES
 
 
 def launched_processes() -> int:

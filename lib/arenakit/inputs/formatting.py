@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from arenakit.errors import VersionMismatch, check_saved_version
+from arenakit.core.errors import VersionMismatch, check_saved_version
 
 FORMATTER_VERSION = 2
 

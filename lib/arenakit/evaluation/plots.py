@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from arenakit.metrics import check_predictions
-from arenakit.schema import CLASS_NAMES, N_CLASSES
+from arenakit.core.schema import CLASS_NAMES, N_CLASSES
+from arenakit.evaluation.metrics import check_predictions
 
 UNIFORM_LOG_LOSS = math.log(N_CLASSES)
 CLASS_COLORS = ("tab:blue", "tab:orange", "tab:gray")  # A, B, tie: ties read as "neither"

@@ -1,4 +1,4 @@
-"""Words, templates and model profiles that the synthetic sample (arenakit.synthetic.sample) is built from.
+"""Words, templates and model profiles that the synthetic sample (arenakit.data.synthetic.sample) is built from.
 
 Kept apart from the generator so the numbers there stay readable. Everything here is plain data;
 the generator fills the "{a}"/"{b}" slots with a topic's terms. Foreign-language and emoji text is

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from arenakit.data import Competition
-from arenakit.schema import CLASS_NAMES
+from arenakit.core.schema import CLASS_NAMES
+from arenakit.data.competition import Competition
 
 
 def summary_table(competition: Competition) -> pd.DataFrame:

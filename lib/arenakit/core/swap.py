@@ -4,8 +4,8 @@ Swapping A and B swaps columns 0 and 1 of the target (SWAP_COLUMNS); labels 0 an
 places, ties stay. Models use this twice: training on both orders (with_swapped_rows, the one
 "append the swapped rows" step of every model) and averaging a prediction with the mapped-back
 prediction on the swapped rows (average_orders), which makes the output exactly symmetric.
-Swapping the rows themselves depends on what they are: arenakit.data.swap_ab for a parsed frame,
-arenakit.features.swap_features for a feature table.
+Swapping the rows themselves depends on what they are: arenakit.data.competition.swap_ab for a parsed frame,
+arenakit.inputs.features.swap_features for a feature table.
 """
 
 from __future__ import annotations

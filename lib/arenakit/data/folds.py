@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.artifacts import read_json
-from arenakit.errors import ArenaDataError, ArtifactError, counted, examples, join_present
-from arenakit.schema import N_CLASSES
+from arenakit.core.artifacts import read_json
+from arenakit.core.errors import ArenaDataError, ArtifactError, counted, examples, join_present
+from arenakit.core.schema import N_CLASSES
 
 FOLDS_FILE = "folds.csv"
 FOLDS_META_FILE = "folds.json"

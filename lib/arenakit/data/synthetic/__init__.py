@@ -4,6 +4,6 @@ sample   the generator (generate, write_sample) and its hidden preference rule
 text     the words, templates and chatbot profiles it draws from
 """
 
-from arenakit.synthetic.sample import generate, write_sample
+from arenakit.data.synthetic.sample import generate, write_sample
 
 __all__ = ["generate", "write_sample"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from arenakit.schema import SAMPLE_SUBMISSION_FILE, TEST_FILE, TRAIN_FILE
+from arenakit.core.schema import SAMPLE_SUBMISSION_FILE, TEST_FILE, TRAIN_FILE
 
 KAGGLE_INPUT_ENV = "ARENAKIT_KAGGLE_INPUT"
 CACHE_ENV = "ARENAKIT_CACHE"
@@ -55,7 +55,7 @@ def resolve_data_dir(data_dir: Path | str | None, out_dir: Path | str, sample_ro
         return mounted
     sample_dir = Path(out_dir).resolve() / SAMPLE_DIR_NAME
     if not all((sample_dir / name).is_file() for name in COMPETITION_FILES):
-        from arenakit.synthetic import write_sample
+        from arenakit.data.synthetic import write_sample
 
         write_sample(sample_dir, n_train=sample_rows, n_test=max(3, sample_rows // 10), seed=seed)
     return sample_dir

@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from arenakit.schema import CLASS_COLUMNS, CLASS_NAMES, N_CLASSES
+from arenakit.core.schema import CLASS_COLUMNS, CLASS_NAMES, N_CLASSES
 
 # Rows must sum to one within this. Loose enough for float32 (or fp16) softmax outputs, tight
 # enough to catch logits or unnormalised scores, whose "log loss" would be meaningless.

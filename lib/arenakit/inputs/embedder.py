@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from arenakit import formatting
+from arenakit.inputs import formatting
 
 KINDS = tuple(formatting.TEXT_KINDS)
 # Rows of work formatted, embedded and saved together: bounds memory on 57k rows and is the

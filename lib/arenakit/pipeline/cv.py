@@ -16,7 +16,7 @@ an interrupted run continues where it stopped.
 
 Under torchrun / accelerate launch every process runs this same code: each trains the fold
 together with the others (the model's own loop spreads the batches), each predicts its share of
-the rows, and all receive every prediction; only process 0 writes files (arenakit.distributed).
+the rows, and all receive every prediction; only process 0 writes files (arenakit.core.distributed).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import pandas as pd
 from sklearn.base import clone
 from tqdm.auto import tqdm
 
-from arenakit.artifacts import (
+from arenakit.core.artifacts import (
     FOLDS_DIR,
     OOF_FILE,
     PLOTS_DIR,
@@ -42,12 +42,12 @@ from arenakit.artifacts import (
     save_metrics,
     save_predictions,
 )
-from arenakit.distributed import is_main_process, only_main_process_writes, predict_in_shards
-from arenakit.errors import ArtifactError
-from arenakit.metrics import evaluate, log_loss, log_loss_by_length
+from arenakit.core.distributed import is_main_process, only_main_process_writes, predict_in_shards
+from arenakit.core.errors import ArtifactError
+from arenakit.core.phases import timed
+from arenakit.core.schema import N_CLASSES
+from arenakit.evaluation.metrics import evaluate, log_loss, log_loss_by_length
 from arenakit.models.base import FOLD_PREFIX, FoldEnsemble, load_model
-from arenakit.phases import timed
-from arenakit.schema import N_CLASSES
 
 FOLD_RECORD = "fold.json"
 CHECKPOINTS_DIR = "checkpoints"
@@ -102,7 +102,7 @@ class CVRun:
 
     def plots(self, train: pd.DataFrame, out_dir: Path | str) -> dict:
         """The out-of-fold report as figures, also saved as PNG in the model's plots folder."""
-        from arenakit.plots import plot_confusion_matrix, plot_log_loss_by_length, plot_reliability
+        from arenakit.evaluation.plots import plot_confusion_matrix, plot_log_loss_by_length, plot_reliability
 
         folder = model_dir(out_dir, self.name) / PLOTS_DIR
         rows = self.rows()

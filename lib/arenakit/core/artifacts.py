@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.errors import ArtifactError, examples
-from arenakit.schema import CLASS_COLUMNS, N_CLASSES
+from arenakit.core.errors import ArtifactError, examples
+from arenakit.core.schema import CLASS_COLUMNS, N_CLASSES
 
 OOF_FILE = "oof.csv"
 TEST_FILE = "test.csv"

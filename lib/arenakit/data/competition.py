@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.csv_reading import read_csv_cells
-from arenakit.errors import MAX_EXAMPLES, ArenaDataError, counted, examples, join_present
-from arenakit.schema import (
+from arenakit.data.csv_reading import read_csv_cells
+from arenakit.core.errors import MAX_EXAMPLES, ArenaDataError, counted, examples, join_present
+from arenakit.core.schema import (
     CLASS_COLUMNS,
     SAMPLE_SUBMISSION_FILE,
     SUBMISSION_COLUMNS,
@@ -37,8 +37,8 @@ from arenakit.schema import (
     TRAIN_COLUMNS,
     TRAIN_FILE,
 )
-from arenakit.swap import swap_labels
-from arenakit.text import join_turns, parse_turns
+from arenakit.core.swap import swap_labels
+from arenakit.data.text import join_turns, parse_turns
 
 TURN_COLUMNS = {"prompt": "prompt_turns", "response_a": "response_turns_a", "response_b": "response_turns_b"}
 NULL_FLAG_COLUMNS = {"response_a": "null_response_a", "response_b": "null_response_b"}

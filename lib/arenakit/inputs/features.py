@@ -35,7 +35,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from arenakit.errors import check_saved_version
+from arenakit.core.errors import check_saved_version
 
 FEATURES_VERSION = 1
 

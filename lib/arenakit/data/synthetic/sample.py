@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.schema import (
+from arenakit.core.schema import (
     CLASS_COLUMNS,
     SAMPLE_SUBMISSION_FILE,
     SUBMISSION_COLUMNS,
@@ -28,7 +28,7 @@ from arenakit.schema import (
     TRAIN_COLUMNS,
     TRAIN_FILE,
 )
-from arenakit.synthetic import text as txt
+from arenakit.data.synthetic import text as txt
 
 LEAD, PARA, STRUCT, CODE, PROMPT, FOLLOWUP, REFUSAL = range(7)
 POOL_SIZE = 256  # pieces per (topic, kind)

@@ -1,0 +1,3 @@
+from arenakit.data.synthetic.sample import main
+
+main()

@@ -1,3 +1,0 @@
-from arenakit.synthetic.sample import main
-
-main()
