@@ -92,17 +92,16 @@ def load_metrics(folder: Path) -> dict:
     return read_json(Path(folder) / METRICS_FILE, "a model's metrics")
 
 
-def read_json(path: Path, what: str) -> dict:
-    """A JSON object from a file the kit wrote; an error naming the file when it is damaged."""
+def read_json(path: Path, what: str, remedy: str = "copy it again, or rerun what wrote it") -> dict:
+    """A JSON object from a file the kit wrote; an error naming the file and the remedy when it is damaged."""
     try:
         value = json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ArtifactError(
-            f"{path}: not readable as {what} ({error}); the file was edited or truncated: copy it again, or rerun "
-            "what wrote it"
+            f"{path}: not readable as {what} ({error}); the file was edited or truncated: {remedy}"
         ) from None
     if not isinstance(value, dict):
-        raise ArtifactError(f"{path}: {what} must be a JSON object, found {type(value).__name__}; copy it again")
+        raise ArtifactError(f"{path}: {what} must be a JSON object, found {type(value).__name__}; {remedy}")
     return value
 
 
