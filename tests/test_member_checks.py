@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -20,6 +21,8 @@ from arenakit.data.folds import shared_folds
 from arenakit.data.synthetic import write_sample
 from arenakit.ensemble import EnsembleRun
 from arenakit.evaluation.submission import validate_submission
+from arenakit.kaggle_build.manifest import SourceState, write_manifest
+from arenakit.kaggle_build.models_dataset import check_run, stage_models
 from arenakit.models.baseline import BaselineModel
 from arenakit.pipeline.cv import cross_validate
 
@@ -48,14 +51,25 @@ def run_dir(trained, tmp_path):
     return copy
 
 
-def _submit_without(run_dir, data_dir, damaged: str) -> EnsembleRun:
-    """Run the ensemble to its submission; the damaged member must be left out in bold, the other used."""
+@pytest.fixture
+def dataset(run_dir, tmp_path):
+    """The models dataset build.py would upload for the run (its files and manifest.json), as mounted."""
+    folder = tmp_path / "arenakit-models"
+    stage_models(check_run(run_dir), folder)
+    write_manifest(folder, SourceState("0" * 40, False))
+    return folder
+
+
+def _submit_without(run_dir, data_dir, damaged: str | None) -> EnsembleRun:
+    """Run the ensemble to its submission; the damaged member (if any) must be left out in bold, the other used."""
     competition = load_competition(data_dir)
     run = EnsembleRun(run_dir, competition, models=list(MODELS))
     assert run.names == [name for name in MODELS if name != damaged]
-    assert (
-        len(run.notices) == 1 and run.notices[0].startswith(f"**Left out {damaged}: ") and run.notices[0].endswith("**")
-    )
+    if damaged is None:
+        assert run.notices == []
+    else:
+        assert len(run.notices) == 1 and run.notices[0].startswith(f"**Left out {damaged}: ")
+        assert run.notices[0].endswith("**")
     run.plan_budget(timing_rows=4)
     run.fit_blend()
     run.predict_test()
@@ -111,4 +125,31 @@ def test_saved_predictions_are_held_to_the_live_rules(trained, tmp_path, values,
         load_prediction_frame(path)
     assert (
         str(error.value) == f"{path}: 1 row(s) whose probabilities {what} (ids {bad_id}). Re-run that model's notebook."
+    )
+
+
+def test_a_models_dataset_loads_as_built(trained, dataset):
+    _submit_without(dataset, trained[1], None)
+
+
+def test_coefficients_edited_after_the_build_leave_the_member_out(trained, dataset):
+    path = dataset / "second" / "folds" / "fold_0" / "baseline.npz"
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    np.savez(path, **{**arrays, "coef": -arrays["coef"]})  # the signs flipped: it still loads and predicts
+    run = _submit_without(dataset, trained[1], "second")
+    assert (
+        f"{dataset / 'second'} does not match {dataset / 'manifest.json'}: 1 file(s) differ from the sha256 recorded "
+        "at the build: folds/fold_0/baseline.npz. Its files were changed after the build; build the dataset again"
+        in run.notices[0]
+    )
+
+
+def test_files_added_or_missing_after_the_build_leave_the_member_out(trained, dataset):
+    (dataset / "baseline" / "folds" / "fold_1" / "extra.bin").write_bytes(b"not built")
+    (dataset / "baseline" / TEST_FILE).unlink()
+    run = _submit_without(dataset, trained[1], "baseline")
+    assert (
+        "1 file(s) are not in the manifest (added after the build): folds/fold_1/extra.bin; "
+        "1 file(s) are in the manifest but missing: test.csv." in run.notices[0]
     )
