@@ -16,7 +16,7 @@ from pathlib import Path
 from arenakit.core.artifacts import FOLDS_DIR, METRICS_FILE, OOF_FILE, model_dir
 from arenakit.core.errors import ArtifactError
 from arenakit.core.paths import iter_input_dirs, kaggle_input_root
-from arenakit.models.base import FOLD_PREFIX, MODEL_FILE
+from arenakit.models.base import FOLD_PREFIX, MODEL_FILE, fold_folders
 
 MARKER_FILES = (METRICS_FILE, OOF_FILE)
 
@@ -51,27 +51,21 @@ def where_searched(name: str, out_dir: Path | str) -> str:
 def saved_folds(folder: Path, metrics: dict) -> list[int]:
     """The folds whose models folder/folds/ holds, checked against the folds metrics.json names.
 
-    One check for the ensemble and `build.py datasets`: every entry of folds/ is a fold_<k> folder
-    holding a saved model, and the folds saved are exactly those metrics.json says were trained
-    (its out-of-fold rows and scores are theirs). A missing fold would otherwise be averaged away
-    silently, and a stray one averaged in. ArtifactError naming the fold and what to do.
+    One check for the ensemble and `build.py datasets`: the fold folders are those FoldEnsemble
+    loads (fold_folders: stray fold_* entries and links leading out are refused), each holds a
+    saved model, and they are exactly the folds metrics.json says were trained (its out-of-fold
+    rows and scores are theirs). A missing fold would otherwise be averaged away silently, and a
+    stray one averaged in. ArtifactError (FileNotFoundError without any fold) naming what to do.
     """
     folder = Path(folder)
-    folds, broken = [], []
-    for fold_dir in sorted((folder / FOLDS_DIR).iterdir()):
-        number = fold_dir.name.removeprefix(FOLD_PREFIX)
-        if not fold_dir.is_dir() or not fold_dir.name.startswith(FOLD_PREFIX) or not number.isdigit():
-            broken.append(f"{fold_dir.name} (not a {FOLD_PREFIX}<k> folder)")
-        elif not (fold_dir / MODEL_FILE).is_file():
-            broken.append(f"{fold_dir.name} (no {MODEL_FILE}: its training did not finish)")
-        else:
-            folds.append(int(number))
-    if broken or not folds:
+    found = fold_folders(folder / FOLDS_DIR)
+    unfinished = [path.name for path in found.values() if not (path / MODEL_FILE).is_file()]
+    if unfinished:
+        described = ", ".join(f"{name} (no {MODEL_FILE}: its training did not finish)" for name in unfinished)
         raise ArtifactError(
-            f"{folder / FOLDS_DIR}: {', '.join(broken) if broken else 'no fold models'}; finish training that "
-            f"model (its rerun resumes) or leave it out by naming the models to carry"
+            f"{folder / FOLDS_DIR}: {described}; finish training that model (its rerun resumes), or leave it out"
         )
-    folds = sorted(folds)
+    folds = sorted(found)
     recorded = metrics.get("folds_trained")
     if recorded is None:
         return folds

@@ -74,8 +74,8 @@ def check_model(folder: Path, folds: pd.DataFrame, folds_path: Path) -> dict:
         raise BuildError(f"{folder}: artifacts do not read ({error}); train that model again") from None
     try:
         trained = saved_folds(folder, metrics)
-    except ArtifactError as error:
-        raise BuildError(str(error)) from None
+    except (ArtifactError, FileNotFoundError) as error:
+        raise BuildError(f"{error}; or name only the models to carry") from None
     expected = pd.Index(folds["id"][folds["fold"].isin(trained)])
     missing, extra = expected.difference(oof.index), oof.index.difference(expected)
     if len(missing) or len(extra):
