@@ -27,7 +27,10 @@
 # This cell is lib/arenakit/kaggle_build/bootstrap.py, copied by `python build.py pair` into every notebook;
 # edit it there. On Kaggle (or with ARENAKIT_BOOTSTRAP=1) it finds the wheels dataset under the input root by
 # its marker file and installs the bundled wheels with pip, without the internet; locally it does nothing
-# when arenakit is importable. It uses the standard library only: arenakit is not installed yet.
+# when arenakit is importable. The install uses the standard library only: arenakit is not installed yet.
+# Then, on a machine with an NVIDIA GPU, it says in bold when the GPU cannot run the installed torch
+# (the P100 under the current Kaggle image) or when there are fewer GPUs than the settings assume.
+import glob
 import importlib
 import importlib.util
 import os
@@ -36,6 +39,10 @@ import sys
 from pathlib import Path
 
 WHEELS_MARKER = "arenakit-wheels.json"
+# GPUs this notebook's settings assume: `python build.py pair` writes 2 here when its parameters cell
+# sets swap_on_second_device (the decoder_2xt4 profile does: the original order on GPU 0, the swapped on GPU 1).
+GPUS_ASSUMED = 1
+T4_SHAPE = '"machine_shape": "NvidiaTeslaT4" in kernel-metadata.json (2 x T4)'
 
 
 def install_bundled_wheels(depth=4):
@@ -78,8 +85,84 @@ def install_bundled_wheels(depth=4):
     return None
 
 
+def _runs_kernels_for(capability, arch_list) -> bool:
+    """Whether torch built for arch_list runs on a GPU of this (major, minor) capability.
+
+    A cubin for sm_XY runs on capability X.Z with Z >= Y (same major); PTX (compute_XY) is compiled
+    at load for any capability from X.Y up.
+    """
+    major, minor = capability
+    for arch in arch_list:
+        kind, _, digits = arch.partition("_")
+        if not digits[:-1].isdigit() or not digits[-1:].isdigit():
+            continue
+        built = (int(digits[:-1]), int(digits[-1]))
+        if (kind == "sm" and built[0] == major and built[1] <= minor) or (kind == "compute" and built <= capability):
+            return True
+    return False
+
+
+def gpu_problems(capability, arch_list, device_count, gpus_assumed=1, op_error="", name="This GPU"):
+    """What stops or slows this notebook on the GPUs it got, each with what to change; [] when nothing.
+
+    The device facts are given (gpu_facts reads them from torch), so every case is testable without one.
+    """
+    problems = []
+    no_kernels = "no kernel image" in (op_error or "").lower()
+    if capability is not None and arch_list and (no_kernels or not _runs_kernels_for(tuple(capability), arch_list)):
+        problems.append(
+            f"{name} (compute capability {capability[0]}.{capability[1]}) cannot run the installed torch, which "
+            f'has CUDA kernels for {", ".join(arch_list)}: every CUDA operation fails with "no kernel image is '
+            f'available for execution on the device" (the P100, sm_60, under the current Kaggle image). Ask for '
+            f"the T4: set {T4_SHAPE}, then `python build.py kernels` and push again; in Kaggle's editor, pick "
+            f"GPU T4 x2 as the accelerator"
+        )
+    elif no_kernels:
+        problems.append(f"{name} cannot run the installed torch ({op_error.strip()}). Ask for the T4: set {T4_SHAPE}")
+    if 0 < device_count < gpus_assumed:
+        problems.append(
+            f"This notebook's settings assume {gpus_assumed} GPUs (swap_on_second_device, which the decoder_2xt4 "
+            f"profile sets: the original A/B order on GPU 0, the swapped order on GPU 1), but this machine has "
+            f"{device_count}: both orders run on one GPU, about twice the time, and the time budget may turn "
+            f"swap-averaging off. Set {T4_SHAPE}, or set swap_on_second_device=False in the notebook's settings"
+        )
+    return problems
+
+
+def gpu_facts():
+    """(capability, arch list, device count, error of a tiny CUDA op, device name) from torch; None without a GPU."""
+    if not glob.glob("/dev/nvidia[0-9]*") or importlib.util.find_spec("torch") is None:
+        return None  # no NVIDIA device here: nothing to check, and no torch import to pay for
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    try:
+        (torch.ones(4, device="cuda") * 2).sum().item()  # the op that fails on a GPU torch has no kernels for
+        op_error = ""
+    except RuntimeError as error:
+        op_error = str(error)
+    capability = torch.cuda.get_device_capability(0)
+    return capability, torch.cuda.get_arch_list(), torch.cuda.device_count(), op_error, torch.cuda.get_device_name(0)
+
+
+def check_gpus(gpus_assumed=GPUS_ASSUMED, facts=None):
+    """Show in bold each problem with the GPUs this notebook got (facts: gpu_facts()); the problems."""
+    facts = gpu_facts() if facts is None else facts
+    if facts is None:
+        return []
+    capability, arch_list, device_count, op_error, name = facts
+    problems = gpu_problems(capability, arch_list, device_count, gpus_assumed, op_error, name)
+    from arenakit.core.notices import notice  # installed by now
+
+    for problem in problems:
+        notice(problem)
+    return problems
+
+
 if __name__ == "__main__":
     install_bundled_wheels()
+    check_gpus(GPUS_ASSUMED)
 
 # %% tags=["parameters"]
 data_dir = None  # competition folder; None: Kaggle input, else the synthetic sample in out_dir/data

@@ -108,7 +108,7 @@ def shared_build(tmp_path_factory) -> dict:
 
 def papermill_failure_log(folder: Path, failing_cell: int = 2) -> str:
     """A Kaggle kernel log (a JSON list of stream records) of a real papermill run whose code cell
-    `failing_cell` (1-based) raises ValueError: what `kaggle kernels output` writes for a failed notebook."""
+    `failing_cell` (1-based) raises ValueError: what `kaggle kernels logs` prints for a failed notebook."""
     import json
 
     import nbformat

@@ -5,6 +5,8 @@
     stub.bodies("SaveKernel")        # the JSON bodies the CLI sent, in order
     stub.uploaded_names()            # the file names of every blob upload
     stub.downloads                   # the paths of every file the CLI downloaded (GET)
+    stub.log_reads()                 # the kernels whose log `kaggle kernels logs` read, in order
+    stub.output_listings()           # the kernels whose output files `kaggle kernels output` listed
 
 With KAGGLE_API_ENVIRONMENT=LOCALHOST the CLI posts to http://localhost/api/v1/<Service>/<Rpc>; with
 HTTP_PROXY pointing here, those requests (and the blob uploads to the URLs this stub hands out)
@@ -51,6 +53,17 @@ class KaggleStub:
 
     def bodies(self, rpc: str) -> list[dict]:
         return [body for name, body in self.calls if name == rpc]
+
+    # `kaggle kernels logs OWNER/SLUG` (CLI 2.0.2+) and `kaggle kernels output` both call
+    # ListKernelSessionOutput, whose answer holds the log and the output files; `logs` asks for no
+    # page of files (no pageSize), `output` pages through them (pageSize 20) to download each.
+    def log_reads(self) -> list[str]:
+        return [
+            f"{b['userName']}/{b['kernelSlug']}" for b in self.bodies("ListKernelSessionOutput") if "pageSize" not in b
+        ]
+
+    def output_listings(self) -> list[str]:
+        return [f"{b['userName']}/{b['kernelSlug']}" for b in self.bodies("ListKernelSessionOutput") if "pageSize" in b]
 
     def uploaded_names(self, tokens=None) -> list[str]:
         return sorted(upload["name"] for token, upload in self.uploads.items() if tokens is None or token in tokens)
@@ -117,11 +130,14 @@ class KaggleStub:
                 **({"failureMessage": self.kernel_failures[ref]} if ref in self.kernel_failures else {}),
             }
         if rpc == "ListKernelSessionOutput":
+            log = {"log": self.kernel_logs.get(ref, "")}
+            if "pageSize" not in body:  # `kernels logs`: Kaggle answers the log; the files are not asked for
+                return 200, log
             files = [
                 {"url": f"http://localhost/output/{ref}/{name}", "fileName": name}
                 for name in self.kernel_files.get(ref, {})
             ]
-            return 200, {"files": files, "log": self.kernel_logs.get(ref, "")}
+            return 200, {"files": files, **log}
         if rpc == "CreateCodeSubmission":
             return 200, {"message": "Your submission was successfully saved", "ref": 4242}
         return 404, {"code": 404, "message": f"the stub does not answer {rpc}"}

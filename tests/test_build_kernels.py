@@ -9,10 +9,16 @@ import jupytext
 import pytest
 
 from arenakit.kaggle_build import BuildError
-from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
+from arenakit.kaggle_build.bootstrap import WHEELS_MARKER, gpu_problems
 from arenakit.kaggle_build.image_venv import image_like_venv
 from arenakit.kaggle_build.kernels import top_level_metadata
-from arenakit.kaggle_build.notebook_cells import BOOTSTRAP_TAG, bootstrap_source, with_bootstrap
+from arenakit.kaggle_build.notebook_cells import (
+    BOOTSTRAP_TAG,
+    bootstrap_source,
+    gpus_assumed,
+    parameter_values,
+    with_bootstrap,
+)
 from arenakit.kaggle_build.runner import available_notebooks
 from arenakit.kaggle_build.settings import PLACEHOLDER_OWNER, KaggleSettings
 from build_helpers import build_py, check, isolated_env, shared_build
@@ -30,7 +36,8 @@ def test_every_notebook_starts_with_the_bootstrap_cell(py_path):
     assert len(tagged) == 1 and cells[0] is tagged[0], (
         f"run `python build.py pair` to put the bootstrap cell into {py_path.name}"
     )
-    assert cells[0].source == BOOTSTRAP_PY.read_text().rstrip()
+    expected = bootstrap_source(gpus_assumed(parameter_values(py_path.read_text()))).rstrip()
+    assert cells[0].source == expected and expected.startswith(BOOTSTRAP_PY.read_text().split("\nGPUS_ASSUMED")[0])
 
 
 def test_with_bootstrap_replaces_an_old_copy_and_keeps_the_rest():
@@ -46,6 +53,64 @@ def test_with_bootstrap_replaces_an_old_copy_and_keeps_the_rest():
     assert updated.endswith('\n# %% tags=["parameters"]\ndata_dir = None\n\n# %%\nprint(1)\n')
     with pytest.raises(BuildError, match="no code cell"):
         with_bootstrap("# %% [markdown]\n# only text\n", "x.py")
+
+
+# The CUDA architectures torch 2.10 (cu128) is built for on the current Kaggle image: no sm_60 (DESIGN.md).
+IMAGE_ARCHS = ["sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]
+
+
+@pytest.mark.parametrize(
+    "capability, archs, devices, assumed, op_error, expected",
+    [
+        ((6, 0), IMAGE_ARCHS, 2, 1, "", ["compute capability 6.0) cannot run the installed torch"]),
+        ((7, 5), IMAGE_ARCHS, 2, 2, "", []),  # Kaggle's 2 x T4
+        ((7, 5), IMAGE_ARCHS, 1, 2, "", ["but this machine has 1: both orders run on one GPU"]),
+        ((7, 5), IMAGE_ARCHS, 1, 1, "", []),
+        ((8, 9), ["sm_80"], 1, 1, "", []),  # an sm_80 cubin runs on any 8.x
+        ((9, 0), ["sm_80", "compute_80"], 1, 1, "", []),  # PTX is compiled at load for newer GPUs
+        ((9, 0), ["sm_80"], 1, 1, "", ["compute capability 9.0) cannot run"]),
+        ((7, 5), IMAGE_ARCHS, 1, 1, "CUDA error: no kernel image is available for execution", ["cannot run"]),
+        ((6, 0), IMAGE_ARCHS, 1, 2, "", ["cannot run the installed torch", "assume 2 GPUs"]),
+    ],
+)
+def test_the_gpu_check_names_what_cannot_run_and_what_to_change(
+    capability, archs, devices, assumed, op_error, expected
+):
+    problems = gpu_problems(capability, archs, devices, assumed, op_error, "Tesla X")
+    assert len(problems) == len(expected)
+    for problem, part in zip(problems, expected):
+        assert part in problem and '"machine_shape": "NvidiaTeslaT4" in kernel-metadata.json' in problem
+    if problems and "cannot run" in problems[0] and not op_error:
+        assert problems[0].startswith(f"Tesla X (compute capability {capability[0]}.{capability[1]})")
+        assert f"has CUDA kernels for {', '.join(archs)}" in problems[0] and "no kernel image" in problems[0]
+
+
+@pytest.mark.parametrize(
+    "parameters, gpus",
+    [
+        ("inference = None\nswap_average = True", 1),
+        ('inference = {"deberta_lora": "decoder_2xt4"}', 2),
+        ('inference = {"deberta_lora": {"swap_on_second_device": True, "max_length": 2048}}', 2),
+        ('inference = {"deberta_lora": {"max_length": 2048}, "baseline": "gpu"}', 1),
+        ('profile = "decoder_2xt4"\nlayers_to_transform = list(range(16, 42))', 2),
+        ('profile = "decoder_train"', 1),
+    ],
+)
+def test_the_first_cell_says_in_bold_when_the_machine_has_fewer_gpus_than_the_settings_assume(parameters, gpus, capsys):
+    text = f'# %% tags=["parameters"]\n{parameters}\n\n# %%\nprint(1)\n'
+    cell = with_bootstrap(text).split('\n# %% tags=["parameters"]')[0]
+    assert f"\nGPUS_ASSUMED = {gpus}\n" in cell
+    namespace = {"__name__": "first_cell"}  # its definitions only: no install, no torch
+    exec(compile(cell, "first_cell", "exec"), namespace)
+    one_t4 = ((7, 5), IMAGE_ARCHS, 1, "", "Tesla T4")
+    problems = namespace["check_gpus"](namespace["GPUS_ASSUMED"], facts=one_t4)
+    shown = capsys.readouterr().out
+    assert len(problems) == gpus - 1 and shown == "".join(f"**{problem}**\n" for problem in problems)
+    p100 = ((6, 0), IMAGE_ARCHS, 2, "", "Tesla P100-PCIE-16GB")
+    assert namespace["check_gpus"](namespace["GPUS_ASSUMED"], facts=p100)[0].startswith(
+        "Tesla P100-PCIE-16GB (compute capability 6.0) cannot run the installed torch"
+    )
+    assert capsys.readouterr().out.startswith("**Tesla P100-PCIE-16GB (compute capability 6.0) cannot run")
 
 
 def _bootstrap(python, env):

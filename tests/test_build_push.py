@@ -10,7 +10,9 @@ import zipfile
 import pytest
 
 from arenakit.inputs.backbones import BACKBONE_MARKER, MINILM_HUB_NAME, folder_name
+from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
+from arenakit.kaggle_build.cli import KaggleCli
 from arenakit.kaggle_build.kernel_log import SOURCE_LINES, read_failure
 from build_helpers import FAKE_KEY, OWNER, build_py, check, isolated_env, papermill_failure_log, shared_build
 from kaggle_stub import KaggleStub
@@ -222,9 +224,9 @@ def test_a_failed_kernel_prints_its_failing_cell_and_the_end_of_its_log(tmp_path
         f"build.py push: kernel {baseline} is error on Kaggle in cell In [3]: ValueError: boom after 3 rows "
         f"(the log is in {log}; its end is printed above); fix it and push again"
     )
-    # Only the log came down, not the kernel's output files (a training kernel's can be gigabytes);
-    # the submission kernel, which mounts the failed one, was not pushed.
-    assert stub.downloads == [] and stub.rpcs().count("ListKernelSessionOutput") == 1
+    # Only the log came down, through `kaggle kernels logs`, not the kernel's output files (a training
+    # kernel's can be gigabytes); the submission kernel, which mounts the failed one, was not pushed.
+    assert stub.log_reads() == [baseline] and stub.output_listings() == [] and stub.downloads == []
     assert [body["slug"] for body in stub.bodies("SaveKernel")] == [baseline]
 
 
@@ -280,4 +282,24 @@ def test_status_shows_each_built_dataset_and_kernel_and_why_a_kernel_failed(tmp_
         f"kernel {baseline} is error in cell In [3]: ValueError: boom after 3 rows "
         f"(the log is in {build / 'logs' / 'arenakit-baseline.log'}; its end is printed above)"
     )
-    assert stub.rpcs().count("ListKernelSessionOutput") == 1 and "SaveKernel" not in stub.rpcs()
+    assert stub.log_reads() == [baseline] and stub.output_listings() == [] and "SaveKernel" not in stub.rpcs()
+
+
+def test_a_kernels_log_comes_through_kaggle_kernels_logs(tmp_path, failure_log):
+    """The real CLI against the stub: `kaggle kernels logs` reads the log alone; an error in it is not a CLI error."""
+    env = isolated_env(tmp_path, KAGGLE_USERNAME=OWNER, KAGGLE_KEY=FAKE_KEY)
+    failed, quiet, gone = _ref("baseline"), _ref("ensemble"), _ref("minilm_lgbm")
+    with KaggleStub(
+        kernel_logs={failed: failure_log},
+        kernel_files={failed: {"baseline/oof.csv": b"id\n"}},
+        missing_kernels={gone},
+    ) as stub:
+        cli = KaggleCli({**env, **stub.env})
+        logs = tmp_path / "logs"
+        (logs / "arenakit-ensemble.log").parent.mkdir()
+        (logs / "arenakit-ensemble.log").write_text("an older run's log")
+        assert cli.kernel_log(failed, logs).read_text() == failure_log
+        assert cli.kernel_log(quiet, logs) is None and not (logs / "arenakit-ensemble.log").exists()
+        with pytest.raises(BuildError, match=rf"`kaggle kernels logs {gone}` failed \(exit 1\): Not found"):
+            cli.kernel_log(gone, logs)
+    assert stub.log_reads() == [failed, quiet, gone] and stub.output_listings() == [] and stub.downloads == []

@@ -82,7 +82,7 @@ def test_unparsed_frames_are_refused(competition, synthetic_dir, tmp_path):
             [[np.nan, 0.5, 0.5], [1, 0, 0], [0, np.inf, 0]],
             r"Broken returned probabilities that are not finite .* for 2 of 3 rows \(row position\(s\) 0, 2\).*retrain",
         ),
-        ([[1.5, -0.5, 0], [1, 0, 0], [0, 1, 0]], r"hold negative values for 1 of 3 rows"),
+        ([[1.5, -0.5, 0], [1, 0, 0], [0, 1, 0]], r"lie outside \[0, 1\] for 1 of 3 rows"),
         ([[0.5, 0.5, 0.5], [1, 0, 0], [0, 1, 0]], r"do not sum to 1 .* for 1 of 3 rows"),
     ],
 )

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from arenakit.core.errors import ArtifactError, examples
+from arenakit.core.probabilities import probability_row_problems
 from arenakit.core.schema import CLASS_COLUMNS, N_CLASSES
 
 OOF_FILE = "oof.csv"
@@ -70,9 +71,10 @@ def load_prediction_frame(path: Path) -> pd.DataFrame:
     duplicated = frame["id"][frame["id"].duplicated()]
     if len(duplicated):
         problems.append(f"{len(duplicated)} duplicated id(s): {examples(duplicated)}")
-    bad = ~np.isfinite(values).all(axis=1) | (np.abs(values.sum(axis=1) - 1) > 1e-3)
-    if bad.any():
-        problems.append(f"{int(bad.sum())} row(s) that are not probabilities (ids {examples(frame['id'][bad])})")
+    # The rules predict_proba is held to: a row the blend cannot use is named here, not deep in the blend.
+    for bad, what in probability_row_problems(values):
+        if bad.any():
+            problems.append(f"{int(bad.sum())} row(s) whose probabilities {what} (ids {examples(frame['id'][bad])})")
     if problems:
         raise ArtifactError(f"{path}: {'; '.join(problems)}. {redo}")
     frame = frame.assign(id=ids.astype("int64"))
@@ -90,17 +92,16 @@ def load_metrics(folder: Path) -> dict:
     return read_json(Path(folder) / METRICS_FILE, "a model's metrics")
 
 
-def read_json(path: Path, what: str) -> dict:
-    """A JSON object from a file the kit wrote; an error naming the file when it is damaged."""
+def read_json(path: Path, what: str, remedy: str = "copy it again, or rerun what wrote it") -> dict:
+    """A JSON object from a file the kit wrote; an error naming the file and the remedy when it is damaged."""
     try:
         value = json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ArtifactError(
-            f"{path}: not readable as {what} ({error}); the file was edited or truncated: copy it again, or rerun "
-            "what wrote it"
+            f"{path}: not readable as {what} ({error}); the file was edited or truncated: {remedy}"
         ) from None
     if not isinstance(value, dict):
-        raise ArtifactError(f"{path}: {what} must be a JSON object, found {type(value).__name__}; copy it again")
+        raise ArtifactError(f"{path}: {what} must be a JSON object, found {type(value).__name__}; {remedy}")
     return value
 
 

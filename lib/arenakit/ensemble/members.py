@@ -3,9 +3,11 @@
     members, problems = load_members(["baseline", "minilm_lgbm"], out_dir, train["id"])
     members[0].load(swap_average=False).predict_proba(test)    # the fold models, one setting overridden
 
-A model whose folder is missing, whose files do not read or whose fold models do not load is
-left out with the reason (in `problems`), never silently: the caller says so and goes on with
-the others.
+A model whose folder is missing, whose files do not read or fail their checks, or whose fold
+models do not load is left out with the reason (in `problems`), never silently: the caller says
+so and goes on with the others. The checks: files that differ from the manifest.json of the
+dataset they came in; predictions that are not probability rows, in oof.csv or test.csv; fold
+folders other than those metrics.json names.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from arenakit.core.artifacts import FOLDS_DIR, OOF_FILE, load_metrics, load_prediction_frame
+from arenakit.core.artifacts import FOLDS_DIR, OOF_FILE, TEST_FILE, load_metrics, load_prediction_frame
+from arenakit.core.checksums import check_against_manifest
 from arenakit.core.errors import counted
-from arenakit.ensemble.model_folders import find_model_folder, where_searched
+from arenakit.ensemble.model_folders import find_model_folder, saved_folds, where_searched
 from arenakit.models.base import FoldEnsemble
 
 
@@ -85,10 +88,14 @@ def load_member(name: str, out_dir: Path | str, train_ids) -> Member:
             f"run its notebook first, or attach its output on Kaggle"
         )
     try:
+        check_against_manifest(folder)  # a dataset built by build.py: its files as they were uploaded
         oof = load_prediction_frame(folder / OOF_FILE)
+        if (folder / TEST_FILE).is_file():  # held to the same rules: the run compares against it
+            load_prediction_frame(folder / TEST_FILE)
         metrics = load_metrics(folder)
+        saved_folds(folder, metrics)
     except (OSError, ValueError) as error:
-        raise MemberUnusable(f"artifacts in {folder} do not read: {error}") from error
+        raise MemberUnusable(f"artifacts in {folder} cannot be used: {error}") from error
     unknown = oof.index.difference(pd.Index(train_ids))
     if oof.empty:
         raise MemberUnusable(f"{folder / OOF_FILE} holds no rows. Re-run its notebook on this data folder.")

@@ -4,7 +4,7 @@
     cli.run(["kernels", "push", "-p", folder])   # its output; BuildError when it fails
     cli.dataset_status("owner/slug")             # "ready", ..., or None when Kaggle has no such dataset
     cli.kernel_status("owner/slug")              # KernelState("error", "the failure message"), or None
-    cli.kernel_log("owner/slug", Path("build/logs"))   # the log file `kaggle kernels output` wrote, or None
+    cli.kernel_log("owner/slug", Path("build/logs"))   # the log `kaggle kernels logs` printed, saved; or None
     cli.version()                                # Version("2.2.5")
 
 The CLI prints some failures and still exits 0, so its output is checked too. Credentials are
@@ -28,9 +28,6 @@ _FAILED_OUTPUT = re.compile(r"\berror\b|not valid \w+ sources", re.IGNORECASE)
 _PROGRESS_BAR = re.compile(r"\d+%\|.*\|")  # the CLI's upload bars: noise once the output is captured
 _KERNEL_STATUS = re.compile(r'has status "(?:\w+\.)?(\w+)"')
 _FAILURE_MESSAGE = re.compile(r'^Failure message: "(.*)"$', re.MULTILINE)
-# A regex no output file name matches: `kernels output` then writes the log and downloads nothing else
-# (a training kernel's output can be gigabytes of model folders).
-_NO_OUTPUT_FILES = "^$"
 
 
 @dataclass(frozen=True)
@@ -109,13 +106,25 @@ class KaggleCli:
         return KernelState(match.group(1).lower(), message.group(1) if message else "")
 
     def kernel_log(self, ref: str, folder: Path) -> Path | None:
-        """Download the latest run's log into folder (as <slug>.log); None when Kaggle has none."""
+        """The latest run's log, from `kaggle kernels logs REF`, saved in folder as <slug>.log; None when Kaggle has none.
+
+        `kernels logs` (CLI 2.0.2 and later) prints the log and nothing else, so a training kernel's
+        output files (gigabytes of model folders) are never listed or fetched for it.
+        """
         folder = Path(folder)
         log = folder / f"{ref.rpartition('/')[2]}.log"
         log.unlink(missing_ok=True)  # an older run's log must not pass for this one's
+        # Not self.run: a log full of tracebacks would read as the CLI failing; only its exit status counts.
+        completed = self._call(["kernels", "logs", ref])
+        if completed.returncode != 0:
+            lines = (completed.stdout + completed.stderr).strip().splitlines() or ["no output"]
+            raise BuildError(f"`kaggle kernels logs {ref}` failed (exit {completed.returncode}): {lines[0]}")
+        text = completed.stdout.removesuffix("\n")  # the CLI prints the log and one newline
+        if not text.strip():
+            return None
         folder.mkdir(parents=True, exist_ok=True)
-        self.run(["kernels", "output", ref, "-p", str(folder), "--file-pattern", _NO_OUTPUT_FILES], quiet=True)
-        return log if log.is_file() else None
+        log.write_text(text, encoding="utf-8")
+        return log
 
     def version(self) -> Version | None:
         """The CLI's version ("Kaggle CLI 2.2.5", "Kaggle API 1.8.3"), None when it does not say."""

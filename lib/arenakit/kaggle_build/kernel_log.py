@@ -3,7 +3,7 @@
     report = read_failure(Path("build/logs/arenakit-baseline.log"), Path("build/kernels/baseline/baseline.ipynb"))
     print(report.describe())
 
-The log `kaggle kernels output` writes is a JSON list of stream records, in order:
+The log `kaggle kernels logs` prints is a JSON list of stream records, in order:
 [{"stream_name": "stdout" | "stderr", "time": seconds, "data": text}, ...]. Their texts joined
 (less the terminal colour codes) are what the notebook run printed. Kaggle runs a notebook with
 papermill, whose error names the failing cell by its execution count (`Exception encountered at

@@ -2,7 +2,7 @@
 
     state = source_state(ROOT)                   # SourceState(commit="3f2c...", dirty=False)
     require_clean(state, allow_dirty=False)      # BuildError naming the changed files when dirty
-    write_manifest(folder, state)                # folder/manifest.json
+    write_manifest(folder, state)                # folder/manifest.json (checked at load: arenakit.core.checksums)
 
 A dataset built from uncommitted changes cannot be traced back to a commit, so building one from a
 dirty tree (untracked files included; ignored ones are not) is refused unless --allow-dirty, and
@@ -11,17 +11,15 @@ the manifest records the dirty flag either way.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from arenakit.core.checksums import MANIFEST, sha256
 from arenakit.core.errors import examples
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.built import DATASET_METADATA
-
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -55,14 +53,6 @@ def require_clean(state: SourceState, allow_dirty: bool) -> None:
         f"the working tree has uncommitted changes ({examples(state.changed)}): commit them so the "
         f"datasets' manifests name the code they hold, or pass --allow-dirty"
     )
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_manifest(folder: Path, state: SourceState) -> Path:

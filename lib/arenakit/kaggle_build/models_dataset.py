@@ -25,13 +25,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from arenakit.core.artifacts import FOLDS_DIR, METRICS_FILE, OOF_FILE, PLOTS_DIR, TEST_FILE, load_prediction_frame
-from arenakit.core.errors import examples
+from arenakit.core.artifacts import (
+    FOLDS_DIR,
+    METRICS_FILE,
+    OOF_FILE,
+    PLOTS_DIR,
+    TEST_FILE,
+    load_metrics,
+    load_prediction_frame,
+)
+from arenakit.core.errors import ArtifactError, examples
 from arenakit.data.folds import FOLDS_FILE, FOLDS_META_FILE
-from arenakit.ensemble.model_folders import is_model_folder
+from arenakit.ensemble.model_folders import is_model_folder, saved_folds
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.built import MODELS_MARKER
-from arenakit.models.base import MODEL_FILE
 
 CONTRACT_FILES = (OOF_FILE, METRICS_FILE, TEST_FILE)
 CONTRACT_DIRS = (FOLDS_DIR, PLOTS_DIR)
@@ -53,25 +60,6 @@ def model_names(run_dir: Path) -> list[str]:
     return sorted(p.name for p in Path(run_dir).iterdir() if p.is_dir() and is_model_folder(p))
 
 
-def _trained_folds(folder: Path) -> list[int]:
-    """The fold ids of folder/folds/fold_<k>/, each of which must hold a saved model."""
-    folds, broken = [], []
-    for fold_dir in sorted((folder / FOLDS_DIR).iterdir()):
-        number = fold_dir.name.removeprefix("fold_")
-        if not fold_dir.is_dir() or not fold_dir.name.startswith("fold_") or not number.isdigit():
-            broken.append(f"{fold_dir.name} (not a fold_<k> folder)")
-        elif not (fold_dir / MODEL_FILE).is_file():
-            broken.append(f"{fold_dir.name} (no {MODEL_FILE}: its training did not finish)")
-        else:
-            folds.append(int(number))
-    if broken or not folds:
-        raise BuildError(
-            f"{folder / FOLDS_DIR}: {', '.join(broken) if broken else 'no fold models'}; finish training that "
-            f"model (its rerun resumes) or leave it out by naming the models to carry"
-        )
-    return sorted(folds)
-
-
 def check_model(folder: Path, folds: pd.DataFrame, folds_path: Path) -> dict:
     """One model folder's summary; BuildError when it is incomplete or its oof does not match the folds file."""
     if not is_model_folder(folder):
@@ -79,18 +67,15 @@ def check_model(folder: Path, folds: pd.DataFrame, folds_path: Path) -> dict:
             f"{folder}: not a complete model folder (it needs {OOF_FILE}, {METRICS_FILE} and {FOLDS_DIR}/); "
             f"train it first, or name only the models that finished"
         )
-    trained = _trained_folds(folder)
     try:
-        metrics = json.loads((folder / METRICS_FILE).read_text())
+        metrics = load_metrics(folder)
         oof = load_prediction_frame(folder / OOF_FILE)
     except (OSError, ValueError) as error:
         raise BuildError(f"{folder}: artifacts do not read ({error}); train that model again") from None
-    recorded = metrics.get("folds_trained")
-    if recorded is not None and sorted(int(k) for k in recorded) != trained:
-        raise BuildError(
-            f"{folder / METRICS_FILE} names folds {sorted(recorded)} but {folder / FOLDS_DIR} holds folds {trained}: "
-            f"the folder mixes two runs; delete the stray fold folders or train again into a fresh folder"
-        )
+    try:
+        trained = saved_folds(folder, metrics)
+    except (ArtifactError, FileNotFoundError) as error:
+        raise BuildError(f"{error}; or name only the models to carry") from None
     expected = pd.Index(folds["id"][folds["fold"].isin(trained)])
     missing, extra = expected.difference(oof.index), oof.index.difference(expected)
     if len(missing) or len(extra):

@@ -8,9 +8,9 @@ A dataset is versioned when `kaggle datasets status` finds it and created otherw
 --dir-mode zip (each backbone or model folder becomes one zip). Before a kernel is pushed, the
 datasets it mounts must be ready and the kernels whose output it mounts must have finished, else
 Kaggle would attach an older version: push polls `kaggle datasets status` and `kaggle kernels
-status` (skip that with wait=False). When a kernel it waits for fails, it downloads the kernel's
-log (`kaggle kernels output`) into logs_dir and prints the failing cell, the error and the log's
-last lines (kernel_log.py). A kernel that attaches Kaggle Models needs a CLI that accepts their
+status` (skip that with wait=False). When a kernel it waits for fails, it reads the kernel's log
+(`kaggle kernels logs`, the log alone) into logs_dir and prints the failing cell, the error and
+the log's last lines (kernel_log.py). A kernel that attaches Kaggle Models needs a CLI that accepts their
 5-part handles (1.8.3 refused them: Kaggle/kaggle-cli issue 900, fixed in 1.8.4): push stops first
 with an older one.
 """
@@ -234,13 +234,13 @@ class Pusher:
 
 
 def report_kernel_failure(cli: KaggleCli, state: KernelState, ref: str, logs_dir: Path, folder: Path | None) -> str:
-    """Download a failed kernel's log, print its failing cell, error and last lines; a clause for the error."""
+    """Read a failed kernel's log, print its failing cell, error and last lines; a clause for the error."""
     if state.failure_message:
         print(f"{ref}: Kaggle says: {state.failure_message}")
     try:
         log = cli.kernel_log(ref, logs_dir)
     except BuildError as error:
-        return f" (its log did not download: {error}); open it on Kaggle for the log"
+        return f" (its log could not be read: {error}); open it on Kaggle for the log"
     if log is None:
         return " and left no log; open it on Kaggle"
     notebook = None

@@ -5,8 +5,8 @@
 
 One row per built dataset and kernel, in push order: its kind, name, ref and Kaggle's status
 ("not pushed" when Kaggle has no such thing), with a kernel's failure message when it has one.
-For every kernel whose latest run failed, its log is downloaded (as push does) and its failing
-cell, error and last lines are printed below the table.
+For every kernel whose latest run failed, its log is read with `kaggle kernels logs` (as push
+does) and its failing cell, error and last lines are printed below the table.
 """
 
 from __future__ import annotations

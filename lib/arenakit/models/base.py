@@ -154,7 +154,13 @@ def _read_record(folder: Path) -> dict:
     path = folder / MODEL_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: not a saved arenakit model folder")
-    record = read_json(path, "a saved model's record")
+    # Rerunning what wrote the fold would load this very file again (a finished fold is reused): the
+    # remedy is to remove the fold, so the rerun trains it, or to copy the folder from where it was built.
+    remedy = (
+        f"delete {folder} and rerun the model's notebook (or `python -m arenakit.train`), which trains that fold "
+        "again, or copy the model folder again from where it was built"
+    )
+    record = read_json(path, "a saved model's record", remedy)
     problems = [
         key
         for key, kind in (("class", str), ("params", dict), ("state", dict))
@@ -163,7 +169,7 @@ def _read_record(folder: Path) -> dict:
     if problems:
         raise ArtifactError(
             f"{path}: the entries {', '.join(problems)} are missing or of the wrong type; the file was edited or "
-            "truncated: copy the model folder again, or retrain"
+            f"truncated: {remedy}"
         )
     return record
 

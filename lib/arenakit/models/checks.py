@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 
 from arenakit.core.errors import examples
+from arenakit.core.probabilities import probability_row_problems
 from arenakit.core.schema import CLASS_COLUMNS, CLASS_NAMES, N_CLASSES
 from arenakit.data.competition import NULL_FLAG_COLUMNS, TURN_COLUMNS
 
 # What load_competition adds to the raw columns; every model reads some of these.
 PARSED_COLUMNS = (*TURN_COLUMNS.values(), *NULL_FLAG_COLUMNS.values(), "n_turns")
 LABEL_MEANING = ", ".join(f"{index} = {name}" for index, name in enumerate(CLASS_NAMES))
-ROW_SUM_TOLERANCE = 1e-3
 
 
 def _where(rows: np.ndarray, ids) -> str:
@@ -97,19 +97,14 @@ def check_parsed_frame(frame) -> None:
 
 
 def check_probabilities(proba, n_rows: int, model_name: str) -> np.ndarray:
-    """proba as returned, after checking it is (n_rows, 3), finite, non-negative, rows summing to 1."""
+    """proba as returned, after checking it is (n_rows, 3), finite, in [0, 1], rows summing to 1."""
     array = np.asarray(proba)
     if array.shape != (n_rows, N_CLASSES) or array.dtype.kind not in "iuf":
         raise ValueError(
             f"{model_name} returned {array.dtype} probabilities of shape {array.shape} for {n_rows} rows; "
             f"expected a float array of shape ({n_rows}, {N_CLASSES}), columns {', '.join(CLASS_COLUMNS)}"
         )
-    checks = (
-        (~np.isfinite(array).all(axis=1), "are not finite (NaN or infinite)"),
-        ((array < 0).any(axis=1), "hold negative values"),
-        (np.abs(array.sum(axis=1) - 1) > ROW_SUM_TOLERANCE, f"do not sum to 1 (within {ROW_SUM_TOLERANCE:g})"),
-    )
-    for bad, what in checks:
+    for bad, what in probability_row_problems(array):
         if bad.any():
             raise ValueError(
                 f"{model_name} returned probabilities that {what} for {int(bad.sum())} of {n_rows} rows "

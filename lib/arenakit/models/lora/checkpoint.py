@@ -21,7 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from arenakit.core.notices import notice
+
 CHECKPOINT_FILE = "checkpoint.pt"
+DAMAGED_SUFFIX = ".damaged"  # a checkpoint that did not read is kept under its name plus this
 
 
 def trainable_state(model) -> dict[str, torch.Tensor]:
@@ -67,11 +70,31 @@ def set_rng_state(state: dict[str, torch.Tensor]) -> None:
         torch.cuda.set_rng_state(state["cuda"])
 
 
-def read_checkpoint(path: Path | None, fingerprint: str) -> dict | None:
-    """The saved state when path holds a checkpoint of this very run, else None."""
+def read_checkpoint(path: Path | None, fingerprint: str, main_process: bool = True) -> dict | None:
+    """The saved state when path holds a checkpoint of this very run, else None.
+
+    A checkpoint that does not read (truncated by a full disk or a partial copy: write_checkpoint
+    itself never leaves half a file) cannot be resumed from, and stopping would cost another night
+    of the run it was meant to save: the fold starts afresh, with a bold notice naming the file,
+    which the main process moves aside to checkpoint.pt.damaged (kept, never deleted, in case it
+    is a good file this torch cannot read) before the first new checkpoint replaces it.
+    """
     if path is None or not path.is_file():
         return None
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(saved, dict):
+            raise ValueError(f"holds a {type(saved).__name__}, not the training loop's state")
+    except Exception as error:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for a damaged file
+        if main_process:
+            damaged = path.with_name(path.name + DAMAGED_SUFFIX)
+            path.replace(damaged)
+            notice(
+                f"{path} does not read ({type(error).__name__}: {str(error).strip().splitlines()[0][:200]}); it is "
+                f"moved to {damaged} and this fold trains again from its first step. Delete {damaged} once you "
+                "no longer need it"
+            )
+        return None
     return saved if saved.get("fingerprint") == fingerprint else None
 
 

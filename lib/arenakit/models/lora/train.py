@@ -176,7 +176,7 @@ class Trainer:
         self.fingerprint = run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model, launch)
         self.checkpoint = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
         self.loop = _Loop()
-        saved = read_checkpoint(self.checkpoint, self.fingerprint)
+        saved = read_checkpoint(self.checkpoint, self.fingerprint, self.accelerator.is_main_process)
         if (
             saved is None
             and self.checkpoint is not None
