@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from arenakit.core.atomic import write_csv, write_json
 from arenakit.core.errors import ArtifactError, examples
 from arenakit.core.schema import CLASS_COLUMNS, N_CLASSES
 
@@ -40,9 +41,7 @@ def proba_frame(ids, proba: np.ndarray) -> pd.DataFrame:
 
 
 def save_predictions(path: Path, ids, proba: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    proba_frame(ids, proba).to_csv(path, index=False, float_format="%.8g")
-    return path
+    return write_csv(path, proba_frame(ids, proba), index=False, float_format="%.8g")
 
 
 def load_prediction_frame(path: Path) -> pd.DataFrame:
@@ -80,10 +79,7 @@ def load_prediction_frame(path: Path) -> pd.DataFrame:
 
 
 def save_metrics(folder: Path, metrics: dict) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / METRICS_FILE
-    path.write_text(json.dumps(metrics, indent=2, allow_nan=False))
-    return path
+    return write_json(folder / METRICS_FILE, metrics, indent=2, allow_nan=False)
 
 
 def load_metrics(folder: Path) -> dict:

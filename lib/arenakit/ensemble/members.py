@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from arenakit.core.artifacts import FOLDS_DIR, OOF_FILE, load_metrics, load_prediction_frame
+from arenakit.core.completion import check_complete
 from arenakit.core.errors import counted
 from arenakit.ensemble.model_folders import find_model_folder, where_searched
 from arenakit.models.base import FoldEnsemble
@@ -85,6 +86,7 @@ def load_member(name: str, out_dir: Path | str, train_ids) -> Member:
             f"run its notebook first, or attach its output on Kaggle"
         )
     try:
+        check_complete(folder)  # an unfinished or mixed save is refused, naming the file
         oof = load_prediction_frame(folder / OOF_FILE)
         metrics = load_metrics(folder)
     except (OSError, ValueError) as error:

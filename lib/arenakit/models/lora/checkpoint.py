@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from arenakit.core.atomic import write_with
+
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
@@ -76,7 +78,5 @@ def read_checkpoint(path: Path | None, fingerprint: str) -> dict | None:
 
 
 def write_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    torch.save(state, partial)
-    partial.replace(path)  # an interruption mid-write leaves the previous checkpoint whole
+    # Atomic: an interruption mid-write leaves the previous checkpoint whole.
+    write_with(path, lambda temporary: torch.save(state, temporary))
