@@ -11,12 +11,12 @@ the manifest records the dirty flag either way.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from arenakit.core.atomic import write_json
+from arenakit.core.completion import sha256
 from arenakit.core.errors import examples
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.built import DATASET_METADATA
@@ -57,14 +57,6 @@ def require_clean(state: SourceState, allow_dirty: bool) -> None:
     )
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_manifest(folder: Path, state: SourceState) -> Path:
     """manifest.json for every file under folder (but itself and the dataset metadata)."""
     from arenakit import __version__
@@ -78,6 +70,4 @@ def write_manifest(folder: Path, state: SourceState) -> Path:
         "formatter_version": FORMATTER_VERSION,
         "files": {p.relative_to(folder).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in files},
     }
-    path = Path(folder) / MANIFEST
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return path
+    return write_json(Path(folder) / MANIFEST, manifest, indent=2)
