@@ -70,9 +70,15 @@ def _fsync_fd(path: Path, flags: int) -> None:
 def _commit(temporary: Path, path: Path) -> None:
     """The one step that makes a write visible: rename the flushed temporary over path, then flush the folder.
 
-    Tests that kill a save at each write point patch this function (tests/test_crash_safety.py).
+    Tests that kill a save at each write point patch this function and _commit_removal
+    (tests/crash_worker.py).
     """
     os.replace(temporary, path)
+    _fsync_fd(path.parent, os.O_RDONLY)
+
+
+def _commit_removal(path: Path) -> None:
+    path.unlink()
     _fsync_fd(path.parent, os.O_RDONLY)
 
 
@@ -154,8 +160,7 @@ def remove(path: Path | str) -> None:
     """Delete a file and flush its folder: a record removed before a save stays removed after a crash."""
     path = Path(path)
     if path.exists():
-        path.unlink()
-        _fsync_fd(path.parent, os.O_RDONLY)
+        _commit_removal(path)
 
 
 @contextmanager
