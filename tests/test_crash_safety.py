@@ -114,3 +114,16 @@ def test_a_folder_saved_before_completion_records_is_used_with_a_one_line_notice
         f"{run / 'baseline'}: no complete.json (saved by an older arenakit): it cannot be checked for a "
         "half-finished save\n"
     )
+
+
+def test_the_cv_runner_trains_again_a_fold_whose_files_differ_from_its_model_json(crashes, tmp_path, capsys):
+    out, competition = crashes["out"], crashes["competition"]
+    run = tmp_path / "run"
+    shutil.copytree(out / "reference_new", run)
+    folds_dir = run / "baseline" / "folds"
+    shutil.copy(folds_dir / "fold_1" / "baseline.npz", folds_dir / "fold_0" / "baseline.npz")  # fold.json still matches
+    train_and_save(competition, load_folds(run, competition.train), run, NEW)
+    printed = capsys.readouterr().out
+    assert f"{folds_dir / 'fold_0' / 'baseline.npz'}: differs from what" in printed
+    assert printed.count("that fold is trained again") == 1  # fold 1 is whole: reused
+    assert _predictions(run)["oof"].equals(_predictions(out / "reference_new")["oof"])

@@ -5,6 +5,8 @@
 <out_dir>/<model>/metrics.json   at least oof_log_loss; the full evaluate() report and fold scores
 <out_dir>/<model>/folds/fold_k/  the fold models (load with FoldEnsemble.load)
 <out_dir>/<model>/plots/         confusion matrix, reliability diagram, loss by length, ...
+<out_dir>/<model>/complete.json  written last by the save: the sha256 of every file above but the plots
+                                 (arenakit.core.completion); without it, or disagreeing, the folder is not used
 """
 
 from __future__ import annotations
