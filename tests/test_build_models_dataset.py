@@ -83,7 +83,14 @@ def test_the_models_dataset_carries_the_run_and_replaces_its_training_kernels(tm
         ["baseline", "deberta_lora", "folds.csv", "folds.json", MODELS_MARKER, "manifest.json", "dataset-metadata.json"]
     )
     lora = dataset / "deberta_lora"
-    assert sorted(p.name for p in lora.iterdir()) == ["folds", "metrics.json", "oof.csv", "plots", "test.csv"]
+    assert sorted(p.name for p in lora.iterdir()) == [
+        "complete.json",
+        "folds",
+        "metrics.json",
+        "oof.csv",
+        "plots",
+        "test.csv",
+    ]
     assert (lora / "plots" / "confusion_matrix.png").is_file() and not (dataset / "baseline" / "plots").exists()
     assert [p.name for p in (lora / "folds").iterdir()] == ["fold_1"]
     assert f"note: {trained_run / 'deberta_lora' / 'checkpoints'} left out" in completed.stdout

@@ -141,13 +141,18 @@ def test_an_interrupted_two_process_run_resumes_where_it_stopped(decoder_runs):
     assert history[:2] == saved["history"]  # the first launch's validations, carried over
 
 
+def _final_paths(paths, root) -> set[str]:
+    """The files written, by their final names: arenakit.core.atomic writes .tmp-<pid>-<name> and renames it."""
+    return {re.sub(r"\.tmp-\d+-", "", Path(path).relative_to(root).as_posix()) for path in paths}
+
+
 def test_only_process_zero_writes(decoder_runs):
     two = decoder_runs["two"]
     for log in decoder_runs["logs"]:
         assert read_log(log, 1, two)["writes"] == []
-        written = {Path(path).relative_to(two).as_posix() for path in read_log(log, 0, two)["writes"]}
-        assert "deberta_lora/checkpoints/fold_0/checkpoint.tmp" in written
-    written = {Path(p).relative_to(two).as_posix() for p in read_log(decoder_runs["logs"][1], 0, two)["writes"]}
+        written = _final_paths(read_log(log, 0, two)["writes"], two)
+        assert "deberta_lora/checkpoints/fold_0/checkpoint.pt" in written
+    written = _final_paths(read_log(decoder_runs["logs"][1], 0, two)["writes"], two)
     assert {"deberta_lora/oof.csv", "deberta_lora/test.csv", "deberta_lora/metrics.json"} <= written
     assert "deberta_lora/folds/fold_0/adapter/adapter_config.json" in written
 

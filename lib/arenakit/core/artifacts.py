@@ -5,6 +5,8 @@
 <out_dir>/<model>/metrics.json   at least oof_log_loss; the full evaluate() report and fold scores
 <out_dir>/<model>/folds/fold_k/  the fold models (load with FoldEnsemble.load)
 <out_dir>/<model>/plots/         confusion matrix, reliability diagram, loss by length, ...
+<out_dir>/<model>/complete.json  written last by the save: the sha256 of every file above but the plots
+                                 (arenakit.core.completion); without it, or disagreeing, the folder is not used
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from arenakit.core.atomic import write_csv, write_json
 from arenakit.core.errors import ArtifactError, examples
 from arenakit.core.probabilities import probability_row_problems
 from arenakit.core.schema import CLASS_COLUMNS, N_CLASSES
@@ -41,9 +44,7 @@ def proba_frame(ids, proba: np.ndarray) -> pd.DataFrame:
 
 
 def save_predictions(path: Path, ids, proba: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    proba_frame(ids, proba).to_csv(path, index=False, float_format="%.8g")
-    return path
+    return write_csv(path, proba_frame(ids, proba), index=False, float_format="%.8g")
 
 
 def load_prediction_frame(path: Path) -> pd.DataFrame:
@@ -82,10 +83,7 @@ def load_prediction_frame(path: Path) -> pd.DataFrame:
 
 
 def save_metrics(folder: Path, metrics: dict) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / METRICS_FILE
-    path.write_text(json.dumps(metrics, indent=2, allow_nan=False))
-    return path
+    return write_json(folder / METRICS_FILE, metrics, indent=2, allow_nan=False)
 
 
 def load_metrics(folder: Path) -> dict:

@@ -9,13 +9,13 @@ the same folds.csv, so the ensemble's out-of-fold predictions stay honest.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from arenakit.core.artifacts import read_json
+from arenakit.core.atomic import write_csv, write_json
 from arenakit.core.errors import ArenaDataError, ArtifactError, counted, examples, join_present
 from arenakit.core.schema import N_CLASSES
 
@@ -95,9 +95,9 @@ def prompt_groups(train: pd.DataFrame) -> np.ndarray:
 def save_folds(out_dir: Path | str, ids: np.ndarray, folds: np.ndarray, n_folds: int, seed: int) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"id": ids, "fold": folds}).to_csv(out_dir / FOLDS_FILE, index=False)
+    write_csv(out_dir / FOLDS_FILE, pd.DataFrame({"id": ids, "fold": folds}), index=False)
     meta = {"n_folds": n_folds, "seed": seed, "n_rows": int(len(ids)), "grouped_by": "prompt", "stratified_by": "label"}
-    (out_dir / FOLDS_META_FILE).write_text(json.dumps(meta, indent=2))
+    write_json(out_dir / FOLDS_META_FILE, meta, indent=2)
     return out_dir / FOLDS_FILE
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from arenakit.core.artifacts import FOLDS_DIR, OOF_FILE, TEST_FILE, load_metrics, load_prediction_frame
 from arenakit.core.checksums import check_against_manifest
+from arenakit.core.completion import check_complete
 from arenakit.core.errors import counted
 from arenakit.ensemble.model_folders import find_model_folder, saved_folds, where_searched
 from arenakit.models.base import FoldEnsemble
@@ -89,6 +90,7 @@ def load_member(name: str, out_dir: Path | str, train_ids) -> Member:
         )
     try:
         check_against_manifest(folder)  # a dataset built by build.py: its files as they were uploaded
+        check_complete(folder)  # an unfinished or mixed save is refused, naming the file
         oof = load_prediction_frame(folder / OOF_FILE)
         if (folder / TEST_FILE).is_file():  # held to the same rules: the run compares against it
             load_prediction_frame(folder / TEST_FILE)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from arenakit.core.artifacts import OOF_FILE, model_dir, save_metrics, save_predictions
+from arenakit.core.atomic import write_csv, write_json
 from arenakit.core.notices import notice
 from arenakit.core.schema import CLASS_COLUMNS, N_CLASSES, SUBMISSION_FILE
 from arenakit.ensemble.budget import Timer, format_seconds, plan_within_budget, resolve_time_budget
@@ -244,8 +245,8 @@ class EnsembleRun:
             "not_blended": self.not_blended,
             "options": self.blend_options,
         }
-        (folder / BLEND_FILE).write_text(json.dumps(record, indent=2))
-        self.choice.table.to_csv(folder / COMPARISON_FILE)
+        write_json(folder / BLEND_FILE, record, indent=2)
+        write_csv(folder / COMPARISON_FILE, self.choice.table)
         save_predictions(folder / OOF_FILE, ids.to_numpy(), self.choice.oof)
 
     def predict_test(self) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from arenakit.core.atomic import write_csv
 from arenakit.core.errors import SubmissionError, examples
 from arenakit.core.schema import CLASS_COLUMNS, N_CLASSES, SUBMISSION_COLUMNS
 
@@ -158,8 +159,7 @@ def write_submission(proba, ids, sample_submission: pd.DataFrame, path, eps: flo
     """
     frame = make_submission(proba, ids, sample_submission, eps=eps)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, float_format="%.17g")
+    write_csv(path, frame, index=False, float_format="%.17g")
     # Ids read back as text, so ids that are not plain integers compare as they were written.
     validate_submission(pd.read_csv(path, dtype={"id": str}), sample_submission["id"])
     return frame

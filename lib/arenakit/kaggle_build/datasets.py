@@ -14,16 +14,17 @@ backbone (or model) folder becomes one zip that Kaggle unpacks under the dataset
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from arenakit.core.atomic import write_json
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
 from arenakit.kaggle_build.built import DATASET_METADATA, built_folder
 from arenakit.kaggle_build.manifest import SourceState, write_manifest
 from arenakit.kaggle_build.models_dataset import RunModels, stage_models
+from arenakit.kaggle_build.safe_copy import copy_file
 from arenakit.kaggle_build.settings import KaggleSettings
 from arenakit.kaggle_build.weights import BackboneSource, missing_note, stage_backbone, write_kaggle_models
 from arenakit.kaggle_build.wheels import read_marker
@@ -69,7 +70,7 @@ def _publish(staging: Path, settings: KaggleSettings, kind: str, state: SourceSt
     """Manifest and metadata into the staged folder, then rename it into place."""
     metadata = dataset_metadata(settings, kind)
     write_manifest(staging, state)
-    (staging / DATASET_METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
+    write_json(staging / DATASET_METADATA, metadata, indent=2)
     final = staging.parent / settings.dataset_slug(kind)
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
@@ -89,7 +90,7 @@ def build_wheels_dataset(
     record = read_marker(wheels_dir)
     staging = _staging(build_dir, settings, "wheels")
     for name in [*record["wheels"], WHEELS_MARKER]:
-        shutil.copy2(Path(wheels_dir) / name, staging / name)
+        copy_file(Path(wheels_dir) / name, staging / Path(name).name, Path(wheels_dir))
     notes = [f"wheels bundle: {item}" for item in record["unmet"]] + record.get("notes", [])
     return _publish(staging, settings, "wheels", state, notes)
 

@@ -11,11 +11,11 @@ the manifest records the dirty flag either way.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from arenakit.core.atomic import write_json
 from arenakit.core.checksums import MANIFEST, sha256
 from arenakit.core.errors import examples
 from arenakit.kaggle_build import BuildError
@@ -68,6 +68,4 @@ def write_manifest(folder: Path, state: SourceState) -> Path:
         "formatter_version": FORMATTER_VERSION,
         "files": {p.relative_to(folder).as_posix(): {"sha256": sha256(p), "bytes": p.stat().st_size} for p in files},
     }
-    path = Path(folder) / MANIFEST
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return path
+    return write_json(Path(folder) / MANIFEST, manifest, indent=2)

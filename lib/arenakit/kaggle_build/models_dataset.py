@@ -3,15 +3,20 @@
     run = check_run(Path("build/run"), ["deberta_lora"])   # every model folder when no names are given
     stage_models(run, folder)   # folder/<model>/..., folder/folds.csv, folder/folds.json, folder/MODELS_MARKER
 
-Only the artifacts contract (arenakit.core.artifacts) is copied: oof.csv, metrics.json, test.csv,
-the fold models under folds/ and plots/. Resumable training state (checkpoints/) and anything
-else a run leaves in a model folder stay out. Uploaded with `--dir-mode zip`, each model folder
+Only what the kit wrote is copied: the files a model folder's completion record (complete.json,
+arenakit.core.completion) vouches for (oof.csv, test.csv, metrics.json, each fold's files), the
+record itself, and the PNG plots. Anything else in a model folder (resumable training state under
+checkpoints/, a file dropped into a fold folder) is left out and listed with its size: the kit
+knows which files it needs, so a stray one need not stop the build, but a 150 MB surprise must
+be seen. A link anywhere in a model folder, or a folds file that is one, is refused, naming the
+link and its target (arenakit.kaggle_build.safe_copy). Uploaded with `--dir-mode zip`, each model folder
 becomes one zip that Kaggle unpacks under the dataset's mount point, where the submission
 notebook finds it by its files, as it finds a training kernel's output.
 
 A run folder is refused, naming the file and what to do, when a chosen model folder is
 incomplete (no fold models, a fold without its model.json, metrics.json naming other folds than
-those saved) or when its out-of-fold ids are not exactly the rows of its trained folds in the
+those saved, a save that did not finish, a file that differs from its record, no record at all
+because an older kit saved it) or when its out-of-fold ids are not exactly the rows of its trained folds in the
 run's folds.csv: the ensemble's blend weights would then be fitted on predictions that are not
 out-of-fold.
 """
@@ -19,29 +24,20 @@ out-of-fold.
 from __future__ import annotations
 
 import json
-import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from arenakit.core.artifacts import (
-    FOLDS_DIR,
-    METRICS_FILE,
-    OOF_FILE,
-    PLOTS_DIR,
-    TEST_FILE,
-    load_metrics,
-    load_prediction_frame,
-)
+from arenakit.core.artifacts import FOLDS_DIR, METRICS_FILE, OOF_FILE, PLOTS_DIR, load_metrics, load_prediction_frame
+from arenakit.core.atomic import write_json
+from arenakit.core.completion import COMPLETE_FILE, check_complete
 from arenakit.core.errors import ArtifactError, examples
 from arenakit.data.folds import FOLDS_FILE, FOLDS_META_FILE
 from arenakit.ensemble.model_folders import is_model_folder, saved_folds
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.built import MODELS_MARKER
-
-CONTRACT_FILES = (OOF_FILE, METRICS_FILE, TEST_FILE)
-CONTRACT_DIRS = (FOLDS_DIR, PLOTS_DIR)
+from arenakit.kaggle_build.safe_copy import check_inside, copy_file, regular_files, size_of
 
 
 @dataclass(frozen=True)
@@ -49,6 +45,7 @@ class RunModels:
     run_dir: Path
     models: dict  # name -> {"folds_trained": [...], "oof_rows": int, "oof_log_loss": float | None}
     folds_meta: dict  # the run's folds.json
+    files: dict = field(default_factory=dict)  # name -> the files (relative) its completion record vouches for
 
     @property
     def names(self) -> list[str]:
@@ -88,6 +85,22 @@ def check_model(folder: Path, folds: pd.DataFrame, folds_path: Path) -> dict:
     return {"folds_trained": trained, "oof_rows": len(oof), "oof_log_loss": metrics.get("oof_log_loss")}
 
 
+def vouched_files(folder: Path) -> list[str]:
+    """The files a whole model folder's record vouches for; BuildError when there is no record or it disagrees."""
+    regular_files(folder)  # a link anywhere in the folder is refused before anything is read through it
+    try:
+        vouched = check_complete(folder)
+    except ArtifactError as error:
+        raise BuildError(f"{error}") from None
+    if vouched is None:
+        raise BuildError(
+            f"{folder}: no {COMPLETE_FILE}, so nothing says which of its files the kit wrote and that its save "
+            f"finished (an older arenakit saved it): run its notebook again with this kit (finished fold models are "
+            f"reused), or leave it out by naming the models to carry"
+        )
+    return vouched
+
+
 def check_run(run_dir: Path, names: list[str] | None = None) -> RunModels:
     """The chosen (default: every) model folders of a run folder, checked against its folds file."""
     run_dir = Path(run_dir)
@@ -110,25 +123,44 @@ def check_run(run_dir: Path, names: list[str] | None = None) -> RunModels:
             f"{run_dir}: no model folder (a folder holding {OOF_FILE}, {METRICS_FILE} and {FOLDS_DIR}/); "
             f"train a model into it first"
         )
+    for path in (folds_path, meta_path):
+        check_inside(path, run_dir)
     models = {name: check_model(run_dir / name, folds, folds_path) for name in names}
-    return RunModels(run_dir, models, json.loads(meta_path.read_text()))
+    files = {name: vouched_files(run_dir / name) for name in names}
+    return RunModels(run_dir, models, json.loads(meta_path.read_text()), files)
 
 
 def stage_models(run: RunModels, into: Path) -> list[str]:
-    """Copy the checked models and the folds files into `into`, and write the marker; returns notes."""
+    """Copy what the kit wrote of each checked model and the folds files into `into`, and write the marker;
+    returns notes, one per thing left out, with its size."""
     notes = []
     for name in run.names:
         source, target = run.run_dir / name, Path(into) / name
-        target.mkdir(parents=True)
-        for entry in sorted(source.iterdir()):
-            if entry.is_file() and entry.name in CONTRACT_FILES:
-                shutil.copy2(entry, target / entry.name)
-            elif entry.is_dir() and entry.name in CONTRACT_DIRS:
-                shutil.copytree(entry, target / entry.name)
+        wanted = {*run.files[name], COMPLETE_FILE}
+        left_out = set()
+        for path in regular_files(source):
+            relative = path.relative_to(source)
+            if relative.as_posix() in wanted or _is_plot(relative):
+                copy_file(path, target / relative, source)
             else:
-                notes.append(f"{entry} left out: not part of a model's artifacts (training state, a stray file)")
+                left_out.add(_left_out_entry(source, relative, wanted))
+        notes += [
+            f"{path} left out ({size_of(path):,} bytes): not a file the model's save wrote (training state, a stray file)"
+            for path in sorted(left_out)
+        ]
     for name in (FOLDS_FILE, FOLDS_META_FILE):
-        shutil.copy2(run.run_dir / name, Path(into) / name)
-    marker = {"models": run.models, "folds": run.folds_meta}
-    (Path(into) / MODELS_MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+        copy_file(run.run_dir / name, Path(into) / name, run.run_dir)
+    write_json(Path(into) / MODELS_MARKER, {"models": run.models, "folds": run.folds_meta}, indent=2)
     return notes
+
+
+def _left_out_entry(source: Path, relative: Path, wanted: set[str]) -> Path:
+    """What a note names: a top folder nothing is copied from (checkpoints/) as a whole, else the file."""
+    top = relative.parts[0]
+    copied_from = len(relative.parts) == 1 or top == PLOTS_DIR or any(name.startswith(f"{top}/") for name in wanted)
+    return source / relative if copied_from else source / top
+
+
+def _is_plot(relative: Path) -> bool:
+    """A figure the CV runner saved (plots/*.png): not in the completion record, since plots come before the save."""
+    return len(relative.parts) == 2 and relative.parts[0] == PLOTS_DIR and relative.suffix == ".png"

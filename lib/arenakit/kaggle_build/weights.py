@@ -16,11 +16,11 @@ that need it list the handle in model_sources.
 
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
+from arenakit.core.atomic import write_json
 from arenakit.inputs.backbones import (
     KAGGLE_MODELS_FILE,
     KAGGLE_PREFIX,
@@ -33,6 +33,7 @@ from arenakit.inputs.backbones import (
     write_marker,
 )
 from arenakit.kaggle_build import BuildError
+from arenakit.kaggle_build.safe_copy import copy_file, regular_files
 
 # Formats the kit never loads (TensorFlow, Flax, Rust, ONNX, OpenVINO): not worth uploading.
 SKIPPED = ("*.h5", "*.msgpack", "*.ot", "*.onnx", "onnx", "openvino", ".git", ".cache")
@@ -108,9 +109,7 @@ def write_kaggle_models(sources: list[BackboneSource], into: Path) -> Path | Non
     handles = {source.name: source.kaggle_handle for source in sources if source.kaggle_handle}
     if not handles:
         return None
-    path = Path(into) / KAGGLE_MODELS_FILE
-    path.write_text(json.dumps(handles, indent=2) + "\n")
-    return path
+    return write_json(Path(into) / KAGGLE_MODELS_FILE, handles, indent=2)
 
 
 def missing_note(source: BackboneSource) -> str:
@@ -122,10 +121,17 @@ def missing_note(source: BackboneSource) -> str:
 
 
 def stage_backbone(source: BackboneSource, into: Path) -> Path:
-    """Copy a backbone into into/<folder_name(name)>/ with its marker; returns that folder."""
+    """Copy a backbone into into/<folder_name(name)>/ with its marker; returns that folder.
+
+    A link in the backbone's folder is refused (safe_copy), except the Hugging Face cache's own:
+    a snapshot's files link into the same model's blobs/, whose contents are copied."""
     folder = Path(into) / folder_name(source.name)
-    # The Hugging Face cache links snapshot files to blobs: copy the files, not the links.
-    shutil.copytree(source.path, folder, symlinks=False, ignore=shutil.ignore_patterns(*SKIPPED))
+    root = Path(source.path)
+    link_root = root.parent.parent if root.parent.name == "snapshots" else None
+    for path in regular_files(root, link_root):
+        relative = path.relative_to(root)
+        if not any(fnmatch(part, pattern) for part in relative.parts for pattern in SKIPPED):
+            copy_file(path, folder / relative, root, link_root)
     if (folder / "model.safetensors").is_file():
         (folder / "pytorch_model.bin").unlink(missing_ok=True)
     add_tokenizer_file(folder)

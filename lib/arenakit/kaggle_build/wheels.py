@@ -27,11 +27,13 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from arenakit.core.atomic import write_json
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
 from arenakit.kaggle_build.closure import check_closure, requested_extras
 from arenakit.kaggle_build.image import ImageSnapshot
 from arenakit.kaggle_build.pip_download import download
+from arenakit.kaggle_build.safe_copy import regular_files
 from arenakit.kaggle_build.target import Target
 from arenakit.kaggle_build.wheel_info import WheelInfo
 
@@ -77,6 +79,7 @@ def build_project_wheel(root: Path, into: Path, offline: bool = False) -> Path:
         source.mkdir()
         for name in PROJECT_FILES:
             shutil.copy2(root / name, source / name)
+        regular_files(root / "lib")  # a link in the tree would put what it points at into the wheel
         shutil.copytree(root / "lib", source / "lib", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         # An isolated build downloads the backend; reuse the installed one when it is the right version.
         isolated = not _build_backend_installed(root)
@@ -196,8 +199,7 @@ def write_marker(bundle: Bundle, listed: list[Requirement]) -> Path:
         "unmet": [str(item) for item in bundle.unmet],
         "notes": bundle.notes,
     }
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    return path
+    return write_json(path, record, indent=2)
 
 
 def read_marker(folder: Path) -> dict:

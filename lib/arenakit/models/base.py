@@ -10,7 +10,6 @@ that are paths (ArenaTags.path_params) are never taken from a saved file.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import re
 import zipfile
@@ -24,6 +23,8 @@ from sklearn.utils.validation import check_is_fitted
 
 import arenakit
 from arenakit.core.artifacts import read_json
+from arenakit.core.atomic import recording_writes, remove, write_json
+from arenakit.core.completion import file_hashes
 from arenakit.core.errors import ArtifactError, VersionMismatch
 from arenakit.core.swap import average_orders, swap_asymmetry
 from arenakit.data.competition import swap_ab
@@ -108,14 +109,19 @@ class ArenaModel(BaseEstimator):
         check_is_fitted(self)
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        extras = self._save_state(folder)
+        # model.json is the fold's completion record: removed first and written last, with the
+        # hashes of the files the state save wrote, so a crash in between leaves no model.json.
+        remove(folder / MODEL_FILE)
+        with recording_writes() as written:
+            extras = self._save_state(folder)
         record = {
             "class": type(self).__name__,
             "params": self.get_params(deep=False),
             "arenakit_version": arenakit.__version__,
             "state": extras,
+            "files": file_hashes(folder, written),
         }
-        (folder / MODEL_FILE).write_text(json.dumps(record, indent=2, default=str))
+        write_json(folder / MODEL_FILE, record, indent=2, default=str)
         return folder
 
     @classmethod

@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from arenakit.core.artifacts import load_arrays
+from arenakit.core.atomic import write_npz
 from arenakit.core.errors import ArtifactError
 from arenakit.core.schema import CLASS_NAMES, N_CLASSES
 from arenakit.core.swap import average_orders, with_swapped_rows
@@ -131,7 +132,7 @@ class BaselineModel(ArenaModel):
         return table.loc[table.abs().max(axis=1).sort_values(ascending=False).index]
 
     def _save_state(self, folder: Path) -> dict:
-        np.savez(folder / STATE_FILE, mean=self.mean_, scale=self.scale_, coef=self.coef_, intercept=self.intercept_)
+        write_npz(folder / STATE_FILE, mean=self.mean_, scale=self.scale_, coef=self.coef_, intercept=self.intercept_)
         return {
             "columns": list(self.columns_),
             "C": self.C_,

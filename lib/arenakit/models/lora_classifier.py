@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from arenakit.core.atomic import write_folder
 from arenakit.core.errors import ArtifactError
 from arenakit.core.phases import timed
 from arenakit.core.swap import average_orders, with_swapped_rows
@@ -394,7 +395,7 @@ class LoRAClassifierModel(ArenaModel):
         if self._is_siamese():
             save_siamese(self.model_, folder, folder / ADAPTER_DIR)
         else:
-            self.model_.save_pretrained(str(folder / ADAPTER_DIR))
+            write_folder(folder / ADAPTER_DIR, lambda temporary: self.model_.save_pretrained(str(temporary)))
         return {"formatter_version": FORMATTER_VERSION, "history": self.history_, "n_train_rows": self.n_train_rows_}
 
     def _load_cross_encoder(self, adapter: Path):

@@ -22,6 +22,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from arenakit.core.atomic import write_with
 from arenakit.core.errors import ArtifactError
 from arenakit.core.paths import default_cache_dir
 from arenakit.core.schema import N_CLASSES
@@ -240,7 +241,7 @@ class MiniLMLightGBMModel(ArenaModel):
         return summed.sort_values(ascending=False)
 
     def _save_state(self, folder: Path) -> dict:
-        self.booster_.save_model(str(folder / BOOSTER_FILE))
+        write_with(folder / BOOSTER_FILE, lambda temporary: self.booster_.save_model(str(temporary)))
         return {
             "columns": list(self.columns_),
             "best_rounds": self.best_rounds_,

@@ -42,12 +42,14 @@ from arenakit.core.artifacts import (
     save_metrics,
     save_predictions,
 )
+from arenakit.core.atomic import recording_writes, remove, write_json
+from arenakit.core.completion import check_hashes, finish_save, start_save
 from arenakit.core.distributed import is_main_process, only_main_process_writes, predict_in_shards
 from arenakit.core.errors import ArtifactError
 from arenakit.core.phases import timed
 from arenakit.core.schema import N_CLASSES
 from arenakit.evaluation.metrics import evaluate, log_loss, log_loss_by_length
-from arenakit.models.base import FOLD_PREFIX, FoldEnsemble, load_model
+from arenakit.models.base import FOLD_PREFIX, MODEL_FILE, FoldEnsemble, load_model
 
 FOLD_RECORD = "fold.json"
 CHECKPOINTS_DIR = "checkpoints"
@@ -76,11 +78,15 @@ class CVRun:
         with only_main_process_writes() as writer, timed("save"):
             if writer:
                 rows = self.rows()
-                save_predictions(folder / OOF_FILE, train["id"].to_numpy()[rows], self.oof[rows])
-                if self.test_proba is not None and test is not None:
-                    save_predictions(folder / TEST_FILE, test["id"].to_numpy(), self.test_proba)
-                save_metrics(folder, self.metrics)
-                self.ensemble.save(folder / FOLDS_DIR)
+                start_save(folder)  # from here until finish_save, the folder reads as unfinished
+                with recording_writes() as written:
+                    save_predictions(folder / OOF_FILE, train["id"].to_numpy()[rows], self.oof[rows])
+                    if self.test_proba is not None and test is not None:
+                        save_predictions(folder / TEST_FILE, test["id"].to_numpy(), self.test_proba)
+                    save_metrics(folder, self.metrics)
+                    self.ensemble.save(folder / FOLDS_DIR)
+                fold_records = [folder / FOLDS_DIR / f"{FOLD_PREFIX}{k}" / FOLD_RECORD for k in self.ensemble.fold_ids]
+                finish_save(folder, [*written, *(path for path in fold_records if path.is_file())])
         return folder
 
     def summary(self) -> str:
@@ -136,6 +142,19 @@ def _recorded_key(record: Path) -> str | None:
         return None
 
 
+def _fold_files_whole(folder: Path) -> bool:
+    """Whether a finished fold's files are the ones its model.json recorded (a fold saved before
+    model.json held hashes counts as whole); when not, it is trained again."""
+    try:
+        check_hashes(
+            folder, read_json(folder / MODEL_FILE, "a saved model's record").get("files", {}), folder / MODEL_FILE
+        )
+    except (OSError, ArtifactError) as error:
+        print(f"{error}: that fold is trained again")
+        return False
+    return True
+
+
 def _fit_fold(model, fit_frame: pd.DataFrame, fold: int, fold_dir: Path | None):
     """A fitted clone for one fold: loaded when fold_dir holds a matching one, else trained (and saved)."""
     fold_model = clone(model)
@@ -147,13 +166,16 @@ def _fit_fold(model, fit_frame: pd.DataFrame, fold: int, fold_dir: Path | None):
         fold_model.set_params(**{fold_model.arena_tags.checkpoint_param: str(checkpoints)})
     key = _fold_key(model, fit_frame["id"].to_numpy())
     record = folder / FOLD_RECORD
-    if record.is_file() and _recorded_key(record) == key:
+    if record.is_file() and _recorded_key(record) == key and _fold_files_whole(folder):
         return load_model(folder)
     fold_model.fit(fit_frame)
     with only_main_process_writes() as writer, timed("save"):
         if writer:
+            if fold_dir.name == FOLDS_DIR:
+                start_save(fold_dir.parent)  # the model folder's files are about to change: unfinished
+            remove(record)  # a crash while the fold saves leaves no record: the fold is retrained
             fold_model.save(folder)
-            record.write_text(json.dumps({"key": key}))  # written last: a fold without it is retrained
+            write_json(record, {"key": key})  # written last: a fold without it is retrained
     return fold_model
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from arenakit.core.atomic import write_with
 from arenakit.core.notices import notice
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -99,7 +100,5 @@ def read_checkpoint(path: Path | None, fingerprint: str, main_process: bool = Tr
 
 
 def write_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    torch.save(state, partial)
-    partial.replace(path)  # an interruption mid-write leaves the previous checkpoint whole
+    # Atomic: an interruption mid-write leaves the previous checkpoint whole.
+    write_with(path, lambda temporary: torch.save(state, temporary))

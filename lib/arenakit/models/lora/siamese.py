@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from arenakit.core.atomic import write_folder, write_with
 from arenakit.core.errors import ArtifactError
 from arenakit.models.lora.backbone import add_lora, load_adapters, quiet_transformers
 
@@ -166,10 +167,12 @@ def save_siamese(model: SiameseClassifier, folder: Path, adapter_dir: Path) -> N
     from safetensors.torch import save_file
 
     if has_adapters(model.encoder):
-        model.encoder.save_pretrained(str(adapter_dir))
+        write_folder(adapter_dir, lambda temporary: model.encoder.save_pretrained(str(temporary)))
     else:
-        save_file({k: v.contiguous() for k, v in model.encoder.state_dict().items()}, str(folder / ENCODER_FILE))
-    save_file({k: v.contiguous() for k, v in model.head.state_dict().items()}, str(folder / HEAD_FILE))
+        encoder = {k: v.contiguous() for k, v in model.encoder.state_dict().items()}
+        write_with(folder / ENCODER_FILE, lambda temporary: save_file(encoder, str(temporary)))
+    head = {k: v.contiguous() for k, v in model.head.state_dict().items()}
+    write_with(folder / HEAD_FILE, lambda temporary: save_file(head, str(temporary)))
 
 
 def _saved_files(folder: Path, adapter_dir: Path, finetune: str) -> list[Path]:
