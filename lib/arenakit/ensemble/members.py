@@ -90,12 +90,12 @@ def load_member(name: str, out_dir: Path | str, train_ids) -> Member:
         )
     try:
         check_against_manifest(folder)  # a dataset built by build.py: its files as they were uploaded
-        check_complete(folder)  # an unfinished or mixed save is refused, naming the file
         oof = load_prediction_frame(folder / OOF_FILE)
         if (folder / TEST_FILE).is_file():  # held to the same rules: the run compares against it
             load_prediction_frame(folder / TEST_FILE)
         metrics = load_metrics(folder)
         saved_folds(folder, metrics)
+        check_complete(folder)  # then: an unfinished or mixed save is refused, naming the file
     except (OSError, ValueError) as error:
         raise MemberUnusable(f"artifacts in {folder} cannot be used: {error}") from error
     unknown = oof.index.difference(pd.Index(train_ids))
