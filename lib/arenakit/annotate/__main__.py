@@ -110,10 +110,14 @@ def build_tokenizer(args):
     from arenakit.models.lora.backbone import load_tokenizer
 
     if args.tokenizer or args.local:
-        return load_tokenizer(args.tokenizer or args.local)
-    from arenakit.inputs.embedder import default_model_path
+        tokenizer = load_tokenizer(args.tokenizer or args.local)
+    else:
+        from arenakit.inputs.embedder import default_model_path
 
-    return load_tokenizer(default_model_path())
+        tokenizer = load_tokenizer(default_model_path())
+    # It only counts and cuts: its model's length limit (MiniLM's 512) means nothing here.
+    tokenizer.model_max_length = 10**9
+    return tokenizer
 
 
 def build_judge(args):
@@ -128,7 +132,12 @@ def build_judge(args):
     return OpenAIJudge(args.base_url, args.model, key, args.timeout, args.max_tokens)
 
 
+# Responses whose token counts --dry-run reports: enough for stable means, quick on a CPU.
+ESTIMATE_SAMPLE = 2000
+
+
 def dry_run(items, builder, out) -> None:
+    from arenakit.annotate.estimate import token_estimate
     from arenakit.annotate.records import RecordStore
 
     done = RecordStore(out, read_only=True).done if Path(out).exists() else {}
@@ -143,6 +152,8 @@ def dry_run(items, builder, out) -> None:
         print(f"\n===== {message['role']} =====\n{message['content']}")
     tokens = sum(len(builder.tokenizer(m["content"], add_special_tokens=False)["input_ids"]) for m in messages)
     print(f"\n({len(messages)} messages, about {tokens} tokens of the budget tokenizer; source {item.source})")
+    for line in token_estimate(builder, pending[:ESTIMATE_SAMPLE]).lines():
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
