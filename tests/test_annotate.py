@@ -126,6 +126,7 @@ def test_dry_run_prints_one_prompt_and_calls_nothing(tmp_path, monkeypatch, caps
     assert "9 distinct responses, 9 to rate" in output
     assert "[User]\nTell me about rain.\n\n[Assistant]\nCASE:good Rain is water" in output
     assert "harmlessness (0-3)" in output and "supports_user_stance (0/1)" in output
+    assert "tokens per request over 9 responses" in output and "with six-word reasons" in output
 
 
 def test_limit_rates_that_many_more(tmp_path, monkeypatch, capsys):
