@@ -5,13 +5,15 @@
 
 A response is (prompt, one response); its key is annotation_key(prompt, response, tag, judge), so
 a response that occurs twice (the same answer on both sides, or in train and test) is rated once.
-Work goes in chunks: the chunk's conversations are cut to the budget in one batched call of the
-formatter, then rated by a thread pool of `concurrency` workers; each record is appended as it
-completes (records.RecordStore), so a kill loses at most the requests in flight.
+Work goes in chunks: a chunk's conversations are cut to the budget in one batched call of the
+formatter and queued to a thread pool of `concurrency` workers, the next chunk as soon as fewer
+than a chunk's worth wait; each worker appends its record (records.RecordStore, under a lock)
+before it takes the next response, so a kill loses at most the requests in flight.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -136,29 +138,46 @@ def annotate(
     summary = Summary(len(items), already, 0, Counter(), 0, 0, False, store.notes, price_in, price_out)
     bar = tqdm(total=len(pending), unit="resp", disable=not progress, dynamic_ncols=True)
 
-    def work(item: ResponseItem, conversation: str) -> dict:
+    lock = threading.Lock()
+
+    def work(item: ResponseItem, conversation: str) -> None:
         record = rate_response(judge, builder.messages(conversation), builder.taxonomy, policy)
-        return {"key": item.key, "taxonomy": builder.taxonomy.tag, "judge": judge.name, **record, "source": item.source}
+        record = {
+            "key": item.key,
+            "taxonomy": builder.taxonomy.tag,
+            "judge": judge.name,
+            **record,
+            "source": item.source,
+        }
+        # The worker writes its record before it takes the next response: a kill then loses at
+        # most one response per worker, whatever the disk's fsync time.
+        with lock:
+            store.append(record)
+            summary.attempted += 1
+            summary.outcomes[record["outcome"]] += 1
+            if record["usage"] is not None:
+                summary.usage_reported = True
+                summary.prompt_tokens += record["usage"]["prompt_tokens"]
+                summary.completion_tokens += record["usage"]["completion_tokens"]
 
     pool = ThreadPoolExecutor(max_workers=concurrency)
+    chunk_size = max(64, 8 * concurrency)
+    chunks = _chunks(pending, chunk_size)
+    futures: set = set()
     try:
-        for chunk in _chunks(pending, max(64, 8 * concurrency)):
-            conversations = builder.conversations([(item.prompt_turns, item.response_turns) for item in chunk])
-            futures = {pool.submit(work, item, text) for item, text in zip(chunk, conversations)}
-            while futures:
-                finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    record = future.result()  # a Fatal error stops the run: every request would fail alike
-                    # Only this thread writes: records are appended whole, one at a time.
-                    store.append(record)
-                    summary.attempted += 1
-                    summary.outcomes[record["outcome"]] += 1
-                    if record["usage"] is not None:
-                        summary.usage_reported = True
-                        summary.prompt_tokens += record["usage"]["prompt_tokens"]
-                        summary.completion_tokens += record["usage"]["completion_tokens"]
-                    bar.update(1)
-                    bar.set_postfix(tok_in=summary.prompt_tokens, tok_out=summary.completion_tokens, refresh=False)
+        while True:
+            # Keep the next chunk formatted and queued while this one runs: a slow or retried
+            # request then holds up one worker, not the whole run.
+            while len(futures) < chunk_size and (chunk := next(chunks, None)) is not None:
+                conversations = builder.conversations([(item.prompt_turns, item.response_turns) for item in chunk])
+                futures |= {pool.submit(work, item, text) for item, text in zip(chunk, conversations)}
+            if not futures:
+                break
+            finished, futures = wait(futures, return_when=FIRST_COMPLETED)
+            for future in finished:
+                future.result()  # a Fatal error stops the run: every request would fail alike
+                bar.update(1)
+                bar.set_postfix(tok_in=summary.prompt_tokens, tok_out=summary.completion_tokens, refresh=False)
     except Fatal as error:
         summary.stopped = str(error)
     finally:
