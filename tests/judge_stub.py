@@ -45,6 +45,7 @@ class JudgeStub:
         self.slow_seconds = slow_seconds
         self.requests: list[tuple[str, int, bool]] = []
         self.authorizations: list[str] = []
+        self.roles: list[list[str]] = []  # the roles of each request's messages
         self._seen: Counter = Counter()
         self._lock = threading.Lock()
 
@@ -89,6 +90,7 @@ class JudgeStub:
                 handler, 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}
             )
         messages = body["messages"]
+        self.roles.append([m["role"] for m in messages])
         text = next(m["content"] for m in reversed(messages) if m["role"] == "user" and "CASE:" in m["content"])
         case = _CASE.search(text).group(1)
         repair = messages[-1]["role"] == "user" and "CASE:" not in messages[-1]["content"]

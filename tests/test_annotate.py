@@ -138,3 +138,16 @@ def test_limit_rates_that_many_more(tmp_path, monkeypatch, capsys):
         assert len(read_records(out)) == 3
         _, output = _run(stub, folder, out, capsys, "--limit", "3")
     assert len(read_records(out)) == 4 and "3 done before, 1 rated now" in output
+
+
+def test_no_system_role_sends_the_instructions_as_the_first_user_message(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ARENAKIT_TEST_JUDGE_KEY", KEY)
+    folder = write_folder(tmp_path / "data", TRAIN[:1], TEST)
+    with JudgeStub(stub_properties(), key=KEY) as stub:
+        _run(stub, folder, tmp_path / "with.jsonl", capsys, "--limit", "1")
+        _run(stub, folder, tmp_path / "without.jsonl", capsys, "--limit", "1", "--no-system-role")
+    assert stub.roles == [
+        ["system", "user", "assistant", "user", "assistant", "user"],
+        ["user", "assistant"] * 2 + ["user"],
+    ]
+    assert read_records(tmp_path / "without.jsonl")[0]["outcome"] == "ok"

@@ -38,3 +38,22 @@ def test_a_random_decoder_is_honestly_unparsable(tmp_path, capsys, quantize, tin
         assert record["usage"]["prompt_tokens"] > 1000 and 2 <= record["usage"]["completion_tokens"] <= 24
     # train.csv and test.csv hold the same row: 4 sides, 2 distinct responses.
     assert "2 distinct responses: 0 done before, 2 rated now (ok 0, unparsable 2, refused 0, failed 0)" in output
+
+
+# A chat template without a system role, as Gemma's: it raises on one.
+NO_SYSTEM_TEMPLATE = (
+    "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+    "{% endif %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def test_the_chat_template_formats_the_messages_and_a_system_role_it_refuses_is_folded(tiny_llama):
+    from arenakit.annotate.local_judge import LocalJudge
+
+    judge = LocalJudge(tiny_llama, max_tokens=4)
+    judge.tokenizer.chat_template = NO_SYSTEM_TEMPLATE
+    messages = [{"role": "system", "content": "Rate it."}, {"role": "user", "content": "Rain falls."}]
+    text = judge.tokenizer.decode(judge._input_ids(messages))
+    assert text == "<|user|>Rate it.\n\nRain falls.<|assistant|>"
+    reply = judge.complete(messages)
+    assert reply.prompt_tokens == len(judge._input_ids(messages)) and 1 <= reply.completion_tokens <= 4

@@ -60,6 +60,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     prompt.add_argument(
         "--tokenizer", help="counts the budget's tokens (default: --local's own, else the bundled MiniLM WordPiece)"
     )
+    prompt.add_argument(
+        "--no-system-role",
+        action="store_true",
+        help="send the instructions in the first user message (for endpoints serving a model whose chat template has "
+        "no system role, e.g. Gemma; --local does this by itself)",
+    )
     prompt.add_argument("--max-tokens", type=int, default=1024, help="the answer's token limit (default 1024)")
     run = parser.add_argument_group("the run")
     run.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8; --local runs one)")
@@ -166,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         taxonomy = load_taxonomy(args.taxonomy)
         items = response_items(load_frames(args), key_tag(taxonomy), judge_name(args))
-        builder = PromptBuilder(taxonomy, build_tokenizer(args), args.max_conversation_tokens)
+        builder = PromptBuilder(taxonomy, build_tokenizer(args), args.max_conversation_tokens, not args.no_system_role)
         if args.dry_run:
             dry_run(items, builder, args.out)
             return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from arenakit.annotate.judges import Reply
+from arenakit.annotate.prompt import fold_system
 from arenakit.models.lora.backbone import (
     ATTENTION,
     _quantization_config,
@@ -58,8 +59,16 @@ class LocalJudge:
 
     def _input_ids(self, messages: list[dict]) -> list[int]:
         if getattr(self.tokenizer, "chat_template", None):
-            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-            return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+            from jinja2.exceptions import TemplateError
+
+            try:
+                text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            except TemplateError:  # a template without a system role (Gemma's) raises
+                text = self.tokenizer.apply_chat_template(
+                    fold_system(messages), add_generation_prompt=True, tokenize=False
+                )
+            # The template writes the specials (BOS included) as text.
+            return self.tokenizer(text, add_special_tokens=False)["input_ids"]
         text = "".join(f"{m['role'].capitalize()}: {m['content']}\n\n" for m in messages) + "Assistant: "
         bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         return bos + self.tokenizer(text, add_special_tokens=False)["input_ids"]

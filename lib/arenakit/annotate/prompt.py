@@ -55,9 +55,24 @@ def conversation_text(prompt: str, response: str) -> str:
     return f"{HEADERS[0]}{prompt}\n\n{HEADERS[1]}{response}"
 
 
+def fold_system(messages: list[dict]) -> list[dict]:
+    """The messages without a system role: its text opens the first user message (Gemma's templates refuse the role)."""
+    if not messages or messages[0]["role"] != "system":
+        return messages
+    system, first, *rest = messages
+    return [{"role": "user", "content": f"{system['content']}\n\n{first['content']}"}, *rest]
+
+
 class PromptBuilder:
-    def __init__(self, taxonomy: Taxonomy, tokenizer, max_conversation_tokens: int = DEFAULT_MAX_CONVERSATION_TOKENS):
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        tokenizer,
+        max_conversation_tokens: int = DEFAULT_MAX_CONVERSATION_TOKENS,
+        system_role: bool = True,
+    ):
         self.taxonomy = taxonomy
+        self.system_role = system_role
         self.tokenizer = tokenizer
         self.max_conversation_tokens = max_conversation_tokens
         self._head = [{"role": "system", "content": system_message(taxonomy)}]
@@ -77,4 +92,5 @@ class PromptBuilder:
 
     def messages(self, conversation: str) -> list[dict]:
         """The chat-completions messages for one conversation text (from conversations())."""
-        return [*self._head, {"role": "user", "content": conversation}]
+        messages = [*self._head, {"role": "user", "content": conversation}]
+        return messages if self.system_role else fold_system(messages)
