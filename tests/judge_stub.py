@@ -14,6 +14,7 @@ What it answers depends on the marker "CASE:<name>" in the conversation it is as
     ratelimit  HTTP 429 twice, then the good answer
     timeout    waits `delay` seconds before every answer (longer than the client's timeout)
     slow       waits `slow_seconds`, then the good answer (the kill test's pace)
+    flagged    no content and the refusal field set, as OpenAI's API marks a refusal
 
 Every 200 answer reports usage: 1,000 prompt tokens and 50 completion tokens. A request without
 "Authorization: Bearer <key>" gets 401.
@@ -111,15 +112,18 @@ class JudgeStub:
             "garbled": good[: len(good) // 2],
             "refusal": "I'm sorry, but I can't help with rating this conversation.",
         }.get(case, good)
-        self._send(handler, 200, self._completion(body, content))
+        self._send(handler, 200, self._completion(body, content, flagged=case == "flagged"))
 
-    def _completion(self, body: dict, content: str) -> dict:
+    def _completion(self, body: dict, content: str, flagged: bool = False) -> dict:
+        message = {"role": "assistant", "content": None, "refusal": "Declined by policy."} if flagged else None
         return {
             "id": "chatcmpl-stub",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": message or {"role": "assistant", "content": content}, "finish_reason": "stop"}
+            ],
             "usage": {
                 "prompt_tokens": PROMPT_TOKENS,
                 "completion_tokens": COMPLETION_TOKENS,

@@ -76,7 +76,7 @@ def test_every_outcome_retries_repair_resume_and_the_key_stays_secret(tmp_path, 
         (garbled,) = by_case["garbled"]
         assert garbled["tries"] == 2 and garbled["raw"].count('"harmlessness"') == 2  # both answers kept
         (refused,) = by_case["refusal"]
-        assert refused["raw"].startswith("I'm sorry") and refused["tries"] == 1
+        assert refused["raw"].startswith("I'm sorry") and refused["tries"] == 2  # the words, twice
         assert all(v is None for v in refused["ratings"].values())
         (limited,) = by_case["ratelimit"]
         assert limited["tries"] == 3 and limited["usage"] == {
@@ -85,8 +85,8 @@ def test_every_outcome_retries_repair_resume_and_the_key_stays_secret(tmp_path, 
         }
         (timed_out,) = by_case["timeout"]
         assert timed_out["tries"] == 3 and "failed after 3 tries" in timed_out["error"] and timed_out["usage"] is None
-        # The repeated response was asked once; repairs only for the two broken answers.
-        assert stub.count("good") == 2 and sum(repair for _, _, repair in first_requests) == 2
+        # The repeated response was asked once; repairs only for the two broken answers and the refusal.
+        assert stub.count("good") == 2 and sum(repair for _, _, repair in first_requests) == 3
         answered = sum(
             1 for case, nth, _ in first_requests if case != "timeout" and not (case == "ratelimit" and nth <= 2)
         )
@@ -151,3 +151,14 @@ def test_no_system_role_sends_the_instructions_as_the_first_user_message(tmp_pat
         ["user", "assistant"] * 2 + ["user"],
     ]
     assert read_records(tmp_path / "without.jsonl")[0]["outcome"] == "ok"
+
+
+def test_a_refusal_the_endpoint_flags_is_refused_at_once(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ARENAKIT_TEST_JUDGE_KEY", KEY)
+    folder = write_folder(tmp_path / "data", [(PROMPT, "CASE:flagged Something.", "CASE:good Fine.")], TEST)
+    out = tmp_path / "annotations.jsonl"
+    with JudgeStub(stub_properties(), key=KEY) as stub:
+        _run(stub, folder, out, capsys, "--splits", "train")
+    flagged, good = read_records(out) if read_records(out)[0]["source"]["side"] == "a" else read_records(out)[::-1]
+    assert (flagged["outcome"], flagged["tries"], flagged["raw"]) == ("refused", 1, "Declined by policy.")
+    assert good["outcome"] == "ok" and stub.count("flagged") == 1

@@ -3,7 +3,8 @@
     record = rate_response(judge, messages, taxonomy, RetryPolicy(max_tries=5, backoff_seconds=1.0))
 
 Outcomes: ok (every property rated, maybe after the repair), refused (the endpoint flagged a
-refusal, or the text is a refusal without any JSON), unparsable (no complete answer after the one
+refusal, or both the answer and the reply to the repair request read as refusals without any
+JSON), unparsable (no complete answer after the one
 repair; the raw text and any partial ratings are kept), failed (no answer after max_tries
 requests, or a request the endpoint rejects). Fatal errors propagate: the run stops.
 """
@@ -85,11 +86,12 @@ def rate_response(judge, messages: list[dict], taxonomy: Taxonomy, policy: Retry
     empty = {name: None for name in taxonomy.names}
     try:
         reply = calls.ask(messages)
-        if reply.refused or looks_like_refusal(reply.text):
+        if reply.refused:
             return _record("refused", calls, started, empty, raw=reply.text)
         parsed = parse_answer(reply.text, taxonomy)
         if parsed.complete:
             return _record("ok", calls, started, parsed.ratings, reasons=parsed.reasons)
+        # Words alone ("I can't ...") are not trusted as a refusal: the repair request asks once more.
         repair = [
             *messages,
             {"role": "assistant", "content": reply.text},
@@ -108,16 +110,16 @@ def rate_response(judge, messages: list[dict], taxonomy: Taxonomy, policy: Retry
                 raw=reply.text,
                 error=f"repair: {error}",
             )
+        raw = f"{reply.text}\n--- after the repair request ---\n{second.text}"
+        if second.refused or (looks_like_refusal(reply.text) and looks_like_refusal(second.text)):
+            return _record("refused", calls, started, empty, raw=raw)
         repaired = parse_answer(second.text, taxonomy)
         if repaired.complete:
             return _record("ok", calls, started, repaired.ratings, reasons=repaired.reasons, repaired=True)
-        partial = (
-            repaired
-            if sum(v is not None for v in repaired.ratings.values())
-            > sum(v is not None for v in parsed.ratings.values())
-            else parsed
+        rated = sum(v is not None for v in repaired.ratings.values()) > sum(
+            v is not None for v in parsed.ratings.values()
         )
-        raw = reply.text if not second.text else f"{reply.text}\n--- after the repair request ---\n{second.text}"
+        partial = repaired if rated else parsed
         return _record("unparsable", calls, started, partial.ratings, reasons=partial.reasons, raw=raw)
     except (Retryable, Rejected) as error:
         return _record("failed", calls, started, empty, error=str(error))
