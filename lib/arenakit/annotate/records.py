@@ -39,8 +39,8 @@ def annotation_key(prompt: str, response: str, taxonomy_tag: str, judge: str) ->
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _read_lines(path: Path) -> tuple[list[dict], int, int]:
-    """The records, the byte length of the complete lines, and the bytes of a torn last line (0 if none)."""
+def _read_lines(path: Path) -> tuple[list[dict], int, bool]:
+    """The records, the bytes of a torn last line (0 if none), and whether the last record lacked only its newline."""
     data = path.read_bytes()
     complete = data.rfind(b"\n") + 1
     torn = len(data) - complete
@@ -66,15 +66,13 @@ def _read_lines(path: Path) -> tuple[list[dict], int, int]:
             record = None
         if isinstance(record, dict) and record.get("outcome") in OUTCOMES and "key" in record:
             records.append(record)
-            return records, len(data), -1
-    return records, complete, torn
+            return records, 0, True
+    return records, torn, False
 
 
 def read_annotations(path: Path | str) -> dict[str, dict]:
     """Every complete record by key (a torn last line ignored)."""
-    path = Path(path)
-    records, _, _ = _read_lines(path)
-    return {record["key"]: record for record in records}
+    return {record["key"]: record for record in _read_lines(Path(path))[0]}
 
 
 class RecordStore:
@@ -83,7 +81,7 @@ class RecordStore:
     def __init__(self, path: Path | str, read_only: bool = False):
         self.path = Path(path)
         self.notes: list[str] = []
-        records, _, torn = _read_lines(self.path) if self.path.exists() else ([], 0, 0)
+        records, torn, no_newline = _read_lines(self.path) if self.path.exists() else ([], 0, False)
         failed = [r for r in records if r["outcome"] == "failed"]
         kept = [r for r in records if r["outcome"] != "failed"]
         self.done = {record["key"]: record["outcome"] for record in kept}
@@ -91,13 +89,13 @@ class RecordStore:
         if read_only:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if torn > 0:
+        if torn:
             self.notes.append(
                 f"{self.path}: cut off a torn last line ({torn} bytes, a record being written when the run stopped)"
             )
-        if torn == -1:
+        if no_newline:
             self.notes.append(f"{self.path}: the last record lacked its newline; added it")
-        if failed or torn:
+        if failed or torn or no_newline:
             self._rewrite(kept)
             if failed:
                 self.notes.append(
