@@ -93,12 +93,14 @@ def test_every_outcome_retries_repair_resume_and_the_key_stays_secret(tmp_path, 
         assert f"tokens: {answered * PROMPT_TOKENS:,} in, {answered * COMPLETION_TOKENS:,} out" in output
         assert f"cost {(answered * PROMPT_TOKENS * 3 + answered * COMPLETION_TOKENS * 15) / 1e6:,.4f}" in output
         assert "ok 6, unparsable 1, refused 1, failed 1" in output
+        assert "in the file for these responses: ok 6, unparsable 1, refused 1, failed 1" in output
 
         # A rerun skips the 8 final records and tries the failed one again, in place.
         code, output = _run(stub, folder, out, capsys)
         assert code == 0, output
         assert [case for case, _, _ in stub.requests[len(first_requests) :]] == ["timeout"] * 3
         assert "8 done before, 1 rated now" in output and "1 failed record(s) removed" in output
+        assert "in the file for these responses: ok 6, unparsable 1, refused 1, failed 1" in output
         again = read_records(out)
         assert len(again) == 9 and len({r["key"] for r in again}) == 9
         assert [r for r in again if r["outcome"] != "failed"] == [r for r in records if r["outcome"] != "failed"]

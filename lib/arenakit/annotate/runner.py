@@ -81,6 +81,7 @@ class Summary:
     price_in: float | None = None
     price_out: float | None = None
     stopped: str | None = None  # why the run stopped early, if it did
+    in_file: Counter | None = None  # the outcomes of the responses of these items in the file after the run
 
     @property
     def cost(self) -> float | None:
@@ -104,6 +105,10 @@ class Summary:
             lines.append(tokens)
         else:
             lines.append("tokens: the endpoint reported no usage")
+        if self.in_file is not None:
+            lines.append(
+                f"in the file for these responses: {', '.join(f'{o} {self.in_file.get(o, 0)}' for o in OUTCOMES)}"
+            )
         if self.stopped:
             lines.append(f"stopped early: {self.stopped}")
         return lines
@@ -184,4 +189,7 @@ def annotate(
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
         store.close()
+    failed_now = summary.outcomes.get("failed", 0)
+    summary.in_file = Counter(store.done[item.key] for item in items if item.key in store.done)
+    summary.in_file["failed"] = failed_now
     return summary
