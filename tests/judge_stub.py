@@ -4,7 +4,8 @@
         main(["--base-url", stub.base_url, "--model", "stub-judge", ...])
     stub.requests        # (case, n-th request of that case, is a repair request) in arrival order
 
-What it answers depends on the marker "CASE:<name>" in the conversation it is asked to rate:
+What it answers depends on the marker "CASE:<name>" in the conversation it is asked to rate
+(none: good):
 
     good       the JSON answer, every property rated
     prose      the same JSON wrapped in prose and a ```json fence
@@ -92,8 +93,8 @@ class JudgeStub:
             )
         messages = body["messages"]
         self.roles.append([m["role"] for m in messages])
-        text = next(m["content"] for m in reversed(messages) if m["role"] == "user" and "CASE:" in m["content"])
-        case = _CASE.search(text).group(1)
+        marked = [m["content"] for m in messages if m["role"] == "user" and _CASE.search(m["content"])]
+        case = _CASE.search(marked[-1]).group(1) if marked else "good"
         repair = messages[-1]["role"] == "user" and "CASE:" not in messages[-1]["content"]
         with self._lock:
             self._seen[case] += 1
