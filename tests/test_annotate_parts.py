@@ -82,3 +82,19 @@ def test_bad_arguments_and_files_give_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--data-dir", "d", "--out", "o.jsonl"])
     assert "name the judge" in capsys.readouterr().err
+
+
+def test_a_long_response_keeps_its_head_and_tail_within_the_budget():
+    from arenakit.annotate.prompt import PromptBuilder
+    from arenakit.inputs.embedder import default_model_path
+    from arenakit.models.lora.backbone import load_tokenizer
+
+    tokenizer = load_tokenizer(default_model_path())
+    builder = PromptBuilder(load_taxonomy(), tokenizer, max_conversation_tokens=64)
+    middle = " ".join(f"filler{k}" for k in range(400))
+    (text,) = builder.conversations([(("Say something long.",), (f"Opening words. {middle} Closing words.",))])
+    assert text.startswith("[User]\nSay something long.\n\n[Assistant]\nOpening words.") and text.endswith(
+        "Closing words."
+    )
+    assert "filler200" not in text and len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= 64
+    assert builder.messages(text)[-1] == {"role": "user", "content": text}
