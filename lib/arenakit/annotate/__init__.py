@@ -1,0 +1,10 @@
+"""LLM-judged response properties (the McGill paper's augmented models, after Li et al.'s taxonomy).
+
+    python -m arenakit.annotate --data-dir data --out build/annotations.jsonl \\
+        --base-url http://127.0.0.1:8000/v1 --model meta-llama/Llama-3.1-70B-Instruct --concurrency 64
+    python -m arenakit.annotate --data-dir data --out build/annotations.jsonl --local Qwen/Qwen2.5-7B-Instruct
+
+One JSONL record per distinct (prompt, response), keyed by a hash of (prompt, response, taxonomy
+and prompt version, judge); see records.py for its fields. Code that uses the ratings reads them
+with records.read_annotations and finds a row's record with runner.response_keys.
+"""
