@@ -223,8 +223,8 @@ def test_over_budget_it_drops_swap_averaging_then_the_slowest_model(trained, run
     slower, faster = plan["estimate_s"].sort_values(ascending=False).index[:2]  # measured, not assumed
     steps = [notice.split(": ", 1)[1].split(";")[0] for notice in run.notices[:3]]
     assert steps[:3] == [
-        f"swap-averaging turned off for {slower}",
-        f"swap-averaging turned off for {faster}",
+        f"swap-averaging off for {slower}",
+        f"swap-averaging off for {faster}",
         f"dropped {slower}, the slowest model",
     ]
     assert "still exceeds the budget" in run.notices[3] and len(run.notices) == 4

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from arenakit.data.csv_reading import read_csv_cells
 from arenakit.core.errors import MAX_EXAMPLES, ArenaDataError, counted, examples, join_present
 from arenakit.core.schema import (
     CLASS_COLUMNS,
@@ -38,6 +37,7 @@ from arenakit.core.schema import (
     TRAIN_FILE,
 )
 from arenakit.core.swap import swap_labels
+from arenakit.data.csv_reading import read_csv_cells
 from arenakit.data.text import join_turns, parse_turns
 
 TURN_COLUMNS = {"prompt": "prompt_turns", "response_a": "response_turns_a", "response_b": "response_turns_b"}
