@@ -99,8 +99,7 @@ from pathlib import Path
 
 from IPython.display import display
 
-from arenakit.core.paths import resolve_data_dir
-from arenakit.data import load_competition
+from arenakit.data import load_competition, resolve_data_dir
 from arenakit.ensemble import EnsembleRun
 from arenakit.ensemble.benchmark import benchmark
 from arenakit.ensemble.consistency import consistency

@@ -7,7 +7,8 @@ import re
 import subprocess
 import sys
 
-from arenakit.core.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV, find_input_dir, resolve_data_dir
+from arenakit.core.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV, find_input_dir
+from arenakit.data import resolve_data_dir
 from arenakit.inputs.embedder import cpu_has_native_bf16
 
 

@@ -27,6 +27,7 @@ object on a line of its own ({"stage": ..., ...}), for a regression check: `grep
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import resource
 import subprocess
@@ -35,22 +36,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from arenakit.bench.data import stage_data, stage_features
-from arenakit.bench.decoder import stage_decoder
-from arenakit.bench.embedder import stage_embedder
-from arenakit.bench.lora import stage_lora
-from arenakit.bench.siamese import stage_siamese
+from arenakit.data import write_sample
 
 REAL_TRAIN_ROWS = 57_477
 
 
+# Each stage's module and function: imported only in the stage's own process, so the parent
+# (which writes the sample and prints) never loads torch or transformers.
 STAGES = {
-    "data": stage_data,
-    "features": stage_features,
-    "embedder": stage_embedder,
-    "lora": stage_lora,
-    "decoder": stage_decoder,
-    "siamese": stage_siamese,
+    "data": ("arenakit.bench.data", "stage_data"),
+    "features": ("arenakit.bench.data", "stage_features"),
+    "embedder": ("arenakit.bench.embedder", "stage_embedder"),
+    "lora": ("arenakit.bench.lora", "stage_lora"),
+    "decoder": ("arenakit.bench.decoder", "stage_decoder"),
+    "siamese": ("arenakit.bench.siamese", "stage_siamese"),
 }
 DEFAULT_STAGES = ("data", "features", "embedder", "lora", "siamese")
 # Stages that run on the model data (--embedder-data) and take the row cap.
@@ -109,12 +108,11 @@ def main(argv: list[str] | None = None) -> int:
             extra.update(max_length=args.lora_max_length, train_rows=min(64, args.embedder_rows))
         if stage == "decoder":
             extra = {"max_rows": args.decoder_rows, "max_lengths": tuple(args.decoder_max_lengths)}
-        result = STAGES[stage](Path(data_dir), **extra)
+        module, function = STAGES[stage]
+        result = getattr(importlib.import_module(module), function)(Path(data_dir), **extra)
         result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
         return 0
-
-    from arenakit.data.synthetic import write_sample
 
     child_options = [
         *("--embedder-rows", str(args.embedder_rows), "--lora-max-length", str(args.lora_max_length)),

@@ -24,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from arenakit.data import load_competition
+from arenakit.inputs import SentenceEmbedder, cpu_has_native_bf16, format_sides
+
 BATCH_SIZE = 64
 MAX_ROWS = 1000
 
@@ -39,10 +42,6 @@ def _cosines(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 def stage_embedder(data_dir: Path, max_rows: int | None = MAX_ROWS, batch_size: int = BATCH_SIZE) -> dict:
     from sentence_transformers import SentenceTransformer
-
-    from arenakit.data.competition import load_competition
-    from arenakit.inputs.embedder import SentenceEmbedder, cpu_has_native_bf16
-    from arenakit.inputs.formatting import format_sides
 
     frame = load_competition(data_dir, warn=False).train
     if max_rows is not None:

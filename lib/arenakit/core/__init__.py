@@ -12,13 +12,28 @@ notices      problems the reader must see (bold in a notebook)
 parameters   KEY=VALUE parameters from a command line
 """
 
-from arenakit.core.errors import ArenaDataError, ArtifactError, SubmissionError, VersionMismatch
-from arenakit.core.schema import CLASS_COLUMNS, CLASS_NAMES, N_CLASSES
+from arenakit.core.artifacts import FOLDS_DIR, METRICS_FILE, OOF_FILE, PLOTS_DIR, TEST_FILE, load_prediction_frame
+from arenakit.core.errors import ArenaDataError, ArtifactError, SubmissionError, VersionMismatch, examples
+from arenakit.core.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV
+from arenakit.core.schema import CLASS_COLUMNS, CLASS_NAMES, N_CLASSES, SUBMISSION_FILE
+from arenakit.core.swap import average_orders, swap_proba
 
 __all__ = [
     "CLASS_COLUMNS",
     "CLASS_NAMES",
+    "COMPETITION_FILES",
+    "FOLDS_DIR",
+    "KAGGLE_INPUT_ENV",
+    "METRICS_FILE",
     "N_CLASSES",
+    "OOF_FILE",
+    "PLOTS_DIR",
+    "SUBMISSION_FILE",
+    "TEST_FILE",
+    "average_orders",
+    "examples",
+    "load_prediction_frame",
+    "swap_proba",
     "ArenaDataError",
     "ArtifactError",
     "SubmissionError",

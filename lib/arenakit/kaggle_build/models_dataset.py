@@ -25,13 +25,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from arenakit.core.artifacts import FOLDS_DIR, METRICS_FILE, OOF_FILE, PLOTS_DIR, TEST_FILE, load_prediction_frame
-from arenakit.core.errors import examples
-from arenakit.data.folds import FOLDS_FILE, FOLDS_META_FILE
-from arenakit.ensemble.model_folders import is_model_folder
+from arenakit.core import FOLDS_DIR, METRICS_FILE, OOF_FILE, PLOTS_DIR, TEST_FILE, examples, load_prediction_frame
+from arenakit.data import FOLDS_FILE, FOLDS_META_FILE
+from arenakit.ensemble import is_model_folder
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.built import MODELS_MARKER
-from arenakit.models.base import MODEL_FILE
+from arenakit.models import MODEL_FILE
 
 CONTRACT_FILES = (OOF_FILE, METRICS_FILE, TEST_FILE)
 CONTRACT_DIRS = (FOLDS_DIR, PLOTS_DIR)

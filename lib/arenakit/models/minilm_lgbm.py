@@ -26,6 +26,7 @@ from arenakit.core.errors import ArtifactError
 from arenakit.core.paths import default_cache_dir
 from arenakit.core.schema import N_CLASSES
 from arenakit.core.swap import average_orders, with_swapped_rows
+from arenakit.inputs.embedder import SentenceEmbedder
 from arenakit.inputs.features import FEATURES_VERSION, check_features_version, surface_features, swap_features
 from arenakit.inputs.formatting import FORMATTER_VERSION, check_formatter_version
 from arenakit.models.base import ArenaModel, ArenaTags, training_labels
@@ -180,8 +181,6 @@ class MiniLMLightGBMModel(ArenaModel):
         return CacheInfo("cache_dir", what, str(folder))
 
     def _embedder(self):
-        from arenakit.inputs.embedder import SentenceEmbedder
-
         if getattr(self, "embedder_", None) is None:
             # Without a cache every fold would embed its training rows again; "" turns it off.
             cache_dir = self._cache_folder()
