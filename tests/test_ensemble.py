@@ -135,7 +135,13 @@ def test_same_test_csv_reproduces_the_stored_predictions_and_the_choice_is_hones
     assert not stale.exists()
     assert run.members_table().index.tolist() == list(MODELS)
     plan = run.plan_budget(timing_rows=8)
-    assert plan["runs"].all() and run.plan.steps == [] and (plan["estimate_s"] > 0).all()
+    assert plan["runs"].all() and run.plan.steps == []
+    for name in MODELS:  # the estimate: loading and warm-up, plus the timed rows' time per row for every test row
+        timing = run.timer.timings[(name, tuple(sorted(run.plan.overrides[name].items())))]
+        assert timing.rows == 8 and timing.seconds > 0 and timing.load_s > 0
+        per_row = timing.seconds / timing.rows
+        expected = timing.load_s + timing.warmup_s + per_row * len(competition.test)
+        assert plan.loc[name, "estimate_s"] == pytest.approx(expected)
     comparison = run.fit_blend()
     singles = comparison.loc[[f"single: {name}" for name in MODELS], "log_loss"]
     assert comparison.loc["fitted blend", "in_sample"] <= singles.min() + 1e-12
