@@ -9,7 +9,7 @@ Both on the bundled MiniLM with LoRA, each as the kit trains and serves it by de
   each response gets about the same room as in the cross-encoder), trains on one order and
   predicts once (symmetric by construction).
 Rows/s count competition rows (a row and its swap are one row). The machine may be shared:
-training and inference alternate between the two models for `rounds` rounds and the fastest
+training and inference alternate between the two models for `rounds` rounds, in turn A B then B A, and the fastest
 round counts; the load average before and after is printed beside the figures.
 """
 
@@ -71,17 +71,25 @@ def stage_siamese(
         """As the kit serves it by default: one pass when the model is symmetric, else both orders averaged."""
         return infer(model, rows) if model.symmetric else average_orders(infer(model, rows), infer(model, swapped_rows))
 
-    times = {"cross_train": [], "siamese_train": [], "cross_infer": [], "siamese_infer": []}
-    for _ in range(rounds):
-        times["cross_train"].append(_train_seconds(cross, fit_rows, SEQUENCES_PER_BATCH, pairs=True))
-        times["siamese_train"].append(_train_seconds(twin, fit_rows, SEQUENCES_PER_BATCH // 2, pairs=False))
+    def inference_seconds(model, rows, swapped_rows):
         started = time.perf_counter()
-        served(cross, cross_rows, cross_swapped)
-        times["cross_infer"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        proba = served(twin, twin_rows, None)
-        times["siamese_infer"].append(time.perf_counter() - started)
+        served(model, rows, swapped_rows)
+        return time.perf_counter() - started
+
+    # Each returns its seconds (training: the training steps alone).
+    runs = {
+        "cross_train": lambda: _train_seconds(cross, fit_rows, SEQUENCES_PER_BATCH, pairs=True),
+        "siamese_train": lambda: _train_seconds(twin, fit_rows, SEQUENCES_PER_BATCH // 2, pairs=False),
+        "cross_infer": lambda: inference_seconds(cross, cross_rows, cross_swapped),
+        "siamese_infer": lambda: inference_seconds(twin, twin_rows, None),
+    }
+    times = {key: [] for key in runs}
+    for round_ in range(rounds):
+        # A B, then B A: a load that rises or falls during the run weighs on both models alike.
+        for key in runs if round_ % 2 == 0 else reversed(runs):
+            times[key].append(runs[key]())
     best = {key: min(values) for key, values in times.items()}
+    proba = served(twin, twin_rows, None)
     swapped = infer(twin, twin.model_inputs(swap_ab(frame)))
     return {
         "rows": len(frame),
