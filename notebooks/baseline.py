@@ -174,8 +174,7 @@ swap_average = True  # average each prediction with the mapped-back prediction o
 # %%
 from pathlib import Path
 
-from arenakit.core.paths import resolve_data_dir
-from arenakit.data import load_competition
+from arenakit.data import load_competition, resolve_data_dir
 from arenakit.data.folds import shared_folds
 from arenakit.evaluation.metrics import per_class_table
 from arenakit.evaluation.overview import longer_response_win_rate, plot_overview, summary_table

@@ -172,7 +172,7 @@ swap_average = True  # average each model's prediction with the swapped rows' wh
 inference = None  # per model, a profile or settings for its test inference, e.g. {"deberta_lora": "decoder_2xt4"}
 time_budget_s = None  # inference budget; None: 9 h less a 1 h margin on Kaggle, unlimited locally
 timing_rows = 512  # test rows each model is timed on before the full run (their predictions are kept)
-min_max_length = 256  # the budget fallback never shortens a model's max_length below this
+min_tokens = 256  # the budget fallback never shortens a model's token cap (max_length, max_seq_length) below this
 benchmark_rows = None  # e.g. 25000: also estimate the time for that many test rows on this machine
 model_temperatures = True  # fit a temperature per model on its out-of-fold predictions
 blend_temperature = True  # fit a temperature for the blend
@@ -182,8 +182,7 @@ from pathlib import Path
 
 from IPython.display import display
 
-from arenakit.core.paths import resolve_data_dir
-from arenakit.data import load_competition
+from arenakit.data import load_competition, resolve_data_dir
 from arenakit.ensemble import EnsembleRun
 from arenakit.ensemble.benchmark import benchmark
 from arenakit.ensemble.consistency import consistency
@@ -202,10 +201,10 @@ run.members_table()
 # ## Time budget
 # Each model is timed on a slice of test rows (with a fresh embedding cache) and the time is
 # extrapolated to the whole test. Over the budget, the fallback goes: swap-averaging off, then
-# max_length halved, then the slowest model dropped, re-timing after each step.
+# each model's token cap halved, then the slowest model dropped, re-timing after each step.
 
 # %%
-run.plan_budget(timing_rows=timing_rows, min_max_length=min_max_length)
+run.plan_budget(timing_rows=timing_rows, min_tokens=min_tokens)
 
 # %%
 if benchmark_rows:

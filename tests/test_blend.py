@@ -1,4 +1,4 @@
-"""Blend fitting and choice, the time-budget fallback order and finding model folders: fast, no model runs."""
+"""Blend fitting and choice, the time-budget fallback order and finding model folders: fast, no model is fitted."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from arenakit.ensemble.budget import SAFETY_MARGIN_S, plan_within_budget, resolv
 from arenakit.ensemble.choice import choose_blend
 from arenakit.ensemble.model_folders import candidate_folders, find_model_folder
 from arenakit.evaluation.metrics import log_loss
+from arenakit.models.baseline import BaselineModel
+from arenakit.models.lora_classifier import LoRAClassifierModel
+from arenakit.models.minilm_lgbm import MiniLMLightGBMModel
 
 
 def mixture_rows(weights, n=20_000, seed=0):
@@ -159,65 +162,95 @@ def test_blend_errors_name_the_model():
 
 
 def cost(base_seconds):
-    """A deterministic timing source for the planner: seconds grow with swap-averaging and max_length."""
+    """A deterministic timing source for the planner: seconds grow with swap-averaging and each model's token cap."""
 
     def estimate(name, overrides):
-        seconds = base_seconds[name]
-        seconds *= 2 if overrides.get("swap_average") else 1
-        return seconds * overrides.get("max_length", 1024) / 1024 if name == "deberta" else seconds
+        seconds = base_seconds[name] * (2 if overrides.get("swap_average") else 1)
+        if name == "deberta":
+            seconds *= overrides.get("max_length", 1024) / 1024
+        if name == "minilm":
+            seconds *= overrides.get("max_seq_length", 256) / 256
+        return seconds
 
     return estimate
 
 
-PARAMS = {
-    "baseline": {"swap_average": True, "C": None},
-    "minilm": {"swap_average": True, "cache_dir": None},
-    "deberta": {"swap_average": True, "max_length": 1024, "backbone": "x"},
+# The kit's three model kinds, unfitted: the planner reads only their parameters, through the protocol.
+MODELS = {
+    "baseline": BaselineModel(),
+    "minilm": MiniLMLightGBMModel(max_seq_length=256),  # at the 256-token floor: no shorter setting
+    "deberta": LoRAClassifierModel(max_length=1024),
 }
-START = {name: {"swap_average": True} for name in PARAMS}
+START = {name: {"swap_average": True} for name in MODELS}
 SECONDS = {"baseline": 1, "minilm": 10, "deberta": 100}
 
 
-def test_budget_fallback_goes_swap_then_max_length_then_drops_the_slowest():
+def what_was_given_up(plan):
+    return [step.split(": ", 1)[1].split(";")[0] for step in plan.steps]
+
+
+def test_budget_fallback_goes_swap_then_token_cap_then_drops_the_slowest():
     estimate = cost(SECONDS)  # with swap: 2 + 20 + 200 = 222 s
-    plan = plan_within_budget(PARAMS, estimate, budget_s=1e9, start=START)
-    assert plan.steps == [] and plan.total_s == 222 and plan.kept == list(PARAMS)
+    plan = plan_within_budget(MODELS, estimate, budget_s=1e9, start=START)
+    assert plan.steps == [] and plan.total_s == 222 and plan.kept == list(MODELS)
 
     # Swap-averaging off for the slowest model alone is enough: 2 + 20 + 100.
-    plan = plan_within_budget(PARAMS, estimate, budget_s=130, start=START)
+    plan = plan_within_budget(MODELS, estimate, budget_s=130, start=START)
     assert plan.overrides["deberta"] == {"swap_average": False} and plan.overrides["minilm"] == {"swap_average": True}
-    assert len(plan.steps) == 1 and "swap-averaging turned off for deberta" in plan.steps[0]
+    assert what_was_given_up(plan) == ["swap-averaging off for deberta"]
 
-    # Swap off everywhere (111 s), then max_length halved 1024 -> 512 (61 s), then to the floor 256 (36 s).
-    plan = plan_within_budget(PARAMS, estimate, budget_s=40, start=START, min_max_length=256)
-    assert [step.split(": ", 1)[1].split(";")[0] for step in plan.steps] == [
-        "swap-averaging turned off for deberta",
-        "swap-averaging turned off for minilm",
-        "swap-averaging turned off for baseline",
-        "max_length 1024 -> 512 for deberta",
-        "max_length 512 -> 256 for deberta",
+    # Swap off everywhere (111 s), then deberta's token cap halved 1024 -> 512 (61 s), then to the floor 256 (36 s).
+    plan = plan_within_budget(MODELS, estimate, budget_s=40, start=START, min_tokens=256)
+    assert what_was_given_up(plan) == [
+        "swap-averaging off for deberta",
+        "swap-averaging off for minilm",
+        "swap-averaging off for baseline",
+        "token cap 1024 -> 512 for deberta",
+        "token cap 512 -> 256 for deberta",
     ]
+    assert plan.overrides["deberta"] == {"swap_average": False, "max_length": 256}
     assert plan.total_s == 36 and plan.dropped == []
     assert "estimate 61.0 s -> 36.0 s" in plan.steps[-1]
 
     # Still over at the floor: drop the slowest (deberta, then minilm); the last model runs anyway.
-    plan = plan_within_budget(PARAMS, estimate, budget_s=0.5, start=START, min_max_length=256)
+    plan = plan_within_budget(MODELS, estimate, budget_s=0.5, start=START, min_tokens=256)
     assert plan.dropped == ["deberta", "minilm"] and plan.kept == ["baseline"]
     assert "dropped deberta, the slowest model" in plan.steps[-3] and "dropped minilm" in plan.steps[-2]
     assert "still exceeds the budget" in plan.steps[-1] and plan.total_s == 1
     assert plan.table().loc["deberta", "runs"] == False  # noqa: E712 (a numpy bool)
 
 
+def test_budget_fallback_halves_minilm_token_cap_too():
+    """MiniLM's cap is max_seq_length: the planner reaches it through the protocol, as it does LoRA's max_length."""
+    models = {**MODELS, "minilm": MiniLMLightGBMModel(max_seq_length=1024)}
+    seconds = {"baseline": 1, "minilm": 100, "deberta": 10}  # minilm is the slowest here
+
+    def estimate(name, overrides):  # minilm at its trained 1024 tokens costs 100 s a pass
+        if name == "minilm":
+            return 100 * (2 if overrides.get("swap_average") else 1) * overrides.get("max_seq_length", 1024) / 1024
+        return cost(seconds)(name, overrides)
+
+    plan = plan_within_budget(models, estimate, budget_s=100, start=START, min_tokens=256)
+    # Swap off everywhere (2 + 200 + 20 -> 1 + 100 + 10), then minilm's cap 1024 -> 512 (1 + 50 + 10 = 61 s).
+    assert what_was_given_up(plan) == [
+        "swap-averaging off for minilm",
+        "swap-averaging off for deberta",
+        "swap-averaging off for baseline",
+        "token cap 1024 -> 512 for minilm",
+    ]
+    assert plan.overrides["minilm"] == {"swap_average": False, "max_seq_length": 512} and plan.total_s == 61
+
+
 def test_budget_fallback_leaves_a_siamese_model_its_swap_setting():
-    """A Siamese model ignores swap_average (one symmetric pass): turning it off would save nothing."""
-    params = {**PARAMS, "deberta": {**PARAMS["deberta"], "architecture": "siamese"}}
+    """A Siamese model is symmetric in one pass: it offers no swap step, only its token cap."""
+    models = {**MODELS, "deberta": LoRAClassifierModel(architecture="siamese", max_length=1024)}
 
     def estimate(name, overrides):  # the Siamese deberta costs the same either way
         return 100 * overrides.get("max_length", 1024) / 1024 if name == "deberta" else cost(SECONDS)(name, overrides)
 
-    plan = plan_within_budget(params, estimate, budget_s=100, start=START)
+    plan = plan_within_budget(models, estimate, budget_s=100, start=START)
     assert plan.overrides["deberta"] == {"swap_average": True, "max_length": 512}
-    assert not any("swap-averaging turned off for deberta" in step for step in plan.steps)
+    assert "swap-averaging off for deberta" not in what_was_given_up(plan)
     assert plan.overrides["minilm"]["swap_average"] is False and plan.total_s <= 100
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
+from arenakit import __version__ as VERSION
 from arenakit.inputs.backbones import BACKBONE_MARKER, MINILM_HUB_NAME, find_staged_backbone, folder_name
 from arenakit.inputs.formatting import FORMATTER_VERSION
 from arenakit.kaggle_build import BuildError
@@ -29,7 +30,7 @@ def test_datasets_hold_the_bundle_and_the_backbones_with_manifests(tmp_path_fact
         assert len(metadata["licenses"]) == 1 and 6 <= len(metadata["title"]) <= 50
         manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["git_commit"] == state.commit and manifest["git_dirty"] == state.dirty
-        assert manifest["arenakit_version"] == "0.1.0" and manifest["formatter_version"] == FORMATTER_VERSION
+        assert manifest["arenakit_version"] == VERSION and manifest["formatter_version"] == FORMATTER_VERSION
         files = {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}
         assert set(manifest["files"]) == set(files) - {"manifest.json", "dataset-metadata.json"}
         assert all(manifest["files"][name]["sha256"] == sha256(files[name]) for name in manifest["files"])

@@ -9,6 +9,7 @@ import zipfile
 
 import pytest
 
+from arenakit import __version__ as VERSION
 from arenakit.inputs.backbones import BACKBONE_MARKER, MINILM_HUB_NAME, folder_name
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
@@ -43,7 +44,7 @@ def test_dry_run_prints_the_commands_in_dependency_order(tmp_path_factory, tmp_p
             f"kaggle datasets create -p {datasets / f'arenakit-{kind}'} --dir-mode zip",
         ]
         assert commands[index + 1].startswith(
-            f"kaggle datasets version -p {datasets / f'arenakit-{kind}'} --dir-mode zip -m 'arenakit 0.1.0 at {commit}"
+            f"kaggle datasets version -p {datasets / f'arenakit-{kind}'} --dir-mode zip -m 'arenakit {VERSION} at {commit}"
         )
     pushes = [line.rsplit("/", 1)[-1] for line in commands if line.startswith("kaggle kernels push")]
     assert pushes == _kernel_names(build)
@@ -76,7 +77,7 @@ def test_push_with_the_real_cli_sends_what_was_built(tmp_path_factory, tmp_path)
     (version,) = stub.bodies("CreateDatasetVersion")
     assert (version["ownerSlug"], version["datasetSlug"]) == (OWNER, "arenakit-wheels")
     wheels_dir = build / "datasets" / "arenakit-wheels"
-    assert version["body"]["versionNotes"].startswith("arenakit 0.1.0 at ")
+    assert version["body"]["versionNotes"].startswith(f"arenakit {VERSION} at ")
     tokens = [f["token"] for f in version["body"]["files"]]
     assert stub.uploaded_names(tokens) == sorted(
         p.name for p in wheels_dir.iterdir() if p.name != "dataset-metadata.json"

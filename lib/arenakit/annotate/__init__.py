@@ -8,3 +8,8 @@ One JSONL record per distinct (prompt, response), keyed by a hash of (prompt, re
 and prompt version, judge); see records.py for its fields. Code that uses the ratings reads them
 with records.read_annotations and finds a row's record with runner.response_keys.
 """
+
+from arenakit.annotate.records import AnnotationFileError, annotation_key, read_annotations
+from arenakit.annotate.runner import annotate, response_keys
+
+__all__ = ["AnnotationFileError", "annotate", "annotation_key", "read_annotations", "response_keys"]

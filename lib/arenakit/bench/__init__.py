@@ -10,3 +10,5 @@ t4_estimate   the written Gemma-2-9B estimate for 2 x T4 (memory and time, with 
 timing        interleaved timing of variants on a shared machine
 tiny_decoder  tiny random decoders and a byte-level tokenizer, built from config (the bench's and the tests')
 """
+
+__all__ = ["cli", "data", "decoder", "embedder", "lora", "siamese", "t4_estimate", "timing", "tiny_decoder"]

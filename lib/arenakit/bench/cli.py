@@ -1,5 +1,10 @@
 """Benchmarks that print figures: python -m arenakit.bench [--rows N] [--stages data features embedder]
 
+With no flags it finishes in a few minutes on 2 CPU cores: the data stages on DEFAULT_ROWS
+synthetic rows, the model stages on DEFAULT_MODEL_ROWS rows at DEFAULT_LORA_MAX_LENGTH tokens. The README's
+figures come from larger sizes, each with the flags that produced it, e.g.
+    python -m arenakit.bench --embedder-data ../shared/data/arena-sample --embedder-rows 300 --embedder-max-length 256
+
 Each stage runs in a fresh Python process on a synthetic sample written beforehand, so its
 peak memory (the child's max RSS) counts only what that stage loads, not the generator. Each
 stage prints a line for the reader, "<stage>: key=value ...", then the same figures as one JSON
@@ -27,30 +32,40 @@ object on a line of its own ({"stage": ..., ...}), for a regression check: `grep
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from arenakit.bench.data import stage_data, stage_features
-from arenakit.bench.decoder import stage_decoder
-from arenakit.bench.embedder import stage_embedder
-from arenakit.bench.lora import stage_lora
-from arenakit.bench.siamese import stage_siamese
+from arenakit.data import write_sample
 
 REAL_TRAIN_ROWS = 57_477
+# The data stages' default: rows/s settle by then, and writing and parsing the real size
+# (`--rows 57477`, 191 MB) takes minutes of a 2-core machine's time.
+DEFAULT_ROWS = 10_000
+# The model stages' default size: enough rows and tokens for the comparisons to hold (dynamic
+# padding, Siamese against swap averaging, the embedder's precisions) in a few minutes on 2 cores.
+# The README's figures use larger ones, named beside each.
+DEFAULT_MODEL_ROWS = 32
+DEFAULT_LORA_MAX_LENGTH = 128
+DEFAULT_EMBEDDER_MAX_LENGTH = 128  # what the MiniLM model embeds on a CPU (minilm_lgbm.CPU_MAX_SEQ_LENGTH)
+STOP_WAIT_S = 10  # how long a stopped stage gets to exit before it is killed
 
 
+# Each stage's module and function: imported only in the stage's own process, so the parent
+# (which writes the sample and prints) never loads torch or transformers.
 STAGES = {
-    "data": stage_data,
-    "features": stage_features,
-    "embedder": stage_embedder,
-    "lora": stage_lora,
-    "decoder": stage_decoder,
-    "siamese": stage_siamese,
+    "data": ("arenakit.bench.data", "stage_data"),
+    "features": ("arenakit.bench.data", "stage_features"),
+    "embedder": ("arenakit.bench.embedder", "stage_embedder"),
+    "lora": ("arenakit.bench.lora", "stage_lora"),
+    "decoder": ("arenakit.bench.decoder", "stage_decoder"),
+    "siamese": ("arenakit.bench.siamese", "stage_siamese"),
 }
 DEFAULT_STAGES = ("data", "features", "embedder", "lora", "siamese")
 # Stages that run on the model data (--embedder-data) and take the row cap.
@@ -63,15 +78,36 @@ def peak_rss_mb() -> float:
 
 
 def run_stage_in_child(stage: str, data_dir: Path, options: list[str]) -> dict:
-    completed = subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, "-m", "arenakit.bench", "--child", stage, str(data_dir), *options],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
-    if completed.returncode != 0:
-        raise RuntimeError(f"benchmark stage {stage} failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    try:
+        stdout, stderr = child.communicate()
+    finally:
+        # Stopped (Ctrl-C, SIGTERM: see stop_on_sigterm) while the stage runs: stop the stage too,
+        # or it runs on, orphaned, for as long as the stage takes.
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=STOP_WAIT_S)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    if child.returncode != 0:
+        raise RuntimeError(f"benchmark stage {stage} failed:\n{stderr[-3000:]}")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM ends the bench as Ctrl-C does: by an exception, so the stage process and the sample are cleaned up."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def format_figure(value) -> str:
@@ -85,15 +121,30 @@ def format_figure(value) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--rows", type=int, default=REAL_TRAIN_ROWS, help="synthetic train rows (default: the real train size)"
+        "--rows",
+        type=int,
+        default=DEFAULT_ROWS,
+        help=f"synthetic train rows (default: {DEFAULT_ROWS:,}; the real train.csv has {REAL_TRAIN_ROWS:,})",
     )
     parser.add_argument("--stages", nargs="+", choices=sorted(STAGES), default=list(DEFAULT_STAGES))
     parser.add_argument("--embedder-data", type=Path, help="competition folder for the embedder stage")
     parser.add_argument(
-        "--embedder-rows", type=int, default=1000, help="rows the embedder and lora stages use (default: 1000)"
+        "--embedder-rows",
+        type=int,
+        default=DEFAULT_MODEL_ROWS,
+        help=f"rows the embedder, lora and siamese stages use (default: {DEFAULT_MODEL_ROWS})",
     )
     parser.add_argument(
-        "--lora-max-length", type=int, default=512, help="tokens per row in the lora stage (default: 512)"
+        "--embedder-max-length",
+        type=int,
+        default=DEFAULT_EMBEDDER_MAX_LENGTH,
+        help=f"tokens per text in the embedder stage (default: {DEFAULT_EMBEDDER_MAX_LENGTH}; MiniLM's own is 256)",
+    )
+    parser.add_argument(
+        "--lora-max-length",
+        type=int,
+        default=DEFAULT_LORA_MAX_LENGTH,
+        help=f"tokens per row in the lora and siamese stages (default: {DEFAULT_LORA_MAX_LENGTH})",
     )
     parser.add_argument("--decoder-rows", type=int, default=128, help="rows the decoder stage times (default: 128)")
     parser.add_argument(
@@ -105,24 +156,37 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         stage, data_dir = args.child
         extra = {"max_rows": args.embedder_rows} if stage in MODEL_STAGES else {}
+        if stage == "embedder":
+            extra["max_seq_length"] = args.embedder_max_length
         if stage in ("lora", "siamese"):
-            extra.update(max_length=args.lora_max_length, train_rows=min(64, args.embedder_rows))
+            # Training is the slow part on a CPU: half the rows, at most 64 (the README's figures).
+            extra.update(max_length=args.lora_max_length, train_rows=min(64, max(1, args.embedder_rows // 2)))
         if stage == "decoder":
             extra = {"max_rows": args.decoder_rows, "max_lengths": tuple(args.decoder_max_lengths)}
-        result = STAGES[stage](Path(data_dir), **extra)
+        module, function = STAGES[stage]
+        result = getattr(importlib.import_module(module), function)(Path(data_dir), **extra)
         result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
         return 0
 
-    from arenakit.data.synthetic import write_sample
-
     child_options = [
         *("--embedder-rows", str(args.embedder_rows), "--lora-max-length", str(args.lora_max_length)),
+        *("--embedder-max-length", str(args.embedder_max_length)),
         *("--decoder-rows", str(args.decoder_rows), "--decoder-max-lengths", *map(str, args.decoder_max_lengths)),
     ]
     # Figures that are sentences (an estimate's assumptions) get lines of their own.
     notes = {"t4_assumptions"}
 
+    stop_on_sigterm()
+    try:
+        run_stages(args, child_options, notes)
+    except KeyboardInterrupt:
+        print("benchmark stopped; its running stage was stopped with it", file=sys.stderr)
+        return 130
+    return 0
+
+
+def run_stages(args, child_options: list[str], notes: set[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="arenakit-bench-") as tmp:
         started = time.perf_counter()
         data_dir = write_sample(Path(tmp), n_train=args.rows, n_test=3, seed=0)
@@ -138,4 +202,3 @@ def main(argv: list[str] | None = None) -> int:
             for key in notes & set(result):
                 print(f"  {key}: {result[key]}")
             print(json.dumps({"stage": stage, **result}), flush=True)
-    return 0

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from arenakit.data import assign_folds, load_competition, prompt_groups
+from arenakit.inputs import surface_features
+
 
 def stage_data(data_dir: Path) -> dict:
-    from arenakit.data.competition import load_competition
-    from arenakit.data.folds import assign_folds, prompt_groups
 
     started = time.perf_counter()
     competition = load_competition(data_dir, warn=False)
@@ -26,8 +27,6 @@ def stage_data(data_dir: Path) -> dict:
 
 
 def stage_features(data_dir: Path) -> dict:
-    from arenakit.data.competition import load_competition
-    from arenakit.inputs.features import surface_features
 
     train = load_competition(data_dir, warn=False).train
     started = time.perf_counter()

@@ -27,6 +27,13 @@ import numpy as np
 
 from arenakit.bench.t4_estimate import t4_estimate
 from arenakit.bench.timing import interleaved
+from arenakit.bench.tiny_decoder import build_tiny_decoder
+from arenakit.data import load_competition
+from arenakit.inputs import resolve_backbone
+from arenakit.models import LoRAClassifierModel
+from arenakit.models.lora import backbone as lora_backbone
+from arenakit.models.lora import batching
+from arenakit.models.lora import predict as lora_predict
 
 BATCH_ROWS = 8
 # Rows of the data folder that train the tokenizer and give the estimate its tokens per row.
@@ -44,23 +51,20 @@ def _plain_loop(model, rows, batch_rows: int) -> tuple[np.ndarray, int]:
     """Batches of batch_rows rows in row order, each padded to its longest row: a DataLoader with dynamic padding."""
     import torch
 
-    from arenakit.models.lora.batching import padded_tokens
-
     batches = [np.arange(start, min(start + batch_rows, len(rows))) for start in range(0, len(rows), batch_rows)]
     out = []
     with torch.inference_mode():
         for batch in batches:
             out.append(torch.softmax(model(**rows.batch(batch)).logits.float(), -1).numpy())
-    return np.concatenate(out), padded_tokens(rows.lengths, batches)
+    return np.concatenate(out), batching.padded_tokens(rows.lengths, batches)
 
 
 def _strategies(model, rows, max_length: int) -> dict:
-    from arenakit.models.lora.predict import predict_proba
 
     def predicted(**options):
         def run():
             report = []
-            proba = predict_proba(model, rows, devices=["cpu"], progress=False, report=report, **options)
+            proba = lora_predict.predict_proba(model, rows, devices=["cpu"], progress=False, report=report, **options)
             return proba, report[0].padded_tokens
 
         return run
@@ -88,17 +92,17 @@ def _length_figures(model, frame, max_length: int) -> dict:
 
 
 def _quantized_figures(model, frame, max_length: int) -> dict:
-    from arenakit.inputs.backbones import resolve_backbone
-    from arenakit.models.lora.backbone import adapter_state, attach_adapters, load_classifier
-    from arenakit.models.lora.predict import predict_proba
 
     rows = model.set_params(max_length=max_length).model_inputs(frame)
-    base = load_classifier(resolve_backbone(model.backbone), model.tokenizer(), "8bit", "cpu")
-    quantized = attach_adapters(base, *adapter_state(model.model_))
+    base = lora_backbone.load_classifier(resolve_backbone(model.backbone), model.tokenizer(), "8bit", "cpu")
+    quantized = lora_backbone.attach_adapters(base, *lora_backbone.adapter_state(model.model_))
     budget = BATCH_ROWS * max_length
 
     def run(which):
-        return lambda: (predict_proba(which, rows, devices=["cpu"], max_batch_tokens=budget, progress=False), 0)
+        return lambda: (
+            lora_predict.predict_proba(which, rows, devices=["cpu"], max_batch_tokens=budget, progress=False),
+            0,
+        )
 
     timed = interleaved({"fp32": run(model.model_), "int8": run(quantized)})
     return {
@@ -118,12 +122,6 @@ def stage_decoder(
 ) -> dict:
     import torch
 
-    from arenakit.bench.tiny_decoder import build_tiny_decoder
-    from arenakit.data.competition import load_competition
-    from arenakit.models.lora.backbone import add_lora
-    from arenakit.models.lora.batching import padded_tokens, token_budget_batches
-    from arenakit.models.lora_classifier import LoRAClassifierModel
-
     load_before = os.getloadavg()[0]
     torch.manual_seed(0)
     train = load_competition(data_dir, warn=False).train.iloc[:corpus_rows].reset_index(drop=True)
@@ -132,7 +130,7 @@ def stage_decoder(
         texts = _texts(train)
         folder = build_tiny_decoder(Path(tmp) / "gemma2", "gemma2", texts, vocab_size=vocab_size, **TINY_GEMMA)
         model = LoRAClassifierModel(backbone=str(folder), device="cpu", progress=False)
-        model.model_ = add_lora(model._load_backbone(), model.lora_r, model.lora_alpha, 0.0).eval()
+        model.model_ = lora_backbone.add_lora(model._load_backbone(), model.lora_r, model.lora_alpha, 0.0).eval()
         chars_per_token = sum(map(len, texts)) / sum(map(len, model.tokenizer()(texts)["input_ids"]))
         figures = {"rows": len(frame), "chars_per_token": chars_per_token}
         for max_length in max_lengths:
@@ -140,7 +138,7 @@ def stage_decoder(
         figures.update(_quantized_figures(model, frame, min(max_lengths)))
         # The estimate's tokens per row: the corpus rows at the T4 profile's 2,048.
         lengths = model.set_params(max_length=2048).model_inputs(train).lengths
-    padding = padded_tokens(lengths, token_budget_batches(lengths, 8192)) / lengths.sum()
+    padding = batching.padded_tokens(lengths, batching.token_budget_batches(lengths, 8192)) / lengths.sum()
     figures.update(t4_estimate(float(lengths.mean()), float(padding)))
     figures.update(threads=torch.get_num_threads(), load_before=load_before, load_after=os.getloadavg()[0])
     return figures

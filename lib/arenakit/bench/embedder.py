@@ -24,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from arenakit.data import load_competition
+from arenakit.inputs import SentenceEmbedder, cpu_has_native_bf16, format_sides
+
 BATCH_SIZE = 64
 MAX_ROWS = 1000
 
@@ -37,17 +40,15 @@ def _cosines(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return (left * right).sum(axis=1) / np.maximum(np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1), 1e-12)
 
 
-def stage_embedder(data_dir: Path, max_rows: int | None = MAX_ROWS, batch_size: int = BATCH_SIZE) -> dict:
+def stage_embedder(
+    data_dir: Path, max_rows: int | None = MAX_ROWS, batch_size: int = BATCH_SIZE, max_seq_length: int | None = None
+) -> dict:
     from sentence_transformers import SentenceTransformer
-
-    from arenakit.data.competition import load_competition
-    from arenakit.inputs.embedder import SentenceEmbedder, cpu_has_native_bf16
-    from arenakit.inputs.formatting import format_sides
 
     frame = load_competition(data_dir, warn=False).train
     if max_rows is not None:
         frame = frame.iloc[:max_rows]
-    default = SentenceEmbedder(batch_size=batch_size, show_progress=False)
+    default = SentenceEmbedder(batch_size=batch_size, max_seq_length=max_seq_length, show_progress=False)
     on_cuda = default.device.startswith("cuda")
     started = time.perf_counter()
     texts = [
@@ -60,7 +61,9 @@ def stage_embedder(data_dir: Path, max_rows: int | None = MAX_ROWS, batch_size: 
     if on_cuda:
         plain.half()
     kits = {
-        precision: SentenceEmbedder(batch_size=batch_size, precision=precision, show_progress=False)
+        precision: SentenceEmbedder(
+            batch_size=batch_size, precision=precision, max_seq_length=max_seq_length, show_progress=False
+        )
         for precision in (("fp16",) if on_cuda else ("fp32", *(("bf16",) if cpu_has_native_bf16() else ()), "int8"))
     }
     warm_up = texts[:batch_size]
@@ -81,10 +84,14 @@ def stage_embedder(data_dir: Path, max_rows: int | None = MAX_ROWS, batch_size: 
 
     with tempfile.TemporaryDirectory(prefix="arenakit-embcache-") as cache_dir:
         started = time.perf_counter()
-        SentenceEmbedder(batch_size=batch_size, cache_dir=cache_dir, show_progress=False).embed_sides(frame)
+        SentenceEmbedder(
+            batch_size=batch_size, cache_dir=cache_dir, max_seq_length=max_seq_length, show_progress=False
+        ).embed_sides(frame)
         first_s = time.perf_counter() - started
         started = time.perf_counter()
-        SentenceEmbedder(batch_size=batch_size, cache_dir=cache_dir, show_progress=False).embed_sides(frame)
+        SentenceEmbedder(
+            batch_size=batch_size, cache_dir=cache_dir, max_seq_length=max_seq_length, show_progress=False
+        ).embed_sides(frame)
         cached_s = time.perf_counter() - started
 
     side_texts = 5 * len(frame)

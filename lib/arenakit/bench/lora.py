@@ -19,36 +19,36 @@ from pathlib import Path
 
 import numpy as np
 
+from arenakit.bench.timing import interleaved
+from arenakit.data import load_competition
+from arenakit.models import LoRAClassifierModel
+from arenakit.models.lora import backbone as lora_backbone
+from arenakit.models.lora import batching
+from arenakit.models.lora import predict as lora_predict
+from arenakit.models.lora import train as lora_train
+
 
 def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train_rows: int = 64) -> dict:
     import torch
-
-    from arenakit.bench.timing import interleaved
-    from arenakit.data.competition import load_competition
-    from arenakit.models.lora.batching import TokenRows
-    from arenakit.models.lora.predict import predict_proba
-    from arenakit.models.lora.train import TrainConfig, train_classifier
-    from arenakit.models.lora_classifier import LoRAClassifierModel
 
     torch.manual_seed(0)
     frame = load_competition(data_dir, warn=False).train.iloc[:max_rows].reset_index(drop=True)
     model = LoRAClassifierModel(backbone="minilm", max_length=max_length, device="cpu", progress=False)
     rows = model.model_inputs(frame)
-    from arenakit.models.lora.backbone import add_lora
 
-    model.model_ = add_lora(model._load_backbone(), model.lora_r, model.lora_alpha, model.lora_dropout)
+    model.model_ = lora_backbone.add_lora(model._load_backbone(), model.lora_r, model.lora_alpha, model.lora_dropout)
 
     fit_rows = frame.iloc[:train_rows]
     train_rows, labels = model._train_rows(fit_rows, fit_rows["label"].to_numpy())  # both orders, as fit trains
-    no_rows = TokenRows([], rows.pad_id)
+    no_rows = batching.TokenRows([], rows.pad_id)
     started = time.perf_counter()
-    train_classifier(
+    lora_train.train_classifier(
         model.model_,
         train_rows,
         labels,
         no_rows,
         [],
-        TrainConfig(batch_size=8, swap_pairs=True, checkpoint_every=0),
+        lora_train.TrainConfig(batch_size=8, swap_pairs=True, checkpoint_every=0),
         device="cpu",
         progress=False,
     )
@@ -57,7 +57,9 @@ def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train
     real_tokens = int(rows.lengths.sum())
 
     def inference(**options):
-        return lambda: (predict_proba(model.model_, rows, batch_size=16, devices=["cpu"], progress=False, **options),)
+        return lambda: (
+            lora_predict.predict_proba(model.model_, rows, batch_size=16, devices=["cpu"], progress=False, **options),
+        )
 
     timed = interleaved(
         {

@@ -9,7 +9,7 @@ Both on the bundled MiniLM with LoRA, each as the kit trains and serves it by de
   each response gets about the same room as in the cross-encoder), trains on one order and
   predicts once (symmetric by construction).
 Rows/s count competition rows (a row and its swap are one row). The machine may be shared:
-training and inference alternate between the two models for `rounds` rounds and the fastest
+training and inference alternate between the two models for `rounds` rounds, in turn A B then B A, and the fastest
 round counts; the load average before and after is printed beside the figures.
 """
 
@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from arenakit.core.swap import average_orders, swap_proba
-from arenakit.data.competition import load_competition, swap_ab
-from arenakit.inputs.backbones import resolve_backbone
-from arenakit.models.lora.backbone import add_lora
-from arenakit.models.lora.predict import predict_proba
-from arenakit.models.lora.siamese import new_siamese
-from arenakit.models.lora.train import TrainConfig, train_classifier
-from arenakit.models.lora_classifier import LoRAClassifierModel
+from arenakit.core import average_orders, swap_proba
+from arenakit.data import load_competition, swap_ab
+from arenakit.inputs import resolve_backbone
+from arenakit.models import LoRAClassifierModel
+from arenakit.models.lora import backbone as lora_backbone
+from arenakit.models.lora import predict as lora_predict
+from arenakit.models.lora import siamese as lora_siamese
+from arenakit.models.lora import train as lora_train
 
 # Sequences per training batch for both models: 4 rows and their swaps, or 4 rows of two sides.
 SEQUENCES_PER_BATCH = 8
@@ -36,10 +36,10 @@ SEQUENCES_PER_BATCH = 8
 
 def _train_seconds(model: LoRAClassifierModel, frame, batch_size: int, pairs: bool) -> float:
     rows, labels = model._train_rows(frame, frame["label"].to_numpy(copy=True))
-    config = TrainConfig(batch_size=batch_size, swap_pairs=pairs, checkpoint_every=0)
+    config = lora_train.TrainConfig(batch_size=batch_size, swap_pairs=pairs, checkpoint_every=0)
     started = time.perf_counter()
     no_rows = model.model_inputs(frame.iloc[:0])  # no validation: only the training steps are timed
-    train_classifier(model.model_, rows, labels, no_rows, [], config, progress=False)
+    lora_train.train_classifier(model.model_, rows, labels, no_rows, [], config, progress=False)
     return time.perf_counter() - started
 
 
@@ -53,11 +53,11 @@ def stage_siamese(
     frame = load_competition(data_dir, warn=False).train.iloc[:max_rows].reset_index(drop=True)
     fit_rows = frame.iloc[:train_rows]
     cross = LoRAClassifierModel(backbone="minilm", max_length=max_length, device="cpu", progress=False)
-    cross.model_ = add_lora(cross._load_backbone(), cross.lora_r, cross.lora_alpha, cross.lora_dropout)
+    cross.model_ = lora_backbone.add_lora(cross._load_backbone(), cross.lora_r, cross.lora_alpha, cross.lora_dropout)
     twin = LoRAClassifierModel(
         backbone="minilm", architecture="siamese", max_length=max_length // 2, swap_augment=False, device="cpu"
     )
-    twin.model_ = new_siamese(resolve_backbone("minilm"))
+    twin.model_ = lora_siamese.new_siamese(resolve_backbone("minilm"))
     cross_rows, cross_swapped, twin_rows = (
         cross.model_inputs(frame),
         cross.model_inputs(swap_ab(frame)),
@@ -65,19 +65,31 @@ def stage_siamese(
     )
 
     def infer(model, rows):
-        return predict_proba(model.model_, rows, batch_size=16, devices=["cpu"], progress=False)
+        return lora_predict.predict_proba(model.model_, rows, batch_size=16, devices=["cpu"], progress=False)
 
-    times = {"cross_train": [], "siamese_train": [], "cross_infer": [], "siamese_infer": []}
-    for _ in range(rounds):
-        times["cross_train"].append(_train_seconds(cross, fit_rows, SEQUENCES_PER_BATCH, pairs=True))
-        times["siamese_train"].append(_train_seconds(twin, fit_rows, SEQUENCES_PER_BATCH // 2, pairs=False))
+    def served(model, rows, swapped_rows):
+        """As the kit serves it by default: one pass when the model is symmetric, else both orders averaged."""
+        return infer(model, rows) if model.symmetric else average_orders(infer(model, rows), infer(model, swapped_rows))
+
+    def inference_seconds(model, rows, swapped_rows):
         started = time.perf_counter()
-        average_orders(infer(cross, cross_rows), infer(cross, cross_swapped))
-        times["cross_infer"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        proba = infer(twin, twin_rows)
-        times["siamese_infer"].append(time.perf_counter() - started)
+        served(model, rows, swapped_rows)
+        return time.perf_counter() - started
+
+    # Each returns its seconds (training: the training steps alone).
+    runs = {
+        "cross_train": lambda: _train_seconds(cross, fit_rows, SEQUENCES_PER_BATCH, pairs=True),
+        "siamese_train": lambda: _train_seconds(twin, fit_rows, SEQUENCES_PER_BATCH // 2, pairs=False),
+        "cross_infer": lambda: inference_seconds(cross, cross_rows, cross_swapped),
+        "siamese_infer": lambda: inference_seconds(twin, twin_rows, None),
+    }
+    times = {key: [] for key in runs}
+    for round_ in range(rounds):
+        # A B, then B A: a load that rises or falls during the run weighs on both models alike.
+        for key in runs if round_ % 2 == 0 else reversed(runs):
+            times[key].append(runs[key]())
     best = {key: min(values) for key, values in times.items()}
+    proba = served(twin, twin_rows, None)
     swapped = infer(twin, twin.model_inputs(swap_ab(frame)))
     return {
         "rows": len(frame),

@@ -12,13 +12,47 @@ notices      problems the reader must see (bold in a notebook)
 parameters   KEY=VALUE parameters from a command line
 """
 
-from arenakit.core.errors import ArenaDataError, ArtifactError, SubmissionError, VersionMismatch
-from arenakit.core.schema import CLASS_COLUMNS, CLASS_NAMES, N_CLASSES
+from arenakit.core.artifacts import (
+    FOLDS_DIR,
+    METRICS_FILE,
+    OOF_FILE,
+    PLOTS_DIR,
+    TEST_FILE,
+    load_metrics,
+    load_prediction_frame,
+)
+from arenakit.core.atomic import write_json
+from arenakit.core.checksums import MANIFEST, sha256
+from arenakit.core.completion import COMPLETE_FILE, check_complete
+from arenakit.core.errors import ArenaDataError, ArtifactError, SubmissionError, VersionMismatch, examples
+from arenakit.core.notices import notice
+from arenakit.core.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV
+from arenakit.core.schema import CLASS_COLUMNS, CLASS_NAMES, N_CLASSES, SUBMISSION_FILE
+from arenakit.core.swap import average_orders, swap_proba
 
 __all__ = [
     "CLASS_COLUMNS",
     "CLASS_NAMES",
+    "COMPLETE_FILE",
+    "MANIFEST",
+    "COMPETITION_FILES",
+    "FOLDS_DIR",
+    "KAGGLE_INPUT_ENV",
+    "METRICS_FILE",
     "N_CLASSES",
+    "OOF_FILE",
+    "PLOTS_DIR",
+    "SUBMISSION_FILE",
+    "TEST_FILE",
+    "average_orders",
+    "check_complete",
+    "load_metrics",
+    "sha256",
+    "write_json",
+    "examples",
+    "load_prediction_frame",
+    "notice",
+    "swap_proba",
     "ArenaDataError",
     "ArtifactError",
     "SubmissionError",

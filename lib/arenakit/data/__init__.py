@@ -3,6 +3,7 @@
 competition  load_competition: train/test/sample_submission parsed (JSON turn lists), cleaned, labelled, swapped
 csv_reading  reading a competition CSV with errors that name the file and rows
 text         turning one competition cell into clean text
+locate       which competition folder a run uses (resolve_data_dir)
 folds        one fold assignment (stratified, grouped by prompt) shared by every model
 synthetic    the embedded default data: a sample in the competition's exact format
 """
@@ -17,14 +18,23 @@ from arenakit.data.competition import (
     parse_frame,
     swap_ab,
 )
+from arenakit.data.folds import FOLDS_FILE, FOLDS_META_FILE, assign_folds, prompt_groups
+from arenakit.data.locate import resolve_data_dir
+from arenakit.data.synthetic import write_sample
 
 __all__ = [
+    "FOLDS_FILE",
+    "FOLDS_META_FILE",
     "NULL_FLAG_COLUMNS",
     "TURN_COLUMNS",
     "Competition",
+    "assign_folds",
     "load_competition",
     "load_test",
     "load_train",
     "parse_frame",
+    "prompt_groups",
+    "resolve_data_dir",
     "swap_ab",
+    "write_sample",
 ]

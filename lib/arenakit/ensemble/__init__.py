@@ -10,6 +10,7 @@ benchmark    the time inference on n rows would take on this machine
 consistency  this run's test predictions against those the training runs stored
 """
 
+from arenakit.ensemble.model_folders import is_model_folder, saved_folds
 from arenakit.ensemble.run import EnsembleRun, NoUsableModel
 
-__all__ = ["EnsembleRun", "NoUsableModel"]
+__all__ = ["EnsembleRun", "NoUsableModel", "is_model_folder", "saved_folds"]

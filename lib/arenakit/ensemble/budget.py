@@ -1,17 +1,18 @@
 """Will inference finish in time? Time each model on a slice of rows, extrapolate, fall back when not.
 
     timer = Timer(test, timing_rows=64)
-    plan = plan_within_budget(params, lambda name, overrides: timer.time(member, overrides).estimate(len(test)),
+    plan = plan_within_budget({"baseline": member.prototype},
+                              lambda name, overrides: timer.time(member, overrides).estimate(len(test)),
                               budget_s=resolve_time_budget(None), start={"baseline": {"swap_average": True}})
     plan.steps        # what was given up, in order; plan.overrides: the settings to load each model with
 
 Kaggle re-runs the submission on about 25,000 hidden rows within 9 hours, and a run that overruns
 scores nothing. When the estimate exceeds the budget, the fallback goes in a fixed order, cheapest
 quality first, re-timing after every step and stopping as soon as the estimate fits:
-  1. swap-averaging off (models that have `swap_average`, Siamese ones aside), slowest model first;
-  2. max_length halved (models that have `max_length`), slowest first, never below min_max_length;
-  3. the slowest model dropped, until one is left (that one runs whatever the estimate).
-Models are only ever changed through their parameters (get_params), so any model takes part.
+  1. each kind of cheaper step in arenakit.models.protocol.STEP_KINDS order (swap-averaging off,
+     then the token cap halved, never below min_tokens), slowest model first; a model offers its
+     steps itself (ArenaModel.cheaper_steps), so any model kind takes part without a change here;
+  2. the slowest model dropped, until one is left (that one runs whatever the estimate).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from arenakit.core.paths import kaggle_input_root
+from arenakit.models.protocol import STEP_KINDS, CheaperStep, configured
 
 KAGGLE_RUN_ENV = "KAGGLE_KERNEL_RUN_TYPE"
 KAGGLE_LIMIT_S = 9 * 3600
@@ -81,8 +83,8 @@ class Timer:
 
     For the budget, the slice is the first part of the real inference: its predictions are kept
     (`reusable`) so the full run predicts only the other rows, and timing costs nothing extra.
-    With fresh_cache (the benchmark), a model that caches by cache_dir gets an empty temporary
-    cache instead, so rows embedded earlier (locally, the training run embedded them) are timed
+    With fresh_cache (the benchmark), a model that caches on disk (its cache_info) gets an empty
+    temporary cache instead, so rows embedded earlier (locally, the training run embedded them) are timed
     as new ones; those predictions are not kept.
     """
 
@@ -110,9 +112,10 @@ class Timer:
         key = self._key(member.name, overrides)
         if key not in self.timings:
             settings = dict(overrides)
-            fresh = self.fresh_cache and "cache_dir" in member.params
+            cache = configured(member.prototype, overrides).cache_info() if self.fresh_cache else None
+            fresh = cache is not None
             if fresh:
-                settings["cache_dir"] = tempfile.mkdtemp(dir=self._scratch.name)
+                settings[cache.param] = tempfile.mkdtemp(dir=self._scratch.name)
             ensemble = member.load(**settings)
             started = time.perf_counter()
             warm = ensemble.predict_proba(self._rows(self.warmup_rows))
@@ -167,19 +170,20 @@ class BudgetPlan:
 
 
 def plan_within_budget(
-    params: dict[str, dict],
+    models: dict,
     estimate: Callable[[str, dict], float],
     budget_s: float,
     start: dict[str, dict] | None = None,
-    min_max_length: int = 256,
+    min_tokens: int = 256,
 ) -> BudgetPlan:
     """Fall back in the stated order until the summed estimate fits budget_s.
 
-    params: each model's get_params(); estimate(name, overrides): seconds for the whole test with
-    those settings; start: overrides to begin from (e.g. swap_average=True where supported).
+    models: a model per name (an ArenaModel, fitted or not: only its parameters are read);
+    estimate(name, overrides): seconds for the whole test with those settings; start: overrides
+    to begin from (e.g. swap_average=True where supported); min_tokens: the floor of a token cap.
     """
-    overrides = {name: dict((start or {}).get(name, {})) for name in params}
-    plan = BudgetPlan(budget_s, overrides, {name: estimate(name, overrides[name]) for name in params})
+    overrides = {name: dict((start or {}).get(name, {})) for name in models}
+    plan = BudgetPlan(budget_s, overrides, {name: estimate(name, overrides[name]) for name in models})
 
     def over() -> bool:
         return plan.total_s > budget_s
@@ -187,42 +191,28 @@ def plan_within_budget(
     def slowest_first() -> list[str]:
         return sorted(plan.kept, key=lambda name: -plan.estimates[name])
 
-    def change(name: str, key: str, value, what: str) -> None:
+    def offered(name: str, kind: str) -> CheaperStep | None:
+        steps = configured(models[name], overrides[name]).cheaper_steps(min_tokens)
+        return next((step for step in steps if step.kind == kind), None)
+
+    def take(name: str, step: CheaperStep) -> None:
         before = plan.total_s
-        overrides[name][key] = value
+        overrides[name].update(step.settings)
         plan.estimates[name] = estimate(name, overrides[name])
         plan.steps.append(
-            f"over the time budget ({format_seconds(budget_s)} left): {what} for {name}; "
+            f"over the time budget ({format_seconds(budget_s)} left): {step.name} for {name}; "
             f"estimate {format_seconds(before)} -> {format_seconds(plan.total_s)}"
         )
 
-    if over():
-        for name in slowest_first():
-            # A Siamese model ignores swap_average (it is symmetric in one pass): nothing to give up.
-            symmetric = params[name].get("architecture") == "siamese"
-            if overrides[name].get("swap_average", params[name].get("swap_average")) is True and not symmetric:
-                change(name, "swap_average", False, "swap-averaging turned off")
+    for kind in STEP_KINDS:
+        while over():
+            pending = [(name, step) for name in slowest_first() if (step := offered(name, kind)) is not None]
+            if not pending:
+                break
+            for name, step in pending:
+                take(name, step)
                 if not over():
                     break
-    while over():
-        shorter = [
-            name
-            for name in slowest_first()
-            if isinstance(params[name].get("max_length"), int)
-            and overrides[name].get("max_length", params[name]["max_length"]) > min_max_length
-        ]
-        if not shorter:
-            break
-        for name in shorter:
-            current = overrides[name].get("max_length", params[name]["max_length"])
-            change(
-                name,
-                "max_length",
-                max(min_max_length, current // 2),
-                f"max_length {current} -> {max(min_max_length, current // 2)}",
-            )
-            if not over():
-                break
     while over() and len(plan.kept) > 1:
         slowest = slowest_first()[0]
         before = plan.total_s

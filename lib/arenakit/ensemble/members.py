@@ -27,6 +27,7 @@ from arenakit.core.completion import check_complete
 from arenakit.core.errors import counted
 from arenakit.ensemble.model_folders import find_model_folder, saved_folds, where_searched
 from arenakit.models.base import FoldEnsemble
+from arenakit.models.protocol import configured
 
 
 class MemberUnusable(RuntimeError):
@@ -41,6 +42,9 @@ class Member:
     metrics: dict
     params: dict = field(default_factory=dict)  # get_params() of the first fold model, as saved
     load_seconds: float = 0.0  # how long the last load took
+    # An unfitted copy of the first fold model as saved: what the model protocol is asked
+    # (cheaper steps, cache), with no weights held.
+    prototype: object = None
     _loaded: tuple | None = field(default=None, repr=False)  # (overrides, FoldEnsemble) of the last load
 
     def load(self, **overrides) -> FoldEnsemble:
@@ -57,6 +61,8 @@ class Member:
         self.load_seconds = time.perf_counter() - started
         self._loaded = (dict(overrides), ensemble)
         self.params = ensemble.models[0].get_params(deep=False) if not self.params else self.params
+        if self.prototype is None:
+            self.prototype = configured(ensemble.models[0], {})
         return ensemble
 
     def release(self) -> None:

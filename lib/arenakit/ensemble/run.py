@@ -137,8 +137,9 @@ class EnsembleRun:
         """The models found, where, how many train rows they predicted out-of-fold, and their score."""
         return pd.DataFrame([member.summary() for member in self.members]).set_index("model")
 
-    def plan_budget(self, timing_rows: int = TIMING_ROWS, min_max_length: int = 256) -> pd.DataFrame:
-        """Time each model on a slice of test.csv, extrapolate to all of it, fall back when over budget."""
+    def plan_budget(self, timing_rows: int = TIMING_ROWS, min_tokens: int = 256) -> pd.DataFrame:
+        """Time each model on a slice of test.csv, extrapolate to all of it, fall back when over budget
+        (min_tokens: the fallback never shortens a model's token cap below this)."""
         test = self.competition.test
         members = {member.name: member for member in self.members}
         self.timer = Timer(test, timing_rows)
@@ -158,11 +159,11 @@ class EnsembleRun:
             self._leave_out_failed(failed)
             members = {name: members[name] for name in self.names}
             self.plan = plan_within_budget(
-                {name: member.params for name, member in members.items()},
+                {name: member.prototype for name, member in members.items()},
                 estimate,
                 max(0.0, self.budget_s - (time.perf_counter() - self.started)),
                 {name: start[name] for name in members},
-                min_max_length,
+                min_tokens,
             )
         for step in self.plan.steps:
             self.notices.append(notice(step))

@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 
 from arenakit.core.paths import iter_input_dirs, kaggle_input_root
+from arenakit.inputs.embedder import default_model_path
 
 BACKBONE_MARKER = "arenakit-backbone.json"
 # In the weights dataset: {backbone name: Kaggle Model handle}, for the backbones Kaggle hosts.
@@ -157,8 +158,6 @@ def resolve_backbone(name_or_path: str | Path | None) -> Path:
         return Path(requested).expanduser().resolve()
     if requested in (MINILM, MINILM_HUB_NAME):
         try:
-            from arenakit.inputs.embedder import default_model_path
-
             return default_model_path()
         except ImportError:
             pass

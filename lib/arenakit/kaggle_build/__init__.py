@@ -21,3 +21,6 @@ Nothing here imports the kaggle package (it authenticates at import time): cli c
 
 class BuildError(RuntimeError):
     """A build step cannot go on: the message names the file or input and what to do."""
+
+
+__all__ = ["BuildError"]

@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arenakit.core.atomic import write_json
+from arenakit.core import write_json
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
 from arenakit.kaggle_build.built import DATASET_METADATA, built_folder

@@ -31,11 +31,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from arenakit.inputs.backbones import read_kaggle_models
+from arenakit.inputs import read_kaggle_models
 from arenakit.kaggle_build.built import KERNEL_METADATA, built_folder, carried_models
 from arenakit.kaggle_build.notebook_cells import with_bootstrap
 from arenakit.kaggle_build.settings import COMPETITION, KaggleSettings
-from arenakit.pipeline.notebooks import KERNEL, available_notebooks
+from arenakit.pipeline import KERNEL, available_notebooks
 
 DATASET_KINDS = ("wheels", "weights")
 

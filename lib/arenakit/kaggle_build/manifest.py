@@ -15,9 +15,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from arenakit.core.atomic import write_json
-from arenakit.core.checksums import MANIFEST, sha256
-from arenakit.core.errors import examples
+from arenakit import __version__
+from arenakit.core import MANIFEST, examples, sha256, write_json
+from arenakit.inputs import FORMATTER_VERSION
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.built import DATASET_METADATA
 
@@ -57,9 +57,6 @@ def require_clean(state: SourceState, allow_dirty: bool) -> None:
 
 def write_manifest(folder: Path, state: SourceState) -> Path:
     """manifest.json for every file under folder (but itself and the dataset metadata)."""
-    from arenakit import __version__
-    from arenakit.inputs.formatting import FORMATTER_VERSION
-
     files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.name not in (MANIFEST, DATASET_METADATA))
     manifest = {
         "git_commit": state.commit,

@@ -29,12 +29,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from arenakit.core.artifacts import FOLDS_DIR, METRICS_FILE, OOF_FILE, PLOTS_DIR, load_metrics, load_prediction_frame
-from arenakit.core.atomic import write_json
-from arenakit.core.completion import COMPLETE_FILE, check_complete
-from arenakit.core.errors import ArtifactError, examples
-from arenakit.data.folds import FOLDS_FILE, FOLDS_META_FILE
-from arenakit.ensemble.model_folders import is_model_folder, saved_folds
+from arenakit.core import (
+    COMPLETE_FILE,
+    FOLDS_DIR,
+    METRICS_FILE,
+    OOF_FILE,
+    PLOTS_DIR,
+    ArtifactError,
+    check_complete,
+    examples,
+    load_metrics,
+    load_prediction_frame,
+    write_json,
+)
+from arenakit.data import FOLDS_FILE, FOLDS_META_FILE
+from arenakit.ensemble import is_model_folder, saved_folds
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.built import MODELS_MARKER
 from arenakit.kaggle_build.safe_copy import check_inside, copy_file, regular_files, size_of

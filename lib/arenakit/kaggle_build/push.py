@@ -25,14 +25,14 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from arenakit.core.schema import SUBMISSION_FILE
+from arenakit.core import SUBMISSION_FILE
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.built import KERNEL_METADATA, read_built
 from arenakit.kaggle_build.cli import KaggleCli, KernelState, quote
 from arenakit.kaggle_build.kernel_log import read_failure
 from arenakit.kaggle_build.manifest import MANIFEST
 from arenakit.kaggle_build.settings import COMPETITION, PLACEHOLDER_OWNER
-from arenakit.pipeline.notebooks import PIPELINE
+from arenakit.pipeline import PIPELINE
 
 _KERNEL_VERSION = re.compile(r"Kernel version (\d+) successfully pushed")
 # kind -> (the status to wait for, statuses that will never reach it), lower case as the CLI prints them

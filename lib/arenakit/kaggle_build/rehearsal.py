@@ -36,16 +36,15 @@ from pathlib import Path
 from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 
-from arenakit.core.artifacts import METRICS_FILE
-from arenakit.core.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV
-from arenakit.core.schema import SUBMISSION_FILE
-from arenakit.data.folds import FOLDS_FILE, FOLDS_META_FILE
-from arenakit.ensemble.model_folders import is_model_folder
-from arenakit.inputs.backbones import BackboneNotFound, kaggle_model_mounts, read_kaggle_models, resolve_backbone
+from arenakit.core import COMPETITION_FILES, KAGGLE_INPUT_ENV, METRICS_FILE, SUBMISSION_FILE
+from arenakit.data import FOLDS_FILE, FOLDS_META_FILE
+from arenakit.ensemble import is_model_folder
+from arenakit.inputs import BackboneNotFound, kaggle_model_mounts, read_kaggle_models, resolve_backbone
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
 from arenakit.kaggle_build.built import DATASET_METADATA, KERNEL_METADATA, built_folder, carried_models, read_built
 from arenakit.kaggle_build.image_venv import image_like_venv
+from arenakit.kaggle_build.runner import run_notebook
 
 LAYOUTS = ("flat", "nested")
 KERNEL_NAME = "arenakit-rehearsal"
@@ -204,8 +203,6 @@ def _kernel_spec(folder: Path, python: Path, env: dict):
 def rehearse_layout(
     layout: str, work_dir: Path, build_dir: Path, run_dir: Path, data_dir: Path, submission: str
 ) -> RehearsalResult:
-    from arenakit.kaggle_build.runner import run_notebook
-
     kernel_dir = built_folder(build_dir, "kernels", submission)
     if not (kernel_dir / KERNEL_METADATA).is_file():
         raise BuildError(f"{kernel_dir}: the submission kernel is not built; run `python build.py kernels`")

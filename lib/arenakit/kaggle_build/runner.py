@@ -23,9 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from arenakit.core.paths import resolve_data_dir
-from arenakit.data.folds import FOLDS_FILE
-from arenakit.pipeline.notebooks import KERNEL, SUBMISSION_NOTEBOOK, available_notebooks
+from arenakit.data import FOLDS_FILE, resolve_data_dir
+from arenakit.pipeline import KERNEL, SUBMISSION_NOTEBOOK, available_notebooks
 
 # The thread-count variables a kernel's libraries read at start: torch and OpenMP (LightGBM), MKL, OpenBLAS.
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")

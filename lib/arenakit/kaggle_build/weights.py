@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
-from arenakit.core.atomic import write_json
-from arenakit.inputs.backbones import (
+from arenakit.core import write_json
+from arenakit.inputs import (
     KAGGLE_MODELS_FILE,
     KAGGLE_PREFIX,
     MINILM,
@@ -49,10 +49,11 @@ class BackboneSource:
 
 def default_backbones() -> list[str]:
     """MiniLM and every backbone the notebooks' settings profiles name."""
-    from arenakit.models.lora.profiles import PROFILES
+    # Here, not at the top: the profiles module loads torch, which no other build step needs.
+    from arenakit.models.lora import profiles
 
     names = [MINILM_HUB_NAME]
-    for profile in PROFILES.values():
+    for profile in profiles.PROFILES.values():
         name = profile.get("backbone")
         if name and name not in (MINILM, MINILM_HUB_NAME) and name not in names:
             names.append(name)

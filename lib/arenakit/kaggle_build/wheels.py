@@ -27,7 +27,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from arenakit.core.atomic import write_json
+from arenakit.core import write_json
 from arenakit.kaggle_build import BuildError
 from arenakit.kaggle_build.bootstrap import WHEELS_MARKER
 from arenakit.kaggle_build.closure import check_closure, requested_extras

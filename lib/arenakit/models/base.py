@@ -15,6 +15,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from arenakit.core.errors import ArtifactError, VersionMismatch
 from arenakit.core.swap import average_orders, swap_asymmetry
 from arenakit.data.competition import swap_ab
 from arenakit.models.checks import check_labels, check_parsed_frame, check_probabilities
+from arenakit.models.protocol import CacheInfo, CheaperStep, halved_token_cap
 
 MODEL_FILE = "model.json"
 FOLD_PREFIX = "fold_"
@@ -63,10 +65,19 @@ class ArenaModel(BaseEstimator):
     Subclasses take a `swap_average` parameter: predict_proba then averages the prediction with
     the mapped-back prediction on the A/B-swapped rows, which makes it exactly symmetric. A
     subclass that can do that more cheaply than predicting twice overrides _predict_swap_averaged.
+
+    What the ensemble, its time budget and the bench may know about a model is declared here
+    (arenakit.models.protocol): inference_params, token_cap_param, symmetric, cheaper_steps and
+    cache_info. They read the parameters only, so they answer for an unfitted copy too.
     """
 
     swap_average = False
     arena_tags = ArenaTags()
+    # Settings a saved model may take anew at inference: the ensemble's inference= and its time
+    # budget set only these. swap_average: predict_proba below reads it.
+    inference_params: ClassVar[frozenset[str]] = frozenset({"swap_average"})
+    # The parameter capping tokens per row (the time budget halves it); None: the model has none.
+    token_cap_param: ClassVar[str | None] = None
     # The learned attribute that fit sets last: present means fitted (check_is_fitted).
     _fitted_attribute = ""
 
@@ -97,6 +108,37 @@ class ArenaModel(BaseEstimator):
     def swap_asymmetry(self, frame: pd.DataFrame) -> float:
         """How far the one-order prediction is from symmetric (0 = swapping A and B changes nothing)."""
         return swap_asymmetry(self.predict_one_order(frame), self.predict_one_order(swap_ab(frame)))
+
+    @property
+    def symmetric(self) -> bool:
+        """True when one pass is exactly symmetric under an A/B swap: swap-averaging then costs and gains nothing."""
+        return False
+
+    def token_cap(self) -> int | None:
+        """Tokens per row in use: the token_cap_param's value (a subclass resolves a None default); None: no cap."""
+        if self.token_cap_param is None:
+            return None
+        cap = self.get_params(deep=False).get(self.token_cap_param)
+        return cap if isinstance(cap, int) and not isinstance(cap, bool) else None
+
+    def cheaper_steps(self, min_tokens: int = 256) -> list[CheaperStep]:
+        """Ways to run inference cheaper from the current settings, in STEP_KINDS order.
+
+        Swap-averaging off (when on and the model is not symmetric: one pass less), then the token
+        cap halved (never below min_tokens; offered while the cap is above it).
+        """
+        steps = []
+        if self.get_params(deep=False).get("swap_average") is True and not self.symmetric:
+            steps.append(CheaperStep("swap_average", "swap-averaging off", {"swap_average": False}))
+        cap = self.token_cap()
+        shorter = None if cap is None else halved_token_cap(self.token_cap_param, cap, min_tokens)
+        if shorter is not None:
+            steps.append(shorter)
+        return steps
+
+    def cache_info(self) -> CacheInfo | None:
+        """What the model caches on disk and where; None: nothing."""
+        return None
 
     def _save_state(self, folder: Path) -> dict:
         """Write learned state into folder; return JSON-able extras for model.json."""

@@ -50,6 +50,7 @@ from arenakit.models.lora.backbone import (
 from arenakit.models.lora.batching import TokenRows, split_rows
 from arenakit.models.lora.inputs import PROMPT_SHARE, cross_encoder_ids, cross_encoder_texts, reads_sections
 from arenakit.models.lora.predict import available_devices, predict_proba
+from arenakit.models.lora.profiles import INFERENCE_SETTINGS
 from arenakit.models.lora.siamese import check_architecture, load_siamese, new_siamese, save_siamese
 from arenakit.models.lora.siamese_inputs import SiameseRows, siamese_ids, siamese_texts
 from arenakit.models.lora.train import TrainConfig, train_classifier
@@ -423,3 +424,13 @@ class LoRAClassifierModel(ArenaModel):
         self.n_train_rows_ = extras.get("n_train_rows")
         # Every device gets its copy now, so loading (not the first prediction) carries that cost.
         self._replicas(self._devices())
+
+    # -- the model protocol (arenakit.models.protocol) ------------------------------------------
+
+    inference_params = frozenset(INFERENCE_SETTINGS)
+    token_cap_param = "max_length"
+
+    @property
+    def symmetric(self) -> bool:
+        """A Siamese model reads A and B through one encoder and a symmetric head: one pass is exactly symmetric."""
+        return self.architecture == "siamese"

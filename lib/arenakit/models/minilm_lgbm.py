@@ -27,9 +27,11 @@ from arenakit.core.errors import ArtifactError
 from arenakit.core.paths import default_cache_dir
 from arenakit.core.schema import N_CLASSES
 from arenakit.core.swap import average_orders, with_swapped_rows
+from arenakit.inputs.embedder import SentenceEmbedder
 from arenakit.inputs.features import FEATURES_VERSION, check_features_version, surface_features, swap_features
 from arenakit.inputs.formatting import FORMATTER_VERSION, check_formatter_version
 from arenakit.models.base import ArenaModel, ArenaTags, training_labels
+from arenakit.models.protocol import CacheInfo
 
 BOOSTER_FILE = "lightgbm.txt"
 # Below this many rows LightGBM runs on one thread. On a few thousand rows its OpenMP threads
@@ -112,6 +114,8 @@ class MiniLMLightGBMModel(ArenaModel):
         path_params=frozenset({"model_path", "cache_dir"}),
     )
     _fitted_attribute = "booster_"
+    inference_params = frozenset({"swap_average", "max_seq_length", "batch_size", "device", "precision", "cache_dir"})
+    token_cap_param = "max_seq_length"
 
     def __init__(
         self,
@@ -158,12 +162,29 @@ class MiniLMLightGBMModel(ArenaModel):
         self.seed = seed
         self.max_seq_length = max_seq_length
 
-    def _embedder(self):
-        from arenakit.inputs.embedder import SentenceEmbedder
+    def token_cap(self) -> int:
+        """max_seq_length, or the default it resolves to on this device (256 on a GPU, 128 on a CPU)."""
+        return self.max_seq_length if self.max_seq_length is not None else default_max_seq_length(self.device)
 
+    def _cache_folder(self) -> Path | None:
+        # None: the default folder; "" turns caching off.
+        return (
+            default_cache_dir() / "embeddings"
+            if self.cache_dir is None
+            else (Path(self.cache_dir) if self.cache_dir else None)
+        )
+
+    def cache_info(self) -> CacheInfo | None:
+        folder = self._cache_folder()
+        if folder is None:
+            return None
+        what = "sentence embeddings, keyed by model, formatter version, max_seq_length, precision and text"
+        return CacheInfo("cache_dir", what, str(folder))
+
+    def _embedder(self):
         if getattr(self, "embedder_", None) is None:
             # Without a cache every fold would embed its training rows again; "" turns it off.
-            cache_dir = default_cache_dir() / "embeddings" if self.cache_dir is None else (self.cache_dir or None)
+            cache_dir = self._cache_folder()
             self.embedder_ = SentenceEmbedder(
                 self.model_path,
                 batch_size=self.batch_size,

@@ -5,6 +5,14 @@ cv         cross_validate: fold models, out-of-fold predictions, metrics, saved 
 """
 
 from arenakit.pipeline.cv import CVRun, cross_validate
-from arenakit.pipeline.notebooks import PIPELINE, SUBMISSION_NOTEBOOK, pipeline_models
+from arenakit.pipeline.notebooks import KERNEL, PIPELINE, SUBMISSION_NOTEBOOK, available_notebooks, pipeline_models
 
-__all__ = ["PIPELINE", "SUBMISSION_NOTEBOOK", "CVRun", "cross_validate", "pipeline_models"]
+__all__ = [
+    "KERNEL",
+    "PIPELINE",
+    "SUBMISSION_NOTEBOOK",
+    "CVRun",
+    "available_notebooks",
+    "cross_validate",
+    "pipeline_models",
+]

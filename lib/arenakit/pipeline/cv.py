@@ -49,6 +49,7 @@ from arenakit.core.errors import ArtifactError
 from arenakit.core.phases import timed
 from arenakit.core.schema import N_CLASSES
 from arenakit.evaluation.metrics import evaluate, log_loss, log_loss_by_length
+from arenakit.evaluation.plots import plot_confusion_matrix, plot_log_loss_by_length, plot_reliability
 from arenakit.models.base import FOLD_PREFIX, MODEL_FILE, FoldEnsemble, load_model
 
 FOLD_RECORD = "fold.json"
@@ -108,8 +109,6 @@ class CVRun:
 
     def plots(self, train: pd.DataFrame, out_dir: Path | str) -> dict:
         """The out-of-fold report as figures, also saved as PNG in the model's plots folder."""
-        from arenakit.evaluation.plots import plot_confusion_matrix, plot_log_loss_by_length, plot_reliability
-
         folder = model_dir(out_dir, self.name) / PLOTS_DIR
         rows = self.rows()
         y, oof = train["label"].to_numpy()[rows], self.oof[rows]

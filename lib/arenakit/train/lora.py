@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from arenakit.core.distributed import is_main_process, launched_processes, main_process_first
-from arenakit.core.paths import resolve_data_dir
 from arenakit.core.phases import RUN_PHASES, timed
+from arenakit.data import resolve_data_dir
 from arenakit.data.competition import load_competition
 from arenakit.data.folds import shared_folds
 from arenakit.evaluation.metrics import per_class_table
