@@ -17,12 +17,13 @@ from arenakit.inputs.formatting import FORMATTER_VERSION, FormatterVersionError
 from arenakit.models.base import load_model
 from arenakit.models.lora.backbone import add_lora, head_modules, target_modules
 from arenakit.models.lora.batching import TokenRows
-from arenakit.models.lora_classifier import LoRAClassifierModel
+from arenakit.models.lora.classifier import LoRAClassifier
+from arenakit.models.lora.cross_encoder import CrossEncoderClassifier
 from arenakit.pipeline.cv import cross_validate
 from tiny_backbones import tiny_model
 
 
-def tiny(backbone, **params) -> LoRAClassifierModel:
+def tiny(backbone, **params) -> LoRAClassifier:
     return tiny_model(backbone, **params)
 
 
@@ -119,7 +120,7 @@ def test_save_load_round_trip_and_formatter_version_refusal(fitted, frame, tmp_p
     loaded = load_model(folder)
     np.testing.assert_allclose(loaded.predict_proba(rows), fitted.predict_proba(rows), atol=1e-6)
     shorter = load_model(folder, max_length=32, swap_average=False)
-    assert shorter.max_length == 32 and max(len(ids) for ids in shorter.input_ids(rows)) <= 32
+    assert shorter.model.max_length == 32 and max(len(ids) for ids in shorter.input_ids(rows)) <= 32
     record["state"]["formatter_version"] = FORMATTER_VERSION + 1
     (folder / "model.json").write_text(json.dumps(record))
     with pytest.raises(FormatterVersionError, match="retrain"):
@@ -168,7 +169,7 @@ def test_minilm_backbone_trains_a_chosen_fold_and_a_rerun_reuses_it(frame, tmp_p
     def must_not_train(self, *args, **kwargs):
         raise AssertionError("a finished fold was trained again")
 
-    monkeypatch.setattr(LoRAClassifierModel, "fit", must_not_train)
+    monkeypatch.setattr(CrossEncoderClassifier, "fit", must_not_train)
     again = cross_validate(
         model, rows, folds, name="deberta_lora", only_folds=[1], fold_dir=tmp_path / "folds", progress=False
     )

@@ -93,7 +93,7 @@ def _quantized_figures(model, frame, max_length: int) -> dict:
     from arenakit.models.lora.predict import predict_proba
 
     rows = model.set_params(max_length=max_length).model_inputs(frame)
-    base = load_classifier(resolve_backbone(model.backbone), model.tokenizer(), "8bit", "cpu")
+    base = load_classifier(resolve_backbone(model.model.backbone), model.tokenizer(), "8bit", "cpu")
     quantized = attach_adapters(base, *adapter_state(model.model_))
     budget = BATCH_ROWS * max_length
 
@@ -122,7 +122,7 @@ def stage_decoder(
     from arenakit.data.competition import load_competition
     from arenakit.models.lora.backbone import add_lora
     from arenakit.models.lora.batching import padded_tokens, token_budget_batches
-    from arenakit.models.lora_classifier import LoRAClassifierModel
+    from arenakit.models.lora.cross_encoder import CrossEncoderClassifier
 
     load_before = os.getloadavg()[0]
     torch.manual_seed(0)
@@ -131,8 +131,8 @@ def stage_decoder(
     with tempfile.TemporaryDirectory(prefix="arenakit-decoder-") as tmp:
         texts = _texts(train)
         folder = build_tiny_decoder(Path(tmp) / "gemma2", "gemma2", texts, vocab_size=vocab_size, **TINY_GEMMA)
-        model = LoRAClassifierModel(backbone=str(folder), device="cpu", progress=False)
-        model.model_ = add_lora(model._load_backbone(), model.lora_r, model.lora_alpha, 0.0).eval()
+        model = CrossEncoderClassifier.from_settings({"backbone": str(folder), "device": "cpu", "progress": False})
+        model.model_ = add_lora(model._load_backbone(), model.model.lora_r, model.model.lora_alpha, 0.0).eval()
         chars_per_token = sum(map(len, texts)) / sum(map(len, model.tokenizer()(texts)["input_ids"]))
         figures = {"rows": len(frame), "chars_per_token": chars_per_token}
         for max_length in max_lengths:

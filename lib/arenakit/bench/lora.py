@@ -26,17 +26,22 @@ def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train
     from arenakit.bench.timing import interleaved
     from arenakit.data.competition import load_competition
     from arenakit.models.lora.batching import TokenRows
+    from arenakit.models.lora.cross_encoder import CrossEncoderClassifier
     from arenakit.models.lora.predict import predict_proba
-    from arenakit.models.lora.train import TrainConfig, train_classifier
-    from arenakit.models.lora_classifier import LoRAClassifierModel
+    from arenakit.models.lora.settings import RuntimeSettings, TrainingSettings
+    from arenakit.models.lora.train import train_classifier
 
     torch.manual_seed(0)
     frame = load_competition(data_dir, warn=False).train.iloc[:max_rows].reset_index(drop=True)
-    model = LoRAClassifierModel(backbone="minilm", max_length=max_length, device="cpu", progress=False)
+    model = CrossEncoderClassifier.from_settings(
+        {"backbone": "minilm", "max_length": max_length, "device": "cpu", "progress": False}
+    )
     rows = model.model_inputs(frame)
     from arenakit.models.lora.backbone import add_lora
 
-    model.model_ = add_lora(model._load_backbone(), model.lora_r, model.lora_alpha, model.lora_dropout)
+    model.model_ = add_lora(
+        model._load_backbone(), model.model.lora_r, model.model.lora_alpha, model.model.lora_dropout
+    )
 
     fit_rows = frame.iloc[:train_rows]
     train_rows, labels = model._train_rows(fit_rows, fit_rows["label"].to_numpy())  # both orders, as fit trains
@@ -48,9 +53,9 @@ def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train
         labels,
         no_rows,
         [],
-        TrainConfig(batch_size=8, swap_pairs=True, checkpoint_every=0),
+        TrainingSettings(batch_size=8, swap_augment=True, swap_same_batch=True),
+        RuntimeSettings(checkpoint_every=0, progress=False),
         device="cpu",
-        progress=False,
     )
     train_seconds = time.perf_counter() - started
 

@@ -25,21 +25,26 @@ from arenakit.core.swap import average_orders, swap_proba
 from arenakit.data.competition import load_competition, swap_ab
 from arenakit.inputs.backbones import resolve_backbone
 from arenakit.models.lora.backbone import add_lora
+from arenakit.models.lora.classifier import LoRAClassifier
+from arenakit.models.lora.cross_encoder import CrossEncoderClassifier
 from arenakit.models.lora.predict import predict_proba
+from arenakit.models.lora.settings import RuntimeSettings, TrainingSettings
 from arenakit.models.lora.siamese import new_siamese
-from arenakit.models.lora.train import TrainConfig, train_classifier
-from arenakit.models.lora_classifier import LoRAClassifierModel
+from arenakit.models.lora.siamese_classifier import SiameseClassifier
+from arenakit.models.lora.train import train_classifier
 
 # Sequences per training batch for both models: 4 rows and their swaps, or 4 rows of two sides.
 SEQUENCES_PER_BATCH = 8
 
 
-def _train_seconds(model: LoRAClassifierModel, frame, batch_size: int, pairs: bool) -> float:
+def _train_seconds(model: LoRAClassifier, frame, batch_size: int, pairs: bool) -> float:
     rows, labels = model._train_rows(frame, frame["label"].to_numpy(copy=True))
-    config = TrainConfig(batch_size=batch_size, swap_pairs=pairs, checkpoint_every=0)
+    training = TrainingSettings(batch_size=batch_size, swap_augment=pairs, swap_same_batch=pairs)
     started = time.perf_counter()
     no_rows = model.model_inputs(frame.iloc[:0])  # no validation: only the training steps are timed
-    train_classifier(model.model_, rows, labels, no_rows, [], config, progress=False)
+    train_classifier(
+        model.model_, rows, labels, no_rows, [], training, RuntimeSettings(checkpoint_every=0, progress=False)
+    )
     return time.perf_counter() - started
 
 
@@ -52,11 +57,12 @@ def stage_siamese(
     load_before = os.getloadavg()[0]
     frame = load_competition(data_dir, warn=False).train.iloc[:max_rows].reset_index(drop=True)
     fit_rows = frame.iloc[:train_rows]
-    cross = LoRAClassifierModel(backbone="minilm", max_length=max_length, device="cpu", progress=False)
-    cross.model_ = add_lora(cross._load_backbone(), cross.lora_r, cross.lora_alpha, cross.lora_dropout)
-    twin = LoRAClassifierModel(
-        backbone="minilm", architecture="siamese", max_length=max_length // 2, swap_augment=False, device="cpu"
+    cross = CrossEncoderClassifier.from_settings(
+        {"backbone": "minilm", "max_length": max_length, "device": "cpu", "progress": False}
     )
+    settings = cross.model
+    cross.model_ = add_lora(cross._load_backbone(), settings.lora_r, settings.lora_alpha, settings.lora_dropout)
+    twin = SiameseClassifier.from_settings({"backbone": "minilm", "max_length": max_length // 2, "device": "cpu"})
     twin.model_ = new_siamese(resolve_backbone("minilm"))
     cross_rows, cross_swapped, twin_rows = (
         cross.model_inputs(frame),

@@ -10,10 +10,12 @@ phases       named timing phases (timed)
 distributed  the processes of one run (Accelerate / torchrun) and sharded prediction
 notices      problems the reader must see (bold in a notebook)
 parameters   KEY=VALUE parameters from a command line
+settings     each setting's declared type and range, checked wherever a value comes from; the precedence
 """
 
 from arenakit.core.errors import ArenaDataError, ArtifactError, SubmissionError, VersionMismatch
 from arenakit.core.schema import CLASS_COLUMNS, CLASS_NAMES, N_CLASSES
+from arenakit.core.settings import SettingError
 
 __all__ = [
     "CLASS_COLUMNS",
@@ -21,6 +23,7 @@ __all__ = [
     "N_CLASSES",
     "ArenaDataError",
     "ArtifactError",
+    "SettingError",
     "SubmissionError",
     "VersionMismatch",
 ]
