@@ -157,6 +157,11 @@ def profile_settings(name: str) -> dict:
     raise SettingError(f"profile={name!r}: use one of {', '.join(ALL_PROFILES)}, or None for the device's")
 
 
+def inference_settings(name: str, estimator) -> dict:
+    """What a profile says about inference alone: its settings the estimator (class) takes anew at inference."""
+    return {key: value for key, value in profile_settings(name).items() if key in estimator.inference_params}
+
+
 def model_settings(settings: Mapping) -> dict:
     """The settings that go to the estimator (all but RUN_SETTINGS)."""
     return {key: value for key, value in settings.items() if key not in RUN_SETTINGS}
