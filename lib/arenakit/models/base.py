@@ -171,7 +171,9 @@ class ArenaModel(BaseEstimator):
         try:
             saved = cls._saved_settings(record)
             params = {key: value for key, value in saved.items() if key not in cls.arena_tags.path_params}
-            refuse_unknown(params, dict.fromkeys(names), f"saved model {folder / MODEL_FILE}")
+            unknown = sorted(set(params) - names)
+            if unknown:
+                raise TypeError(f"no parameter(s) {', '.join(unknown)}")
             check_settings(
                 {k: v for k, v in params.items() if k in declared}, declared, f"saved model {folder / MODEL_FILE}"
             )
