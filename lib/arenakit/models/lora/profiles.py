@@ -10,7 +10,7 @@ given explicitly (not None) beats the profile's, which beats the architecture's 
 is checked (unknown ones refused with the list of known ones), every value against its declared
 type and range, and an error names where the value came from. Settings are the architecture's
 settings (its groups' fields by name, and swap_average) and RUN_SETTINGS (the folds to train, the
-profile, the architecture). Nothing here imports an estimator or torch.
+profile, the architecture). Nothing here imports an estimator.
 
 The GPU profile fits microsoft/deberta-v3-small at 1024 tokens on one 16 GB T4 in fp16 (batch 4 x
 4 accumulation). The CPU profile is a smoke-sized run of the bundled MiniLM: it shows the whole
