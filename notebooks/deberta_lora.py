@@ -190,7 +190,7 @@ seed = 42
 folds_to_train = None  # fold numbers to train, e.g. [0] or [0, 1, 2, 3, 4]; None: profile ([0])
 backbone = None  # name ("microsoft/deberta-v3-small", "minilm") or folder; None: profile
 architecture = "cross_encoder"  # or "siamese": prompt + A and prompt + B encoded apart, symmetric head
-finetune = "lora"  # or "full" (siamese only): every encoder weight trained, lr around 2e-5
+finetune = None  # siamese only: "lora" (None) or "full": every encoder weight trained, lr around 2e-5
 max_length = None  # tokens per sequence (siamese: per side), specials included; None: profile (1024 GPU, 64 CPU)
 lora_r = None  # adapter rank; None: profile, else 8 (decoder_train: 16)
 lora_alpha = None  # None: profile, else 16 (decoder_train: 32)
@@ -214,9 +214,11 @@ profile = None  # None: the device's (gpu, cpu); "decoder_train": QLoRA of Gemma
 device = "auto"  # "auto": every CUDA device, else the CPU; or "cuda:0,cuda:1"
 
 # %% [markdown]
-# Every parameter above that is a LoRAClassifierModel setting (or folds_to_train) goes to the
-# model; those left at None take the device's profile. The same run trains outside notebooks, on
-# every GPU of a machine: `torchrun --nproc_per_node 4 -m arenakit.train lora --out RUN ...`.
+# Every parameter above that is a LoRA setting (arenakit.models.lora.settings; or folds_to_train,
+# profile, architecture) is checked against its declared type and range and goes to the estimator
+# the architecture names (CrossEncoderClassifier, SiameseClassifier). One precedence: a value
+# given here beats the profile's, which beats the default; None means "not given". The same run
+# trains outside notebooks, on every GPU: `torchrun --nproc_per_node 4 -m arenakit.train lora --out RUN ...`.
 
 # %%
 from arenakit.train.lora import LoRATrainingRun
@@ -232,7 +234,7 @@ run.describe()
 
 # %%
 first = run.model.input_texts(run.train_frame.iloc[:1])[0]
-for text in first if architecture == "siamese" else [first]:
+for text in first if isinstance(first, tuple) else [first]:  # siamese: the (A, B) pair
     print(text[:1500], end="\n\n")
 run.token_lengths().describe().to_frame().T
 

@@ -168,14 +168,22 @@ if __name__ == "__main__":
 data_dir = None  # competition folder; None: Kaggle input, else the synthetic sample in out_dir/data
 out_dir = "."  # run folder: model folders are read from here, submission.csv is written here
 models = None  # model names to blend; None: every pipeline model (baseline, minilm_lgbm, deberta_lora)
-swap_average = True  # average each model's prediction with the swapped rows' where the model supports it
+swap_average = True  # average each model's prediction with the swapped rows' where it can; None: each model's own
 inference = None  # per model, a profile or settings for its test inference, e.g. {"deberta_lora": "decoder_2xt4"}
+# (settings there beat swap_average above, which beats the profile's: {"deberta_lora": {"profile": ..., ...}})
 time_budget_s = None  # inference budget; None: 9 h less a 1 h margin on Kaggle, unlimited locally
 timing_rows = 512  # test rows each model is timed on before the full run (their predictions are kept)
 min_tokens = 256  # the budget fallback never shortens a model's token cap (max_length, max_seq_length) below this
 benchmark_rows = None  # e.g. 25000: also estimate the time for that many test rows on this machine
 model_temperatures = True  # fit a temperature per model on its out-of-fold predictions
 blend_temperature = True  # fit a temperature for the blend
+
+# %%
+# Every parameter above, checked against its declared type and range: a wrong one stops here, named.
+from arenakit.ensemble.run import ENSEMBLE_SETTINGS
+from arenakit.pipeline.notebooks import check_parameters
+
+check_parameters(globals(), ENSEMBLE_SETTINGS)
 
 # %%
 from pathlib import Path

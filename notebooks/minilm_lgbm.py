@@ -178,13 +178,19 @@ swap_augment = True  # train on both A/B orders
 swap_average = True  # average each prediction with the mapped-back prediction on swapped rows
 
 # %%
+# Every parameter above, checked against its declared type and range: a wrong one stops here, named.
+from arenakit.models.minilm_lgbm import MiniLMLightGBMModel, default_max_seq_length
+from arenakit.pipeline.notebooks import RUN_SETTINGS, check_parameters
+
+check_parameters(globals(), RUN_SETTINGS, MiniLMLightGBMModel.declared_settings)
+
+# %%
 from pathlib import Path
 
 from arenakit.data import load_competition, resolve_data_dir
 from arenakit.data.folds import shared_folds
 from arenakit.evaluation.metrics import per_class_table
 from arenakit.evaluation.plots import plot_top_features
-from arenakit.models.minilm_lgbm import MiniLMLightGBMModel, default_max_seq_length
 from arenakit.pipeline.cv import cross_validate
 
 out_dir = Path(out_dir)

@@ -13,7 +13,8 @@ from arenakit.ensemble.choice import choose_blend
 from arenakit.ensemble.model_folders import candidate_folders, find_model_folder
 from arenakit.evaluation.metrics import log_loss
 from arenakit.models.baseline import BaselineModel
-from arenakit.models.lora_classifier import LoRAClassifierModel
+from arenakit.models.lora.cross_encoder import CrossEncoderClassifier
+from arenakit.models.lora.siamese_classifier import SiameseClassifier
 from arenakit.models.minilm_lgbm import MiniLMLightGBMModel
 
 
@@ -179,7 +180,7 @@ def cost(base_seconds):
 MODELS = {
     "baseline": BaselineModel(),
     "minilm": MiniLMLightGBMModel(max_seq_length=256),  # at the 256-token floor: no shorter setting
-    "deberta": LoRAClassifierModel(max_length=1024),
+    "deberta": CrossEncoderClassifier.from_settings({"max_length": 1024}),
 }
 START = {name: {"swap_average": True} for name in MODELS}
 SECONDS = {"baseline": 1, "minilm": 10, "deberta": 100}
@@ -243,7 +244,7 @@ def test_budget_fallback_halves_minilm_token_cap_too():
 
 def test_budget_fallback_leaves_a_siamese_model_its_swap_setting():
     """A Siamese model is symmetric in one pass: it offers no swap step, only its token cap."""
-    models = {**MODELS, "deberta": LoRAClassifierModel(architecture="siamese", max_length=1024)}
+    models = {**MODELS, "deberta": SiameseClassifier.from_settings({"max_length": 1024})}
 
     def estimate(name, overrides):  # the Siamese deberta costs the same either way
         return 100 * overrides.get("max_length", 1024) / 1024 if name == "deberta" else cost(SECONDS)(name, overrides)

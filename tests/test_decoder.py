@@ -19,13 +19,14 @@ from arenakit.data import load_competition, swap_ab
 from arenakit.models.base import load_model
 from arenakit.models.lora import predict as predict_module
 from arenakit.models.lora.backbone import is_quantized
-from arenakit.models.lora_classifier import LoRAClassifierModel
+from arenakit.models.lora.classifier import LoRAClassifier
+from arenakit.models.lora.cross_encoder import CrossEncoderClassifier
 from tiny_backbones import tiny_model
 
 PROJECTIONS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 
-def tiny(backbone, **params) -> LoRAClassifierModel:
+def tiny(backbone, **params) -> LoRAClassifier:
     return tiny_model(backbone, **{"learning_rate": 5e-3, "max_train_rows": 32, "device": "cpu", **params})
 
 
@@ -97,7 +98,7 @@ def test_two_devices_and_swap_on_second_device_match_one_device(saved_llama, row
         seen["parts"] = kwargs["parts"]
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("arenakit.models.lora_classifier.predict_proba", spy)
+    monkeypatch.setattr("arenakit.models.lora.classifier.predict_proba", spy)
     swapped = model.set_params(swap_on_second_device=True).predict_proba(rows)
     np.testing.assert_allclose(swapped, one, atol=1e-6)
     n = len(rows)  # the original rows on device 0, their swaps (rows n..2n-1) on device 1
@@ -110,13 +111,13 @@ def test_quantized_load_gives_each_device_its_own_base(saved_llama, rows, monkey
     model, folder = saved_llama
     reference = model.predict_proba(rows)
     loads = []
-    real_load = LoRAClassifierModel._load_backbone
+    real_load = CrossEncoderClassifier._load_backbone
 
     def recording_load(self, device=None):
         loads.append(device)
         return real_load(self, device)
 
-    monkeypatch.setattr(LoRAClassifierModel, "_load_backbone", recording_load)
+    monkeypatch.setattr(CrossEncoderClassifier, "_load_backbone", recording_load)
     loaded = load_model(folder, quantize=quantize, device="cpu,cpu")
     assert loads == [None, "cpu"]  # the first device's base, then the second's: loaded, never copied
     (replica,) = loaded._replicas(["cpu", "cpu"])

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
+from arenakit.core.settings import SettingError
 from arenakit.models.lora.backbone import add_lora, load_classifier, load_tokenizer, resolve_dtype
 from arenakit.models.lora.batching import TokenRows, padded_tokens, split_rows, token_budget_batches
 from arenakit.models.lora.predict import DeviceRun, available_devices, predict_proba
-from arenakit.models.lora.profiles import DECODER_PROFILES, model_params, resolve_settings
+from arenakit.models.lora.profiles import DECODER_PROFILES, model_settings, resolve_settings
 
 
 def test_token_budget_batches_cap_padded_tokens_widest_first():
@@ -97,27 +98,32 @@ def test_dtype_auto_half_precision_on_gpus_fp32_on_cpu(monkeypatch):
 
 
 def test_decoder_profiles():
-    t4 = resolve_settings({"profile": "decoder_2xt4", "backbone": "/models/gemma-2-9b"}, device="cpu")
+    t4 = resolve_settings({"profile": "decoder_2xt4", "backbone": "/models/gemma-2-9b"}, "test", device="cpu")
     assert t4["backbone"] == "/models/gemma-2-9b"  # a given setting wins over the profile
     assert (t4["quantize"], t4["max_length"], t4["swap_on_second_device"]) == ("8bit", 2048, True)
-    train = resolve_settings({"profile": "decoder_train"}, device="cpu")
+    train = resolve_settings({"profile": "decoder_train"}, "test", device="cpu")
     assert train["quantize"] == "4bit" and train["gradient_checkpointing"] and train["optimizer"] == "paged_adamw_8bit"
     assert set(DECODER_PROFILES) == {"decoder_2xt4", "decoder_train"}
     assert t4["folds_to_train"] == [0] and t4["learning_rate"] == 2e-4  # the gpu profile's run settings beneath
     notebook = {"lora_r": None, "gradient_checkpointing": None, "quantize": None, "profile": "decoder_train"}
-    assert resolve_settings(notebook)["lora_r"] == 16 and resolve_settings(notebook)["gradient_checkpointing"]
+    assert (
+        resolve_settings(notebook, "test")["lora_r"] == 16
+        and resolve_settings(notebook, "test")["gradient_checkpointing"]
+    )
 
 
 def test_the_ensemble_applies_an_inference_profile_to_a_saved_decoder():
     from arenakit.ensemble.members import Member, start_overrides
-    from arenakit.models.lora_classifier import LoRAClassifierModel
+    from arenakit.models.baseline import BaselineModel
+    from arenakit.models.lora.cross_encoder import CrossEncoderClassifier
 
-    trained = LoRAClassifierModel(**model_params(resolve_settings({"profile": "decoder_train"}))).get_params()
+    settings = model_settings(resolve_settings({"profile": "decoder_train"}, "test"))
+    trained = CrossEncoderClassifier.from_settings(settings).settings()
     members = [
-        Member("deberta_lora", Path("x"), pd.DataFrame(), {"model": "LoRAClassifierModel"}, trained),
-        Member("baseline", Path("y"), pd.DataFrame(), {"model": "BaselineModel"}, {"C": 1.0}),
+        Member("deberta_lora", Path("x"), pd.DataFrame(), {}, trained, CrossEncoderClassifier),
+        Member("baseline", Path("y"), pd.DataFrame(), {}, BaselineModel(C=1.0).settings(), BaselineModel),
     ]
-    start = start_overrides(members, swap_average=True, inference={"deberta_lora": "decoder_2xt4"})
+    start = start_overrides(members, swap_average=None, inference={"deberta_lora": "decoder_2xt4"})
     assert start["baseline"] == {}
     assert start["deberta_lora"] == {
         "quantize": "8bit", "dtype": "auto", "max_length": 2048, "max_batch_tokens": 8192, "inference_batch_size": 32,
@@ -126,7 +132,16 @@ def test_the_ensemble_applies_an_inference_profile_to_a_saved_decoder():
     assert "backbone" not in start["deberta_lora"] and trained["quantize"] == "4bit"  # inference alone changes
     start = start_overrides(members, swap_average=False, inference={"deberta_lora": {"max_length": 1536}})
     assert start["deberta_lora"] == {"swap_average": False, "max_length": 1536}
-    with pytest.raises(ValueError, match="inference settings for baseline: quantize is not a setting of its model"):
+    assert start["baseline"] == {"swap_average": False}
+    # The notebook's explicit False beats the profile's True (it used to lose), and a model's own entry beats both.
+    start = start_overrides(members, swap_average=False, inference={"deberta_lora": "decoder_2xt4"})
+    assert start["deberta_lora"]["swap_average"] is False and start["deberta_lora"]["max_length"] == 2048
+    entry = {"profile": "decoder_2xt4", "swap_average": True, "max_length": 1024}
+    start = start_overrides(members, swap_average=False, inference={"deberta_lora": entry})
+    assert (start["deberta_lora"]["swap_average"], start["deberta_lora"]["max_length"]) == (True, 1024)
+    with pytest.raises(
+        SettingError, match="unknown setting.*quantize from inference= for baseline; known: .*swap_average"
+    ):
         start_overrides(members, swap_average=True, inference={"baseline": {"quantize": "8bit"}})
-    with pytest.raises(ValueError, match="profile 'tpu'.*decoder_2xt4"):
-        resolve_settings({"profile": "tpu"})
+    with pytest.raises(SettingError, match="profile='tpu'.*decoder_2xt4"):
+        resolve_settings({"profile": "tpu"}, "test")

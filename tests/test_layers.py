@@ -28,13 +28,13 @@ def test_a_kernel_importing_models_ensemble_and_submission_loads_no_tooling():
     code = (
         "import json, sys\n"
         "import arenakit.models, arenakit.ensemble, arenakit.evaluation.submission\n"
-        "from arenakit.models import BaselineModel, LoRAClassifierModel, MiniLMLightGBMModel\n"
+        "from arenakit.models import BaselineModel, CrossEncoderClassifier, MiniLMLightGBMModel, SiameseClassifier\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(LIB)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     loaded = json.loads(done.stdout.splitlines()[-1])
-    assert "arenakit.ensemble.run" in loaded and "arenakit.models.lora_classifier" in loaded  # it did import them
+    assert "arenakit.ensemble.run" in loaded and "arenakit.models.lora.cross_encoder" in loaded  # it did import them
     found = [name for name in loaded if any(name == t or name.startswith(f"{t}.") for t in TOOLING)]
     assert found == []
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from arenakit.bench.tiny_decoder import tiny_decoder_config
+from arenakit.core.settings import SettingError
 from arenakit.core.swap import swap_proba
 from arenakit.data import load_competition, swap_ab
 from arenakit.data.folds import assign_folds, prompt_groups
@@ -17,12 +20,14 @@ from arenakit.inputs.formatting import FORMATTER_VERSION, FormatterVersionError
 from arenakit.models.base import load_model
 from arenakit.models.lora.backbone import add_lora, head_modules, target_modules
 from arenakit.models.lora.batching import TokenRows
-from arenakit.models.lora_classifier import LoRAClassifierModel
+from arenakit.models.lora.classifier import LoRAClassifier
+from arenakit.models.lora.cross_encoder import CrossEncoderClassifier
+from arenakit.models.lora.siamese_classifier import SiameseClassifier
 from arenakit.pipeline.cv import cross_validate
 from tiny_backbones import tiny_model
 
 
-def tiny(backbone, **params) -> LoRAClassifierModel:
+def tiny(backbone, **params) -> LoRAClassifier:
     return tiny_model(backbone, **params)
 
 
@@ -120,7 +125,7 @@ def test_save_load_round_trip_and_formatter_version_refusal(fitted, frame, tmp_p
     loaded = load_model(folder)
     np.testing.assert_allclose(loaded.predict_proba(rows), fitted.predict_proba(rows), atol=1e-6)
     shorter = load_model(folder, max_length=32, swap_average=False)
-    assert shorter.max_length == 32 and max(len(ids) for ids in shorter.input_ids(rows)) <= 32
+    assert shorter.model.max_length == 32 and max(len(ids) for ids in shorter.input_ids(rows)) <= 32
     record["state"]["formatter_version"] = FORMATTER_VERSION + 1
     (folder / "model.json").write_text(json.dumps(record))
     with pytest.raises(FormatterVersionError, match="retrain"):
@@ -169,7 +174,7 @@ def test_minilm_backbone_trains_a_chosen_fold_and_a_rerun_reuses_it(frame, tmp_p
     def must_not_train(self, *args, **kwargs):
         raise AssertionError("a finished fold was trained again")
 
-    monkeypatch.setattr(LoRAClassifierModel, "fit", must_not_train)
+    monkeypatch.setattr(CrossEncoderClassifier, "fit", must_not_train)
     again = cross_validate(
         model, rows, folds, name="deberta_lora", only_folds=[1], fold_dir=tmp_path / "folds", progress=False
     )
@@ -193,3 +198,57 @@ def test_two_device_inference_matches_one_device(fitted, frame):
     # The multi-GPU path (a model copy and a thread per device, batches dealt out in turn), on two CPU "devices".
     two = predict_proba(fitted.model_, rows, batch_size=4, devices=["cpu", "cpu"], progress=False)
     np.testing.assert_allclose(two, one, atol=1e-6)
+
+
+def test_a_model_saved_before_the_split_loads_as_the_cross_encoder(fitted, frame, tiny_deberta_dir, tmp_path):
+    # tests/fixtures/lora_classifier_model_v1.json is the model.json today's main wrote for these settings
+    # (class LoRAClassifierModel, 37 flat parameters, no "format"); the adapter files did not change format.
+    rows = frame.iloc[100:120].reset_index(drop=True)
+    folder = fitted.save(tmp_path / "fold_0")
+    old = json.loads((Path(__file__).parent / "fixtures" / "lora_classifier_model_v1.json").read_text())
+    old["params"]["backbone"] = str(tiny_deberta_dir)
+    (folder / "model.json").write_text(json.dumps(old))
+    loaded = load_model(folder)
+    assert type(loaded) is CrossEncoderClassifier and loaded.model.max_length == 64 and loaded.training.seed == 3
+    expected = {k: v for k, v in old["params"].items() if k not in ("architecture", "finetune", "checkpoint_dir")}
+    new = {"checkpoint_dir", "mixed_precision"}  # mixed_precision was the training loop's own, always "auto"
+    assert {k: v for k, v in loaded.settings().items() if k not in new} == expected
+    assert loaded.runtime.checkpoint_dir is None  # a path of the machine that trained it is never taken
+    np.testing.assert_allclose(loaded.predict_proba(rows), fitted.predict_proba(rows), atol=1e-6)
+    assert load_model(folder, max_length=32).model.max_length == 32  # inference settings apply as before
+    resaved = json.loads(loaded.save(tmp_path / "resaved").joinpath("model.json").read_text())
+    assert resaved["class"] == "CrossEncoderClassifier" and resaved["format"] == 2
+    assert resaved["params"]["model"]["max_length"] == 64 and resaved["params"]["training"]["epochs"] == 2
+
+
+def test_the_estimator_has_few_parameters_and_keeps_the_scikit_learn_contract(tiny_deberta_dir):
+    import inspect
+
+    from sklearn.base import clone
+
+    for estimator in (CrossEncoderClassifier, SiameseClassifier):
+        assert len(inspect.signature(estimator.__init__).parameters) - 1 <= 25
+    model = tiny(tiny_deberta_dir, max_length=48)
+    copy = clone(model).set_params(max_length=96, training__epochs=3)
+    assert (copy.model.max_length, copy.training.epochs) == (96, 3)
+    assert (model.model.max_length, model.training.epochs) == (48, 1)  # the clone owns its groups
+    assert model.get_params()["model__max_length"] == 48 and "runtime__device" in model.get_params()
+    assert SiameseClassifier().training.swap_augment is False and CrossEncoderClassifier().training.swap_augment
+    with pytest.raises(SettingError, match="max_length='abc' from CrossEncoderClassifier's parameters.*integer"):
+        model.set_params(max_length="abc").fit(pd.DataFrame())
+
+
+def test_the_protocol_from_the_settings_alone():
+    cross = CrossEncoderClassifier.from_settings({"max_length": 1024})
+    assert not cross.symmetric and cross.cache_info() is None and cross.token_cap_param == "max_length"
+    assert [(s.kind, s.settings) for s in cross.cheaper_steps(min_tokens=256)] == [
+        ("swap_average", {"swap_average": False}),
+        ("token_cap", {"max_length": 512}),
+    ]
+    assert [s.settings for s in cross.set_params(max_length=300, swap_average=False).cheaper_steps(256)] == [
+        {"max_length": 256}
+    ]
+    assert cross.set_params(max_length=256).cheaper_steps(256) == []
+    siamese = SiameseClassifier.from_settings({"max_length": 512})
+    assert siamese.symmetric and [s.kind for s in siamese.cheaper_steps(256)] == ["token_cap"]
+    assert {"max_length", "swap_average", "quantize", "device"} <= CrossEncoderClassifier.inference_params

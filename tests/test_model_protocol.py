@@ -21,7 +21,8 @@ from arenakit.ensemble import EnsembleRun
 from arenakit.ensemble.benchmark import benchmark
 from arenakit.models.base import ArenaModel, register_model_class, training_labels
 from arenakit.models.baseline import BaselineModel
-from arenakit.models.lora_classifier import LoRAClassifierModel
+from arenakit.models.lora.cross_encoder import CrossEncoderClassifier
+from arenakit.models.lora.siamese_classifier import SiameseClassifier
 from arenakit.models.minilm_lgbm import MiniLMLightGBMModel
 from arenakit.models.protocol import CacheInfo, CheaperStep, configured
 from arenakit.pipeline.cv import cross_validate
@@ -129,15 +130,15 @@ def test_minilm_token_cap_is_max_seq_length_resolved_per_device():
 
 
 def test_cheaper_steps_follow_the_current_settings():
-    model = LoRAClassifierModel(max_length=1024)
+    model = CrossEncoderClassifier.from_settings({"max_length": 1024})
     kinds = [step.kind for step in model.cheaper_steps()]
     assert kinds == ["swap_average", "token_cap"]
     # Once swap-averaging is off and the cap is at the floor, nothing is left to give up.
     assert configured(model, {"swap_average": False, "max_length": 256}).cheaper_steps(256) == []
     # 300 tokens halve to the floor, not below it.
     assert configured(model, {"max_length": 300}).cheaper_steps(256)[-1].settings == {"max_length": 256}
-    assert LoRAClassifierModel(architecture="siamese").symmetric and not model.symmetric
-    assert [step.kind for step in LoRAClassifierModel(architecture="siamese").cheaper_steps(128)] == ["token_cap"]
+    assert SiameseClassifier().symmetric and not model.symmetric
+    assert [step.kind for step in SiameseClassifier().cheaper_steps(128)] == ["token_cap"]
     assert BaselineModel().cheaper_steps() == [
         CheaperStep("swap_average", "swap-averaging off", {"swap_average": False})
     ]
@@ -153,11 +154,11 @@ def test_cache_info_names_the_folder_in_use(tmp_path, monkeypatch):
     )
     assert MiniLMLightGBMModel(cache_dir=str(tmp_path / "mine")).cache_info().where == str(tmp_path / "mine")
     assert MiniLMLightGBMModel(cache_dir="").cache_info() is None  # caching off
-    assert BaselineModel().cache_info() is None and LoRAClassifierModel().cache_info() is None
+    assert BaselineModel().cache_info() is None and CrossEncoderClassifier().cache_info() is None
 
 
 def test_inference_params_are_parameters_of_the_model():
-    for model in (BaselineModel(), MiniLMLightGBMModel(), LoRAClassifierModel()):
+    for model in (BaselineModel(), MiniLMLightGBMModel(), CrossEncoderClassifier()):
         assert model.inference_params <= set(model.get_params(deep=False)), type(model).__name__
         assert model.token_cap_param is None or model.token_cap_param in model.inference_params
 

@@ -11,21 +11,23 @@ import pytest
 import torch
 
 from arenakit.core.errors import ArtifactError
+from arenakit.core.settings import SettingError
 from arenakit.core.swap import swap_proba
 from arenakit.data import load_competition, swap_ab
 from arenakit.inputs.formatting import FORMATTER_VERSION, FormatterVersionError
 from arenakit.kaggle_build.runner import run_pipeline
 from arenakit.models.base import load_model
+from arenakit.models.lora.cross_encoder import CrossEncoderClassifier
 from arenakit.models.lora.siamese import HEAD_FILE, SymmetricHead, new_siamese
+from arenakit.models.lora.siamese_classifier import SiameseClassifier
 from arenakit.models.lora.siamese_inputs import SiameseRows, siamese_ids
-from arenakit.models.lora_classifier import LoRAClassifierModel
 from conftest import REPO_ROOT
 from test_lora_classifier import tiny
 
 SWAPPED = [1, 0, 2]
 
 
-def siamese(backbone, **params) -> LoRAClassifierModel:
+def siamese(backbone, **params) -> SiameseClassifier:
     """The LoRA tests' tiny settings, Siamese, each side 48 tokens, trained on one order."""
     return tiny(backbone, **{"architecture": "siamese", "max_length": 48, "swap_augment": False, **params})
 
@@ -83,7 +85,8 @@ def test_rows_pad_both_sides_to_one_width_and_swap_by_exchanging_them():
 
 def test_each_side_gets_the_whole_budget(fitted, frame):
     ids_a, ids_b = siamese_ids(frame.iloc[:40], fitted.tokenizer(), max_length=48)
-    cross = LoRAClassifierModel(backbone=fitted.backbone, max_length=48).input_ids(frame.iloc[:40])
+    cross = CrossEncoderClassifier.from_settings({"backbone": fitted.model.backbone, "max_length": 48})
+    cross = cross.input_ids(frame.iloc[:40])
     assert max(map(len, ids_a + ids_b)) == 48 and max(map(len, cross)) == 48
     # Two sequences of 48 tokens a row against one: the responses get about twice the room.
     assert sum(map(len, ids_a + ids_b)) > 1.8 * sum(map(len, cross))
@@ -101,10 +104,8 @@ def test_fit_predict_is_exactly_symmetric_and_never_runs_the_swapped_pass(fitted
     assert 0 < trained < total
 
     calls = []
-    one_order = LoRAClassifierModel._predict_one_order
-    monkeypatch.setattr(
-        LoRAClassifierModel, "_predict_one_order", lambda self, f: calls.append(1) or one_order(self, f)
-    )
+    one_order = SiameseClassifier._predict_one_order
+    monkeypatch.setattr(SiameseClassifier, "_predict_one_order", lambda self, f: calls.append(1) or one_order(self, f))
     assert fitted.swap_average and np.array_equal(fitted.predict_proba(rows), proba) and len(calls) == 1
 
 
@@ -120,7 +121,8 @@ def test_save_load_round_trip_and_refusals(fitted, frame, tmp_path):
     folder = fitted.save(tmp_path / "fold_0")
     assert {p.name for p in folder.iterdir()} == {"adapter", HEAD_FILE, "model.json"}
     record = json.loads((folder / "model.json").read_text())
-    assert record["params"]["architecture"] == "siamese" and record["state"]["formatter_version"] == FORMATTER_VERSION
+    assert record["class"] == "SiameseClassifier" and record["format"] == 2
+    assert record["params"]["model"]["finetune"] == "lora" and record["state"]["formatter_version"] == FORMATTER_VERSION
     loaded = load_model(folder)
     np.testing.assert_array_equal(loaded.predict_proba(rows), fitted.predict_proba(rows))
     shorter = load_model(folder, max_length=32)
@@ -198,11 +200,11 @@ def test_decoders_and_unknown_settings_get_clear_errors(frame, tmp_path):
     ).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="'llama' backbone is a decoder.*architecture='cross_encoder'"):
         siamese(tmp_path).fit(frame.iloc[:20])
-    with pytest.raises(ValueError, match="architecture='twin'"):
-        siamese("minilm", architecture="twin").fit(frame.iloc[:20])
-    with pytest.raises(ValueError, match="finetune='full' is available with architecture='siamese'"):
-        LoRAClassifierModel(finetune="full").fit(frame.iloc[:20])
-    with pytest.raises(ValueError, match="quantize='4bit'.*quantize=None"):
+    with pytest.raises(SettingError, match="architecture='twin'.*'cross_encoder', 'siamese'"):
+        siamese("minilm", architecture="twin")
+    with pytest.raises(SettingError, match="unknown setting.*finetune"):  # full fine-tuning is the Siamese encoder's
+        CrossEncoderClassifier.from_settings({"finetune": "full"})
+    with pytest.raises(SettingError, match="quantize='4bit'.*takes None .a Siamese encoder loads in full precision"):
         siamese("minilm", quantize="4bit").fit(frame.iloc[:20])
 
 
@@ -229,6 +231,7 @@ def test_notebook_trains_the_siamese_model(tiny_deberta_dir, synthetic_dir, tmp_
     assert len(pd.read_csv(folder / "oof.csv")) == metrics["oof_rows"] > 0
     fold = folder / "folds" / "fold_0"
     assert (fold / HEAD_FILE).is_file() and (fold / "adapter" / "adapter_model.safetensors").is_file()
-    params = json.loads((fold / "model.json").read_text())["params"]
-    assert params["architecture"] == "siamese" and params["swap_augment"] is False  # the architecture's default
+    record = json.loads((fold / "model.json").read_text())
+    assert record["class"] == "SiameseClassifier"
+    assert record["params"]["training"]["swap_augment"] is False  # the architecture's default
     assert result.report.read_text().count("<img") >= 4

@@ -111,9 +111,10 @@ def build_tiny_decoder(folder: Path, model_type: str) -> Path:
     return build(folder, model_type, _corpus(), vocab_size=1000, bos=model_type not in DECODERS_WITHOUT_BOS)
 
 
-def tiny_model(backbone, **params):
-    """A LoRA classifier sized for tests (64 tokens, a few dozen rows, one epoch, no progress bars); params override."""
-    from arenakit.models.lora_classifier import LoRAClassifierModel
+def tiny_model(backbone, architecture: str = "cross_encoder", **params):
+    """A LoRA classifier of the architecture, sized for tests (64 tokens, a few dozen rows, one epoch, no progress
+    bars); params (settings by name) override."""
+    from arenakit.models.lora.architectures import estimator_for
 
     settings = dict(
         backbone=str(backbone),
@@ -125,4 +126,4 @@ def tiny_model(backbone, **params):
         progress=False,
         seed=3,
     )
-    return LoRAClassifierModel(**{**settings, **params})
+    return estimator_for(architecture).from_settings({**settings, **params})

@@ -30,7 +30,7 @@ from arenakit.bench.timing import interleaved
 from arenakit.bench.tiny_decoder import build_tiny_decoder
 from arenakit.data import load_competition
 from arenakit.inputs import resolve_backbone
-from arenakit.models import LoRAClassifierModel
+from arenakit.models import CrossEncoderClassifier
 from arenakit.models.lora import backbone as lora_backbone
 from arenakit.models.lora import batching
 from arenakit.models.lora import predict as lora_predict
@@ -94,7 +94,7 @@ def _length_figures(model, frame, max_length: int) -> dict:
 def _quantized_figures(model, frame, max_length: int) -> dict:
 
     rows = model.set_params(max_length=max_length).model_inputs(frame)
-    base = lora_backbone.load_classifier(resolve_backbone(model.backbone), model.tokenizer(), "8bit", "cpu")
+    base = lora_backbone.load_classifier(resolve_backbone(model.model.backbone), model.tokenizer(), "8bit", "cpu")
     quantized = lora_backbone.attach_adapters(base, *lora_backbone.adapter_state(model.model_))
     budget = BATCH_ROWS * max_length
 
@@ -129,8 +129,10 @@ def stage_decoder(
     with tempfile.TemporaryDirectory(prefix="arenakit-decoder-") as tmp:
         texts = _texts(train)
         folder = build_tiny_decoder(Path(tmp) / "gemma2", "gemma2", texts, vocab_size=vocab_size, **TINY_GEMMA)
-        model = LoRAClassifierModel(backbone=str(folder), device="cpu", progress=False)
-        model.model_ = lora_backbone.add_lora(model._load_backbone(), model.lora_r, model.lora_alpha, 0.0).eval()
+        model = CrossEncoderClassifier.from_settings({"backbone": str(folder), "device": "cpu", "progress": False})
+        model.model_ = lora_backbone.add_lora(
+            model._load_backbone(), model.model.lora_r, model.model.lora_alpha, 0.0
+        ).eval()
         chars_per_token = sum(map(len, texts)) / sum(map(len, model.tokenizer()(texts)["input_ids"]))
         figures = {"rows": len(frame), "chars_per_token": chars_per_token}
         for max_length in max_lengths:

@@ -21,10 +21,11 @@ import numpy as np
 
 from arenakit.bench.timing import interleaved
 from arenakit.data import load_competition
-from arenakit.models import LoRAClassifierModel
+from arenakit.models import CrossEncoderClassifier
 from arenakit.models.lora import backbone as lora_backbone
 from arenakit.models.lora import batching
 from arenakit.models.lora import predict as lora_predict
+from arenakit.models.lora import settings as lora_settings
 from arenakit.models.lora import train as lora_train
 
 
@@ -33,10 +34,14 @@ def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train
 
     torch.manual_seed(0)
     frame = load_competition(data_dir, warn=False).train.iloc[:max_rows].reset_index(drop=True)
-    model = LoRAClassifierModel(backbone="minilm", max_length=max_length, device="cpu", progress=False)
+    model = CrossEncoderClassifier.from_settings(
+        {"backbone": "minilm", "max_length": max_length, "device": "cpu", "progress": False}
+    )
     rows = model.model_inputs(frame)
 
-    model.model_ = lora_backbone.add_lora(model._load_backbone(), model.lora_r, model.lora_alpha, model.lora_dropout)
+    model.model_ = lora_backbone.add_lora(
+        model._load_backbone(), model.model.lora_r, model.model.lora_alpha, model.model.lora_dropout
+    )
 
     fit_rows = frame.iloc[:train_rows]
     train_rows, labels = model._train_rows(fit_rows, fit_rows["label"].to_numpy())  # both orders, as fit trains
@@ -48,9 +53,9 @@ def stage_lora(data_dir: Path, max_rows: int = 200, max_length: int = 512, train
         labels,
         no_rows,
         [],
-        lora_train.TrainConfig(batch_size=8, swap_pairs=True, checkpoint_every=0),
+        lora_settings.TrainingSettings(batch_size=8, swap_augment=True, swap_same_batch=True),
+        lora_settings.RuntimeSettings(checkpoint_every=0, progress=False),
         device="cpu",
-        progress=False,
     )
     train_seconds = time.perf_counter() - started
 

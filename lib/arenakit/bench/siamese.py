@@ -24,9 +24,10 @@ import numpy as np
 from arenakit.core import average_orders, swap_proba
 from arenakit.data import load_competition, swap_ab
 from arenakit.inputs import resolve_backbone
-from arenakit.models import LoRAClassifierModel
+from arenakit.models import CrossEncoderClassifier, SiameseClassifier
 from arenakit.models.lora import backbone as lora_backbone
 from arenakit.models.lora import predict as lora_predict
+from arenakit.models.lora import settings as lora_settings
 from arenakit.models.lora import siamese as lora_siamese
 from arenakit.models.lora import train as lora_train
 
@@ -34,12 +35,20 @@ from arenakit.models.lora import train as lora_train
 SEQUENCES_PER_BATCH = 8
 
 
-def _train_seconds(model: LoRAClassifierModel, frame, batch_size: int, pairs: bool) -> float:
+def _train_seconds(model: CrossEncoderClassifier | SiameseClassifier, frame, batch_size: int, pairs: bool) -> float:
     rows, labels = model._train_rows(frame, frame["label"].to_numpy(copy=True))
-    config = lora_train.TrainConfig(batch_size=batch_size, swap_pairs=pairs, checkpoint_every=0)
+    training = lora_settings.TrainingSettings(batch_size=batch_size, swap_augment=pairs, swap_same_batch=pairs)
     started = time.perf_counter()
     no_rows = model.model_inputs(frame.iloc[:0])  # no validation: only the training steps are timed
-    lora_train.train_classifier(model.model_, rows, labels, no_rows, [], config, progress=False)
+    lora_train.train_classifier(
+        model.model_,
+        rows,
+        labels,
+        no_rows,
+        [],
+        training,
+        lora_settings.RuntimeSettings(checkpoint_every=0, progress=False),
+    )
     return time.perf_counter() - started
 
 
@@ -52,11 +61,14 @@ def stage_siamese(
     load_before = os.getloadavg()[0]
     frame = load_competition(data_dir, warn=False).train.iloc[:max_rows].reset_index(drop=True)
     fit_rows = frame.iloc[:train_rows]
-    cross = LoRAClassifierModel(backbone="minilm", max_length=max_length, device="cpu", progress=False)
-    cross.model_ = lora_backbone.add_lora(cross._load_backbone(), cross.lora_r, cross.lora_alpha, cross.lora_dropout)
-    twin = LoRAClassifierModel(
-        backbone="minilm", architecture="siamese", max_length=max_length // 2, swap_augment=False, device="cpu"
+    cross = CrossEncoderClassifier.from_settings(
+        {"backbone": "minilm", "max_length": max_length, "device": "cpu", "progress": False}
     )
+    settings = cross.model
+    cross.model_ = lora_backbone.add_lora(
+        cross._load_backbone(), settings.lora_r, settings.lora_alpha, settings.lora_dropout
+    )
+    twin = SiameseClassifier.from_settings({"backbone": "minilm", "max_length": max_length // 2, "device": "cpu"})
     twin.model_ = lora_siamese.new_siamese(resolve_backbone("minilm"))
     cross_rows, cross_swapped, twin_rows = (
         cross.model_inputs(frame),

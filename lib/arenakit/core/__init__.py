@@ -10,6 +10,7 @@ phases       named timing phases (timed)
 distributed  the processes of one run (Accelerate / torchrun) and sharded prediction
 notices      problems the reader must see (bold in a notebook)
 parameters   KEY=VALUE parameters from a command line
+settings     each setting's declared type and range, checked wherever a value comes from; the precedence
 """
 
 from arenakit.core.artifacts import (
@@ -28,6 +29,7 @@ from arenakit.core.errors import ArenaDataError, ArtifactError, SubmissionError,
 from arenakit.core.notices import notice
 from arenakit.core.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV
 from arenakit.core.schema import CLASS_COLUMNS, CLASS_NAMES, N_CLASSES, SUBMISSION_FILE
+from arenakit.core.settings import SettingError
 from arenakit.core.swap import average_orders, swap_proba
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "swap_proba",
     "ArenaDataError",
     "ArtifactError",
+    "SettingError",
     "SubmissionError",
     "VersionMismatch",
 ]

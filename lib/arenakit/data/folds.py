@@ -18,6 +18,7 @@ from arenakit.core.artifacts import read_json
 from arenakit.core.atomic import write_csv, write_json
 from arenakit.core.errors import ArenaDataError, ArtifactError, counted, examples, join_present
 from arenakit.core.schema import N_CLASSES
+from arenakit.core.settings import SettingError, check_setting, integer
 
 FOLDS_FILE = "folds.csv"
 FOLDS_META_FILE = "folds.json"
@@ -92,6 +93,17 @@ def prompt_groups(train: pd.DataFrame) -> np.ndarray:
     return pd.factorize(train["prompt"])[0]
 
 
+def check_fold_count(n_folds, train: pd.DataFrame) -> None:
+    """Refuse an n_folds that is not from 2 to the number of distinct prompts: a fold holds whole prompts."""
+    n_groups = len(np.unique(prompt_groups(train)))
+    fold_count = integer(2, max(2, n_groups))
+    if fold_count.check(n_folds) is None or n_groups < 2:
+        raise SettingError(
+            f"n_folds={n_folds!r}: the {len(train)} training rows hold {n_groups} distinct prompts, and rows of one "
+            f"prompt share a fold; n_folds takes {fold_count.allowed()}. Set a smaller n_folds (5 is usual)"
+        )
+
+
 def save_folds(out_dir: Path | str, ids: np.ndarray, folds: np.ndarray, n_folds: int, seed: int) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -138,6 +150,8 @@ def load_folds(out_dir: Path | str, train: pd.DataFrame) -> np.ndarray:
 
 def shared_folds(out_dir: Path | str, train: pd.DataFrame, n_folds: int = 5, seed: int = 42) -> np.ndarray:
     """The run's folds: loaded from out_dir when a model made them already, else made and saved."""
+    check_fold_count(n_folds, train)
+    check_setting("seed", seed, integer(0), "the run's fold settings")
     out_dir = Path(out_dir)
     meta_path = out_dir / FOLDS_META_FILE
     if (out_dir / FOLDS_FILE).exists() and meta_path.exists():

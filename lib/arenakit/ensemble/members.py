@@ -25,6 +25,7 @@ from arenakit.core.artifacts import FOLDS_DIR, OOF_FILE, TEST_FILE, load_metrics
 from arenakit.core.checksums import check_against_manifest
 from arenakit.core.completion import check_complete
 from arenakit.core.errors import counted
+from arenakit.core.settings import SettingError, anything, resolve_settings
 from arenakit.ensemble.model_folders import find_model_folder, saved_folds, where_searched
 from arenakit.models.base import FoldEnsemble
 from arenakit.models.protocol import configured
@@ -40,7 +41,8 @@ class Member:
     folder: Path
     oof: pd.DataFrame  # out-of-fold predictions indexed by id: every train row, or a trained subset
     metrics: dict
-    params: dict = field(default_factory=dict)  # get_params() of the first fold model, as saved
+    params: dict = field(default_factory=dict)  # settings() of the first fold model, as saved
+    model_type: type | None = None  # the fold models' class
     load_seconds: float = 0.0  # how long the last load took
     # An unfitted copy of the first fold model as saved: what the model protocol is asked
     # (cheaper steps, cache), with no weights held.
@@ -60,10 +62,17 @@ class Member:
         ensemble = FoldEnsemble.load(self.folder / FOLDS_DIR, **overrides)
         self.load_seconds = time.perf_counter() - started
         self._loaded = (dict(overrides), ensemble)
-        self.params = ensemble.models[0].get_params(deep=False) if not self.params else self.params
+        self.params = ensemble.models[0].settings() if not self.params else self.params
+        self.model_type = self.model_type or type(ensemble.models[0])
         if self.prototype is None:
             self.prototype = configured(ensemble.models[0], {})
         return ensemble
+
+    def inference_settings(self) -> dict:
+        """The settings this model takes anew at inference, each with its declared type (any: undeclared)."""
+        declared = getattr(self.model_type, "declared_settings", {})
+        names = getattr(self.model_type, "inference_params", None) or set(self.params)
+        return {name: declared.get(name, anything()) for name in sorted(names) if name in self.params}
 
     def release(self) -> None:
         """Drop the loaded fold models and give their GPU memory back before the next load: a 9B
@@ -123,23 +132,55 @@ def load_member(name: str, out_dir: Path | str, train_ids) -> Member:
     return member
 
 
-def start_overrides(members, swap_average: bool, inference: Mapping | None = None) -> dict[str, dict]:
-    """The settings inference starts from, per member: swap-averaging as asked, where the model has it,
-    then the member's entry in `inference`: a profile name (its inference settings, e.g.
-    "decoder_2xt4") or a dict of settings, e.g. {"deberta_lora": {"max_length": 2048}}."""
-    from arenakit.models.lora.profiles import inference_settings
-
-    start = {m.name: ({"swap_average": swap_average} if "swap_average" in m.params else {}) for m in members}
-    for member in members:
-        given = (inference or {}).get(member.name)
-        settings = inference_settings(given) if isinstance(given, str) else dict(given or {})
-        unknown = sorted(set(settings) - set(member.params))
-        if unknown:
-            raise ValueError(
-                f"inference settings for {member.name}: {', '.join(unknown)} is not a setting of its model "
-                f"({member.metrics.get('model', 'unknown class')}); its settings are {', '.join(sorted(member.params))}"
+def check_inference(inference, names) -> dict:
+    """The ensemble's inference= checked: None, or a dict whose keys are models of the run (names), each
+    given a profile name or a dict of settings. A misspelt model name would leave its settings unapplied."""
+    if inference is None:
+        return {}
+    if not isinstance(inference, Mapping):
+        raise SettingError(
+            f"inference={inference!r}: inference takes a dict from model name to a profile name or a dict of "
+            "settings, e.g. {'deberta_lora': 'decoder_2xt4'} or {'deberta_lora': {'max_length': 1024}}, or None"
+        )
+    unknown = sorted(set(inference) - set(names))
+    if unknown:
+        raise SettingError(
+            f"inference= names {', '.join(map(repr, unknown))}, not a model of this run; its models are "
+            f"{', '.join(map(repr, names))}: correct the name, or the settings would not apply"
+        )
+    for name, entry in inference.items():
+        if entry is not None and not isinstance(entry, (str, Mapping)):
+            raise SettingError(
+                f"inference[{name!r}]={entry!r}: a model takes a profile name (e.g. 'decoder_2xt4') or a dict of "
+                "settings (e.g. {'max_length': 1024}, or {'profile': 'decoder_2xt4', 'max_length': 1024})"
             )
-        start[member.name].update(settings)
+    return dict(inference)
+
+
+def start_overrides(members, swap_average: bool | None, inference: Mapping | None = None) -> dict[str, dict]:
+    """The settings inference starts from, per member, resolved by the kit's one precedence
+    (arenakit.core.settings.resolve_settings): the member's own settings in `inference` beat the
+    notebook-wide swap_average (None: not given), which beats the member's inference profile, which
+    beats the model as saved. An entry of `inference` is a profile name ("decoder_2xt4": its
+    inference settings) or a dict of settings, which may name a profile too:
+    {"deberta_lora": {"profile": "decoder_2xt4", "max_length": 1024}}. Every name and value is checked."""
+    from arenakit.models.lora.profiles import profile_settings
+
+    start = {}
+    for member in members:
+        entry = (inference or {}).get(member.name)
+        source = f"inference= for {member.name}"
+        explicit = dict(entry) if isinstance(entry, Mapping) else {}
+        profile = entry if isinstance(entry, str) else explicit.pop("profile", None)
+        declared = member.inference_settings()
+        if swap_average is not None and "swap_average" in declared:
+            explicit.setdefault("swap_average", swap_average)
+        preset = {}
+        if profile is not None:
+            preset = {key: value for key, value in profile_settings(profile).items() if key in declared}
+        start[member.name] = resolve_settings(
+            declared, explicit, source, preset, profile_source=f"profile {profile!r} ({source})"
+        )
     return start
 
 

@@ -33,11 +33,12 @@ from arenakit.core.artifacts import OOF_FILE, model_dir, save_metrics, save_pred
 from arenakit.core.atomic import write_csv, write_json
 from arenakit.core.notices import notice
 from arenakit.core.schema import CLASS_COLUMNS, N_CLASSES, SUBMISSION_FILE
+from arenakit.core.settings import boolean, check_settings, integer, list_of, mapping, real, text
 from arenakit.ensemble.budget import Timer, format_seconds, plan_within_budget, resolve_time_budget
 from arenakit.ensemble.choice import choose_blend
-from arenakit.ensemble.members import load_members, start_overrides
+from arenakit.ensemble.members import check_inference, load_members, start_overrides
 from arenakit.evaluation.submission import write_submission
-from arenakit.pipeline.notebooks import SUBMISSION_NOTEBOOK, pipeline_models
+from arenakit.pipeline.notebooks import RUN_SETTINGS, SUBMISSION_NOTEBOOK, pipeline_models
 
 BLEND_FILE = "blend.json"
 COMPARISON_FILE = "comparison.csv"
@@ -57,6 +58,22 @@ MIN_PARTIAL_ROWS = 150
 TIMING_ROWS = 512
 
 
+# The ensemble notebook's parameters (and EnsembleRun's), declared once (arenakit.core.settings).
+ENSEMBLE_SETTINGS = {
+    "data_dir": RUN_SETTINGS["data_dir"],
+    "out_dir": RUN_SETTINGS["out_dir"],
+    "models": list_of(text(), optional=True, none="every pipeline model"),
+    "swap_average": boolean(optional=True, none="each model's own: its inference profile's, else as trained"),
+    "inference": mapping(optional=True, none="every model as trained"),
+    "time_budget_s": real(0, above=True, optional=True, none="9 h less a 1 h margin on Kaggle, unlimited locally"),
+    "timing_rows": integer(1),
+    "min_max_length": integer(1),
+    "benchmark_rows": integer(1, optional=True, none="no benchmark"),
+    "model_temperatures": boolean(),
+    "blend_temperature": boolean(),
+}
+
+
 class NoUsableModel(RuntimeError):
     """Every model was left out: the message lists each one's reason."""
 
@@ -68,15 +85,19 @@ class EnsembleRun:
         competition,
         models=None,
         time_budget_s: float | None = None,
-        swap_average: bool = True,
+        swap_average: bool | None = True,
         inference: Mapping | None = None,
     ):
         self.started = time.perf_counter()
         self.out_dir = Path(out_dir)
         self.competition = competition
+        check_settings(
+            {"time_budget_s": time_budget_s, "swap_average": swap_average, "models": models},
+            ENSEMBLE_SETTINGS,
+            "the ensemble's parameters",
+        )
         self.budget_s = resolve_time_budget(time_budget_s)
         self.swap_average = swap_average
-        self.inference = dict(inference or {})  # per model: a profile name or settings for its inference
         self.notices: list[str] = []
         self.reasons: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
@@ -88,6 +109,7 @@ class EnsembleRun:
         # A file left by an earlier run must never pass for this run's output.
         self.submission_path.unlink(missing_ok=True)
         names = list(models) if models else pipeline_models()
+        self.inference = check_inference(inference, names)  # per model: a profile name or settings for its inference
         with self._timed("find and load models"):
             self.members, problems = load_members(names, self.out_dir, competition.train["id"])
         for name, reason in problems.items():

@@ -60,13 +60,12 @@ def gpus_assumed(parameters: dict) -> int:
     Looked at: swap_on_second_device and profile (the LoRA notebook's), and each model's entry in
     inference (the ensemble's): a profile name or a dict of settings.
     """
-    from arenakit.models.lora.profiles import DECODER_PROFILES, PROFILES, inference_settings
-
-    profiles = {*PROFILES, *DECODER_PROFILES}
+    from arenakit.models.lora import profiles  # loads torch: only building a notebook's first cell needs it
 
     def second_device(settings) -> bool:
         if isinstance(settings, str):
-            return settings in profiles and bool(inference_settings(settings).get("swap_on_second_device"))
+            known = settings in profiles.ALL_PROFILES
+            return known and bool(profiles.profile_settings(settings).get("swap_on_second_device"))
         if isinstance(settings, dict):
             return bool(settings.get("swap_on_second_device")) or second_device(settings.get("profile"))
         return False

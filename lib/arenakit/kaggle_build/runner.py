@@ -226,6 +226,14 @@ def run_pipeline(
     notebook_dir, out_dir = Path(notebook_dir).resolve(), Path(out_dir).resolve()
     selected = select_notebooks(names or [], notebook_dir)
     extra = dict(parameters or {})
+    # The run folder and the data folder have their own options; a -p copy would be overridden silently.
+    clashes = {"out_dir": "--out", "data_dir": "--data-dir"}
+    given = [f"-p {key}={extra[key]!r}" for key in clashes if key in extra]
+    if given:
+        raise ValueError(
+            f"{' and '.join(given)}: the run sets these from its own options; use "
+            f"{' and '.join(clashes[key] for key in clashes if key in extra)} instead"
+        )
     known = set().union(*(declared_parameters(read_notebook(notebook_dir / f"{n}.py")) for n in selected))
     unknown = sorted(set(extra) - known)
     if unknown:

@@ -4,9 +4,10 @@ save(dir) / load(dir), so the CV runner, the ensemble and the tests treat them a
 
 base      ArenaModel, FoldEnsemble, save/load without pickle, register_model_class
 protocol  what generic code may know about a model: symmetry, cheaper inference steps, its cache
-baseline, minilm_lgbm, lora_classifier   the model classes (imported when first named: the LoRA
-          one loads torch, peft and transformers)
-lora      the LoRA fine-tuning parts (inputs, backbone, batching, training, inference)
+baseline, minilm_lgbm   the model classes BaselineModel and MiniLMLightGBMModel
+lora      the LoRA family: CrossEncoderClassifier (an encoder or a decoder backbone) and SiameseClassifier
+          on one core, and their parts (inputs, backbone, batching, training, inference)
+The model classes are imported when first named (the LoRA ones load torch, peft and transformers).
 """
 
 import importlib
@@ -29,15 +30,16 @@ __all__ = [
     "CacheInfo",
     "CheaperStep",
     "FoldEnsemble",
-    "LoRAClassifierModel",
+    "CrossEncoderClassifier",
     "MiniLMLightGBMModel",
+    "SiameseClassifier",
     "load_model",
     "register_model_class",
 ]
 
 
 def __getattr__(name: str):
-    """The model classes, imported on first use (arenakit.models.LoRAClassifierModel)."""
+    """The model classes, imported on first use (arenakit.models.CrossEncoderClassifier)."""
     if name in MODEL_CLASSES:
         return getattr(importlib.import_module(MODEL_CLASSES[name]), name)
     raise AttributeError(f"module 'arenakit.models' has no attribute {name!r}")

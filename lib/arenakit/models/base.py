@@ -27,19 +27,26 @@ from arenakit.core.artifacts import read_json
 from arenakit.core.atomic import recording_writes, remove, write_json
 from arenakit.core.completion import file_hashes
 from arenakit.core.errors import ArtifactError, VersionMismatch
+from arenakit.core.settings import Setting, check_settings, refuse_unknown
 from arenakit.core.swap import average_orders, swap_asymmetry
 from arenakit.data.competition import swap_ab
 from arenakit.models.checks import check_labels, check_parsed_frame, check_probabilities
 from arenakit.models.protocol import CacheInfo, CheaperStep, halved_token_cap
 
 MODEL_FILE = "model.json"
+# The saved record's format: 2 names it ("format") and lets a model store grouped parameters
+# (the LoRA classifiers' model / training / runtime); 1 (no "format" key) held flat parameters.
+MODEL_FORMAT = 2
 FOLD_PREFIX = "fold_"
 _FOLD_NAME = re.compile(r"fold_(\d+)")
 # The kit's model classes by name, and the module that defines each: the only classes load_model builds.
 MODEL_CLASSES = {
     "BaselineModel": "arenakit.models.baseline",
     "MiniLMLightGBMModel": "arenakit.models.minilm_lgbm",
-    "LoRAClassifierModel": "arenakit.models.lora_classifier",
+    "CrossEncoderClassifier": "arenakit.models.lora.cross_encoder",
+    "SiameseClassifier": "arenakit.models.lora.siamese_classifier",
+    # Folders saved before the LoRA family split (model.json format 1): read into the classes above.
+    "LoRAClassifierModel": "arenakit.models.lora.legacy",
 }
 _REGISTERED: dict[str, type] = {}
 
@@ -78,6 +85,9 @@ class ArenaModel(BaseEstimator):
     inference_params: ClassVar[frozenset[str]] = frozenset({"swap_average"})
     # The parameter capping tokens per row (the time budget halves it); None: the model has none.
     token_cap_param: ClassVar[str | None] = None
+    # Each setting's type and range (arenakit.core.settings), declared once: checked at fit and at
+    # load, and by whatever sets them (notebooks, -p on the command line, the ensemble's inference=).
+    declared_settings: ClassVar[dict[str, Setting]] = {}
     # The learned attribute that fit sets last: present means fitted (check_is_fitted).
     _fitted_attribute = ""
 
@@ -86,6 +96,36 @@ class ArenaModel(BaseEstimator):
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> ArenaModel:
         raise NotImplementedError
+
+    # -- settings: the parameters by their flat names, checked against declared_settings ---------
+
+    def settings(self) -> dict:
+        """The model's settings by name: its parameters (a model with grouped parameters flattens them)."""
+        return self.get_params(deep=False)
+
+    @classmethod
+    def setting_names(cls) -> set[str]:
+        return set(cls._get_param_names())
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> ArenaModel:
+        """A model with these settings (flat names); those not given keep their defaults."""
+        return cls(**settings)
+
+    def check_settings(self, source: str | None = None) -> ArenaModel:
+        """Refuse a setting whose value its declaration does not take (SettingError naming it); returns self."""
+        given = {key: value for key, value in self.settings().items() if key in self.declared_settings}
+        check_settings(given, self.declared_settings, source or f"{type(self).__name__}'s parameters")
+        return self
+
+    def _params_record(self) -> dict:
+        """The parameters as model.json stores them (JSON-able)."""
+        return self.get_params(deep=False)
+
+    @classmethod
+    def _saved_settings(cls, record: dict) -> dict:
+        """The flat settings a model.json record holds (its format's reader)."""
+        return dict(record["params"])
 
     def _predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
         raise NotImplementedError
@@ -118,7 +158,7 @@ class ArenaModel(BaseEstimator):
         """Tokens per row in use: the token_cap_param's value (a subclass resolves a None default); None: no cap."""
         if self.token_cap_param is None:
             return None
-        cap = self.get_params(deep=False).get(self.token_cap_param)
+        cap = self.settings().get(self.token_cap_param)
         return cap if isinstance(cap, int) and not isinstance(cap, bool) else None
 
     def cheaper_steps(self, min_tokens: int = 256) -> list[CheaperStep]:
@@ -128,7 +168,7 @@ class ArenaModel(BaseEstimator):
         cap halved (never below min_tokens; offered while the cap is above it).
         """
         steps = []
-        if self.get_params(deep=False).get("swap_average") is True and not self.symmetric:
+        if self.settings().get("swap_average") is True and not self.symmetric:
             steps.append(CheaperStep("swap_average", "swap-averaging off", {"swap_average": False}))
         cap = self.token_cap()
         shorter = None if cap is None else halved_token_cap(self.token_cap_param, cap, min_tokens)
@@ -158,7 +198,8 @@ class ArenaModel(BaseEstimator):
             extras = self._save_state(folder)
         record = {
             "class": type(self).__name__,
-            "params": self.get_params(deep=False),
+            "format": MODEL_FORMAT,
+            "params": self._params_record(),
             "arenakit_version": arenakit.__version__,
             "state": extras,
             "files": file_hashes(folder, written),
@@ -170,17 +211,21 @@ class ArenaModel(BaseEstimator):
     def load(cls, folder: Path | str, **overrides) -> ArenaModel:
         """The saved model; overrides replace saved parameters (device, max_length, swap_average, a path)."""
         folder = Path(folder)
-        record = _read_record(folder)
-        params = {key: value for key, value in record["params"].items() if key not in cls.arena_tags.path_params}
-        unknown = sorted(set(overrides) - set(cls().get_params(deep=False)))
-        if unknown:
-            raise TypeError(
-                f"{folder}: {cls.__name__} has no parameter(s) {', '.join(unknown)}; "
-                f"it has: {', '.join(sorted(cls().get_params(deep=False)))}"
-            )
+        record = read_record(folder)
+        names, declared = cls.setting_names(), cls.declared_settings
+        refuse_unknown(overrides, dict.fromkeys(names), f"the load of {folder} as {cls.__name__}")
+        check_settings({k: v for k, v in overrides.items() if k in declared}, declared, f"the load of {folder}")
         try:
-            model = cls(**{**params, **overrides})
-        except TypeError as error:
+            saved = cls._saved_settings(record)
+            params = {key: value for key, value in saved.items() if key not in cls.arena_tags.path_params}
+            unknown = sorted(set(params) - names)
+            if unknown:
+                raise TypeError(f"no parameter(s) {', '.join(unknown)}")
+            check_settings(
+                {k: v for k, v in params.items() if k in declared}, declared, f"saved model {folder / MODEL_FILE}"
+            )
+            model = cls.from_settings({**params, **overrides})
+        except (TypeError, KeyError, AttributeError) as error:
             raise ArtifactError(
                 f"{folder / MODEL_FILE}: its parameters do not fit {cls.__name__} ({error}); it was saved by "
                 "another kit version: retrain it, or use the kit version that made it"
@@ -197,7 +242,7 @@ class ArenaModel(BaseEstimator):
         return model
 
 
-def _read_record(folder: Path) -> dict:
+def read_record(folder: Path) -> dict:
     """model.json of a saved model folder, checked for the keys every kit model writes."""
     path = folder / MODEL_FILE
     if not path.is_file():
@@ -266,7 +311,7 @@ def model_class(name: str, where: Path) -> type:
 def load_model(folder: Path | str, **overrides) -> ArenaModel:
     """Load any kit model saved with save(); the class is named in its model.json."""
     folder = Path(folder)
-    record = _read_record(folder)
+    record = read_record(folder)
     return model_class(record["class"], folder / MODEL_FILE).load(folder, **overrides)
 
 

@@ -19,6 +19,7 @@ from arenakit.core.artifacts import load_arrays
 from arenakit.core.atomic import write_npz
 from arenakit.core.errors import ArtifactError
 from arenakit.core.schema import CLASS_NAMES, N_CLASSES
+from arenakit.core.settings import boolean, integer, list_of, real, text
 from arenakit.core.swap import average_orders, with_swapped_rows
 from arenakit.evaluation.metrics import log_loss
 from arenakit.inputs.features import (
@@ -58,6 +59,16 @@ class BaselineModel(ArenaModel):
     """
 
     _fitted_attribute = "coef_"
+    declared_settings = {
+        "C": real(0, above=True, optional=True, none="chosen by inner cross-validation"),
+        "Cs": list_of(real(0, above=True)),
+        "inner_folds": integer(2),
+        "swap_augment": boolean(),
+        "swap_average": boolean(),
+        "columns": list_of(text(), optional=True, none="every surface feature"),
+        "seed": integer(0),
+        "max_iter": integer(1),
+    }
 
     def __init__(
         self,
@@ -108,6 +119,7 @@ class BaselineModel(ArenaModel):
         return min(mean_scores, key=mean_scores.get), mean_scores
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> BaselineModel:
+        self.check_settings()
         y = training_labels(frame, y)
         features = surface_features(frame)
         self.columns_ = tuple(self.columns) if self.columns else tuple(features.columns)

@@ -26,6 +26,7 @@ from arenakit.core.atomic import write_with
 from arenakit.core.errors import ArtifactError
 from arenakit.core.paths import default_cache_dir
 from arenakit.core.schema import N_CLASSES
+from arenakit.core.settings import boolean, choice, integer, real, text
 from arenakit.core.swap import average_orders, with_swapped_rows
 from arenakit.inputs.embedder import SentenceEmbedder
 from arenakit.inputs.features import FEATURES_VERSION, check_features_version, surface_features, swap_features
@@ -116,6 +117,28 @@ class MiniLMLightGBMModel(ArenaModel):
     _fitted_attribute = "booster_"
     inference_params = frozenset({"swap_average", "max_seq_length", "batch_size", "device", "precision", "cache_dir"})
     token_cap_param = "max_seq_length"
+    declared_settings = {
+        "model_path": text(optional=True, none="the bundled all-MiniLM-L6-v2"),
+        "cache_dir": text(optional=True, none='$ARENAKIT_CACHE or ~/.cache/arenakit; "": no cache'),
+        "batch_size": integer(1),
+        "device": text(optional=True, none="cuda when available"),
+        "precision": choice("fp32", "fp16", "bf16", "int8", optional=True, none="by device"),
+        "prompt_share": real(0, 1),
+        "use_surface_features": boolean(),
+        "num_leaves": integer(2),
+        "learning_rate": real(0, above=True),
+        "max_rounds": integer(1),
+        "min_child_samples": integer(1),
+        "feature_fraction": real(0, 1, above=True),
+        "bagging_fraction": real(0, 1, above=True),
+        "lambda_l2": real(0),
+        "early_stopping_rounds": integer(1),
+        "valid_fraction": real(0, 0.9, above=True),
+        "swap_augment": boolean(),
+        "swap_average": boolean(),
+        "seed": integer(0),
+        "max_seq_length": integer(8, optional=True, none="256 on a GPU, 128 on a CPU"),
+    }
 
     def __init__(
         self,
@@ -224,6 +247,7 @@ class MiniLMLightGBMModel(ArenaModel):
         return lgb.Dataset(table, label=y, free_raw_data=False)
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> MiniLMLightGBMModel:
+        self.check_settings()
         y = training_labels(frame, y)
         table = self.features(frame.reset_index(drop=True))
         rng = np.random.default_rng(self.seed)

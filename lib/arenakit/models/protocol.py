@@ -44,7 +44,7 @@ class CacheInfo:
 
 def configured(model, settings: dict):
     """A fresh, unfitted copy of model with these settings over its parameters: what the protocol's questions take."""
-    return type(model)(**{**model.get_params(deep=False), **settings})
+    return type(model).from_settings({**model.settings(), **settings})
 
 
 def halved_token_cap(param: str, cap: int, min_tokens: int) -> CheaperStep | None:

@@ -127,7 +127,7 @@ class CVRun:
 def _fold_key(model, fit_ids: np.ndarray) -> str:
     """What a saved fold model must match to be reused: its training rows and its parameters."""
     run_only = model.arena_tags.run_only_params
-    params = {k: v for k, v in model.get_params(deep=False).items() if k not in run_only}
+    params = {k: v for k, v in model.settings().items() if k not in run_only}
     params = json.dumps(params, sort_keys=True, default=str)
     return hashlib.sha256(np.asarray(fit_ids).astype(str).tobytes() + params.encode()).hexdigest()[:16]
 
@@ -224,11 +224,7 @@ def cross_validate(
             "fold_seconds": fold_seconds,
             "n_folds": len(all_folds),
             "model": type(model).__name__,
-            "params": {
-                k: v
-                for k, v in model.get_params(deep=False).items()
-                if isinstance(v, (int, float, str, bool, type(None)))
-            },
+            "params": {k: v for k, v in model.settings().items() if isinstance(v, (int, float, str, bool, type(None)))},
         }
     )
     with timed("predict"):

@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     lora.add_argument(
         "--data-dir",
         help="competition folder (train.csv, test.csv, sample_submission.csv); "
-        "default: the Kaggle input, else a synthetic sample in OUT/data",
+        "default: the Kaggle input, else a SYNTHETIC sample in OUT/data (said so when it happens)",
     )
     lora.add_argument("--out", required=True, help="run folder, shared with the other models (folds.csv)")
     lora.add_argument("--folds", type=int, nargs="+", help="fold numbers to train (default: the profile's, [0])")
@@ -52,13 +52,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def synthetic_data_notice(data_dir, out_dir) -> str | None:
+    """What to say when no data folder is given and none is mounted: the run trains on made-up rows."""
+    from arenakit.core.paths import COMPETITION_FILES, SAMPLE_DIR_NAME, find_input_dir
+
+    if data_dir or find_input_dir(COMPETITION_FILES) is not None:
+        return None
+    return (
+        f"arenakit.train: no --data-dir given and no competition data under the Kaggle input, so this trains on "
+        f"the SYNTHETIC sample in {os.path.join(out_dir, SAMPLE_DIR_NAME)} (generated rows, not the competition's): "
+        "its scores say nothing about the real task. Pass --data-dir FOLDER (train.csv, test.csv, "
+        "sample_submission.csv) to train on the real data."
+    )
+
+
 def train_lora(args: argparse.Namespace) -> None:
     from arenakit.train.lora import LoRATrainingRun
 
     parameters = dict(args.parameters)
     if args.folds is not None:
         parameters["folds_to_train"] = args.folds
-    LoRATrainingRun(args.data_dir, args.out, parameters, n_folds=args.n_folds, seed=args.seed).run_all()
+    notice = synthetic_data_notice(args.data_dir, args.out)
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
+    run = LoRATrainingRun(
+        args.data_dir, args.out, parameters, n_folds=args.n_folds, seed=args.seed, source="command line -p"
+    )
+    run.run_all()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,14 @@
 """The LoRA classifier's run: one code path for the deberta_lora notebook and `python -m arenakit.train lora`.
 
-    run = LoRATrainingRun(data_dir, out_dir, {"backbone": "minilm", "folds_to_train": [0]})
+    run = LoRATrainingRun(data_dir, out_dir, {"backbone": "minilm", "folds_to_train": [0]}, source="command line -p")
     run.train()          # cross-validation on the run's shared folds, chosen folds only; resumable
     run.plots()          # training curves, confusion matrix, reliability, loss by length (saved as PNG)
     run.save()           # deberta_lora/{oof.csv, test.csv, metrics.json, folds/fold_k}
     run.time_table()     # where the time went: load, tokenize, train, validate, predict, save
 
-Settings are LoRAClassifierModel's parameters plus folds_to_train; those not given (or None)
-take the device's profile (arenakit.models.lora.profiles). Under torchrun / accelerate launch
+Settings are the LoRA estimators' (arenakit.models.lora.settings) plus folds_to_train, profile and
+architecture, resolved in one place (arenakit.models.lora.profiles.resolve_settings: given beats
+the profile, which beats the default; every name and value checked). Under torchrun / accelerate launch
 every process runs this same code and trains together with the others; process 0 alone writes
 files and shows progress.
 """
@@ -25,9 +26,9 @@ from arenakit.data import resolve_data_dir
 from arenakit.data.competition import load_competition
 from arenakit.data.folds import shared_folds
 from arenakit.evaluation.metrics import per_class_table
+from arenakit.models.lora.architectures import estimator_for
 from arenakit.models.lora.predict import available_devices
-from arenakit.models.lora.profiles import model_params, profile_name, resolve_settings
-from arenakit.models.lora_classifier import LoRAClassifierModel
+from arenakit.models.lora.profiles import NOTEBOOK, model_settings, pick_settings, resolve_settings
 from arenakit.pipeline.cv import CVRun, cross_validate
 
 # The run folder's subfolder for this model: the notebook's name, which the ensemble and the build look for.
@@ -38,9 +39,24 @@ class LoRATrainingRun:
     """The deberta_lora notebook's work: load, cross-validate the chosen folds, report, save."""
 
     def __init__(
-        self, data_dir: Path | str | None, out_dir: Path | str, parameters: Mapping, n_folds: int = 5, seed: int = 42
+        self,
+        data_dir: Path | str | None,
+        out_dir: Path | str,
+        parameters: Mapping,
+        n_folds: int = 5,
+        seed: int = 42,
+        source: str = NOTEBOOK,
     ):
+        """parameters: the settings given (a notebook passes its globals(): the LoRA settings among them
+        are taken); source: where they came from, named in errors."""
         RUN_PHASES.reset()
+        # Settings first: a wrong one stops the run before any data is read.
+        given = pick_settings(parameters) if source == NOTEBOOK else dict(parameters)
+        self.settings = resolve_settings(given, source)
+        settings = model_settings(self.settings)
+        if not is_main_process():  # one set of progress bars: process 0's
+            settings["progress"] = False
+        self.model = estimator_for(self.settings["architecture"]).from_settings(settings)
         self.out_dir = Path(out_dir)
         self.model_dir = self.out_dir / MODEL_NAME
         with timed("load"), main_process_first():  # process 0 writes the sample and the folds, the others read them
@@ -49,11 +65,6 @@ class LoRATrainingRun:
             self.train_frame, self.test_frame = competition.train, competition.test
             self.folds = shared_folds(self.out_dir, self.train_frame, n_folds=n_folds, seed=seed)
         self.n_folds = n_folds
-        self.settings = resolve_settings(parameters)
-        params = model_params(self.settings)
-        if not is_main_process():  # one set of progress bars: process 0's
-            params["progress"] = False
-        self.model = LoRAClassifierModel(**params)
         self.result: CVRun | None = None
 
     def describe(self) -> pd.DataFrame:
@@ -64,7 +75,7 @@ class LoRATrainingRun:
         print(
             f"data: {self.data_dir}  train rows: {len(self.train_frame)}  test rows: {len(self.test_frame)}  "
             f"folds: {self.n_folds}\ndevices: {', '.join(available_devices(device))}  "
-            f"profile: {profile_name(device)}{spread}"
+            f"profile: {self.settings['profile']}{spread}"
         )
         return pd.Series(self.settings, name="setting").to_frame()
 
@@ -82,7 +93,7 @@ class LoRATrainingRun:
             name=MODEL_NAME,
             only_folds=self.settings["folds_to_train"],
             fold_dir=self.model_dir / "folds",
-            progress=self.model.progress,
+            progress=self.model.runtime.progress,
         )
         self.result.metrics["training"] = self.histories()
         self.result.record_swap_asymmetry(self.train_frame, self.folds)

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from arenakit.core.schema import N_CLASSES
+from arenakit.models.lora.settings import QUANTIZE
 
 # Leaf names of the Linear layers that get adapters, per config.model_type.
 _DECODER_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -49,7 +50,6 @@ HEAD_MODULES = ("classifier", "score", "pooler")
 # Attention implementation per config.model_type; others get transformers' default (SDPA where supported).
 ATTENTION = {"gemma2": "eager"}
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-QUANTIZE = ("8bit", "4bit")
 
 
 def quiet_transformers() -> None:
@@ -114,7 +114,7 @@ def target_modules(model) -> list[str]:
     if model_type not in TARGET_MODULES:
         raise ValueError(
             f"no LoRA target modules known for model_type {model_type!r}; known: {', '.join(sorted(TARGET_MODULES))}. "
-            f"Pass target_modules=[...] (leaf names of its Linear layers) to LoRAClassifierModel."
+            f"Pass target_modules=[...] (leaf names of its Linear layers) in the model settings."
         )
     return linear_layers(model, TARGET_MODULES[model_type])
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-OPTIMIZERS = ("adamw", "adamw_8bit", "paged_adamw_8bit")
+from arenakit.models.lora.settings import OPTIMIZERS
 
 
 def make_optimizer(params, name: str, learning_rate: float, weight_decay: float) -> torch.optim.Optimizer:

@@ -134,7 +134,7 @@ def _replicas(model, devices: list[str], given) -> list:
     if len(devices) > 1 and is_quantized(model):
         raise ValueError(
             "a quantized model cannot be copied to another device: pass replicas loaded on each device "
-            "(LoRAClassifierModel does this)"
+            "(the LoRA estimators do this)"
         )
     return [place_on(model, devices[0])] + [copy.deepcopy(model).to(device) for device in devices[1:]]
 

@@ -1,16 +1,20 @@
-"""Default settings for the LoRA notebook: one set that fits a Kaggle T4, one that runs in a minute on a CPU.
+"""Named presets of the LoRA settings, and the one function that resolves a run's settings.
 
-    settings = resolve_settings(globals())                 # in the notebook: its parameters
-    settings = resolve_settings({"max_length": None, "epochs": 3}, device="cpu")
-    model = LoRAClassifierModel(**model_params(settings))
-    settings = resolve_settings({"profile": "decoder_2xt4", "backbone": "/kaggle/input/gemma-2-9b"})
+    settings = resolve_settings(pick_settings(globals()), NOTEBOOK)            # the deberta_lora notebook
+    settings = resolve_settings({"max_length": 1024, "profile": "gpu"}, "command line -p")
+    model = estimator_for(settings["architecture"]).from_settings(model_settings(settings))
 
-Settings are LoRAClassifierModel's parameters plus folds_to_train; resolve_settings picks them
-out of whatever mapping it is given (a notebook's variables, a command line's -p values) and
-ignores the rest. A setting left at None takes the profile's value (or the architecture's,
-ARCHITECTURE_DEFAULTS); any value given wins. The GPU profile fits microsoft/deberta-v3-small at
-1024 tokens on one 16 GB T4 in fp16 (batch 4 x 4 accumulation). The CPU profile is a smoke-sized run of the bundled MiniLM: it shows the whole
-pipeline working, not a competitive model.
+The precedence, in resolve_settings alone (arenakit.core.settings.resolve_settings): a setting
+given explicitly (not None) beats the profile's, which beats the architecture's default
+(arenakit.models.lora.settings: the Siamese encoder's swap_augment default is False). Every name
+is checked (unknown ones refused with the list of known ones), every value against its declared
+type and range, and an error names where the value came from. Settings are the architecture's
+settings (its groups' fields by name, and swap_average) and RUN_SETTINGS (the folds to train, the
+profile, the architecture). Nothing here imports an estimator.
+
+The GPU profile fits microsoft/deberta-v3-small at 1024 tokens on one 16 GB T4 in fp16 (batch 4 x
+4 accumulation). The CPU profile is a smoke-sized run of the bundled MiniLM: it shows the whole
+pipeline working, not a competitive model. Without a profile named, the device's is used.
 
 The decoder profiles are chosen by name (the `profile` setting), never by device:
 - decoder_2xt4: inference of a 9B decoder (Gemma-2-9B) on Kaggle's 2 x T4: 8-bit weights with
@@ -22,21 +26,19 @@ The decoder profiles are chosen by name (the `profile` setting), never by device
   r=16 on every linear layer of blocks 16 and up (the public Gemma-2 notebook's memory trade),
   gradient checkpointing, paged 8-bit AdamW, 1,024 tokens a row (infer the saved adapters at
   2,048 with decoder_2xt4). On 80 GB, quantize=None (bf16 weights) trains faster.
+The ensemble applies a profile's inference settings to a saved model (inference={"deberta_lora":
+"decoder_2xt4"}): the backbone and everything about training stay as the model was saved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from arenakit.core.settings import SettingError, check_setting, choice, integer, list_of
+from arenakit.core.settings import resolve_settings as resolve_by_precedence
 from arenakit.models.lora.predict import available_devices
+from arenakit.models.lora.settings import ARCHITECTURE_GROUPS, declared_for, defaults_for
 
-# Settings that say which folds to train or which profile to start from, not how a model is made.
-RUN_SETTINGS = {"folds_to_train", "profile"}
-# The settings a saved model may take anew for inference (LoRAClassifierModel parameters).
-INFERENCE_SETTINGS = (
-    "quantize", "dtype", "max_length", "max_batch_tokens", "inference_batch_size", "swap_average",
-    "swap_on_second_device", "device",
-)  # fmt: skip
 GEMMA_2_9B = "google/gemma-2-9b-it"
 
 PROFILES = {
@@ -98,32 +100,52 @@ DECODER_PROFILES = {
 }
 
 
-# Defaults that depend on the architecture, over the profile's (a value given still wins): the
-# Siamese model is symmetric by construction, so a row's swap gives exactly its gradient again.
-ARCHITECTURE_DEFAULTS = {"siamese": {"swap_augment": False}}
+ALL_PROFILES = {**PROFILES, **DECODER_PROFILES}
+# What a run takes beside the model's settings: which folds, which preset, which architecture.
+RUN_SETTINGS = {
+    "folds_to_train": list_of(integer(0), optional=True, none="the profile's, [0]"),
+    "profile": choice(*ALL_PROFILES, optional=True, none="the device's: gpu or cpu"),
+    "architecture": choice(*ARCHITECTURE_GROUPS),
+}
+NOTEBOOK = "notebook parameter (the parameters cell, or -p / papermill)"
 
 
 def profile_name(device: str = "auto") -> str:
     return "gpu" if available_devices(device)[0].startswith("cuda") else "cpu"
 
 
+def declared_settings(architecture: str) -> dict:
+    """What a run of this architecture takes: the run's settings and the architecture's."""
+    return {**RUN_SETTINGS, **declared_for(ARCHITECTURE_GROUPS[architecture])}
+
+
 def setting_names() -> set[str]:
-    """What resolve_settings takes: the LoRA classifier's parameters and the folds to train."""
-    from arenakit.models.lora_classifier import LoRAClassifierModel
-
-    return set(LoRAClassifierModel._get_param_names()) | RUN_SETTINGS
+    """Every setting a LoRA run takes, whatever the architecture (for listings: -p help)."""
+    return set().union(*(declared_settings(name) for name in ARCHITECTURE_GROUPS))
 
 
-def resolve_settings(given: Mapping, device: str | None = None) -> dict:
-    """The profile's settings, overridden by every setting in `given` that is not None.
+def pick_settings(namespace: Mapping) -> dict:
+    """The LoRA settings among a notebook's variables (its globals()): those named like one."""
+    return {key: value for key, value in namespace.items() if key in setting_names()}
 
-    The profile is given["profile"] (a name in DECODER_PROFILES or PROFILES) when set, else the
-    device's (PROFILES); device: the device to choose it for; None: given["device"], else "auto".
+
+def resolve_settings(given: Mapping, source: str, device: str | None = None) -> dict:
+    """The run's settings: given (not None) beats the profile, which beats the architecture's default.
+
+    The profile is given["profile"] when set, else the device's (device: the device to choose it
+    for; None: the given device, else "auto"). source names where `given` came from, for errors.
     """
-    names = setting_names()
-    chosen = {key: value for key, value in given.items() if key in names and value is not None}
-    name = chosen.get("profile") or profile_name(device or chosen.get("device", "auto"))
-    return {**profile_settings(name), **ARCHITECTURE_DEFAULTS.get(chosen.get("architecture"), {}), **chosen}
+    explicit = {key: value for key, value in given.items() if value is not None}
+    architecture = check_setting(
+        "architecture", explicit.get("architecture", "cross_encoder"), RUN_SETTINGS["architecture"], source
+    )
+    profile = check_setting("profile", explicit.get("profile"), RUN_SETTINGS["profile"], source)
+    name = profile or profile_name(device or explicit.get("device", "auto"))
+    defaults = {**defaults_for(ARCHITECTURE_GROUPS[architecture]), "folds_to_train": None}
+    settings = resolve_by_precedence(
+        declared_settings(architecture), explicit, source, profile_settings(name), defaults, f"profile {name!r}"
+    )
+    return {**settings, "architecture": architecture, "profile": name}
 
 
 def profile_settings(name: str) -> dict:
@@ -132,20 +154,14 @@ def profile_settings(name: str) -> dict:
         return dict(PROFILES[name])
     if name in DECODER_PROFILES:
         return {**PROFILES["gpu"], **DECODER_PROFILES[name]}
-    raise ValueError(
-        f"profile {name!r}: use one of {', '.join([*PROFILES, *DECODER_PROFILES])}, or None for the device's"
-    )
+    raise SettingError(f"profile={name!r}: use one of {', '.join(ALL_PROFILES)}, or None for the device's")
 
 
-def inference_settings(name: str) -> dict:
-    """What a profile says about inference alone, for a model trained under other settings.
-
-    The ensemble applies these to a saved model (e.g. decoder_2xt4 to adapters trained with
-    decoder_train): the backbone and everything about training stay as the model was saved.
-    """
-    return {key: value for key, value in profile_settings(name).items() if key in INFERENCE_SETTINGS}
+def inference_settings(name: str, estimator) -> dict:
+    """What a profile says about inference alone: its settings the estimator (class) takes anew at inference."""
+    return {key: value for key, value in profile_settings(name).items() if key in estimator.inference_params}
 
 
-def model_params(settings: Mapping) -> dict:
-    """The settings that are LoRAClassifierModel parameters."""
-    return {key: value for key, value in settings.items() if key in setting_names() - RUN_SETTINGS}
+def model_settings(settings: Mapping) -> dict:
+    """The settings that go to the estimator (all but RUN_SETTINGS)."""
+    return {key: value for key, value in settings.items() if key not in RUN_SETTINGS}

@@ -36,27 +36,9 @@ from arenakit.core.atomic import write_folder, write_with
 from arenakit.core.errors import ArtifactError
 from arenakit.models.lora.backbone import add_lora, load_adapters, quiet_transformers
 
-ARCHITECTURES = ("cross_encoder", "siamese")
-FINETUNE_MODES = ("lora", "full")
 HEAD_FILE = "siamese_head.safetensors"
 ENCODER_FILE = "encoder.safetensors"  # finetune="full": the whole encoder's weights
 HEAD_DROPOUT = 0.1
-
-
-def check_architecture(architecture: str, finetune: str, quantize: str | None) -> bool:
-    """True for the Siamese architecture; a clear error for unknown values and combinations the kit lacks."""
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"architecture={architecture!r}: use one of {', '.join(map(repr, ARCHITECTURES))}")
-    if finetune not in FINETUNE_MODES:
-        raise ValueError(f"finetune={finetune!r}: use one of {', '.join(map(repr, FINETUNE_MODES))}")
-    if architecture == "cross_encoder" and finetune != "lora":
-        raise ValueError("finetune='full' is available with architecture='siamese'; the cross-encoder trains LoRA")
-    if architecture == "siamese" and quantize:
-        raise ValueError(
-            f"quantize={quantize!r} is for large decoder backbones (architecture='cross_encoder'); "
-            "a Siamese encoder loads in full precision: set quantize=None"
-        )
-    return architecture == "siamese"
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -85,7 +67,7 @@ class SymmetricHead(nn.Module):
         return torch.cat([logit_a, logit_b, logit_tie], dim=-1)
 
 
-class SiameseClassifier(nn.Module):
+class SiameseNetwork(nn.Module):
     """encoder (a Hugging Face base model, peft-wrapped or not) + mean pooling + SymmetricHead."""
 
     def __init__(self, encoder: nn.Module, head: SymmetricHead):
@@ -147,7 +129,7 @@ def new_siamese(
     target_modules=None,
     gradient_checkpointing: bool = False,
     layers_to_transform=None,
-) -> SiameseClassifier:
+) -> SiameseNetwork:
     """A Siamese classifier to train: the encoder with LoRA adapters (in the chosen blocks; or all of it
     trainable) and a fresh head."""
     encoder = load_encoder(path)
@@ -159,10 +141,10 @@ def new_siamese(
         raise ValueError(
             "layers_to_transform chooses the blocks that get adapters: with finetune='full' set it to None"
         )
-    return SiameseClassifier(encoder, SymmetricHead(encoder.config.hidden_size))
+    return SiameseNetwork(encoder, SymmetricHead(encoder.config.hidden_size))
 
 
-def save_siamese(model: SiameseClassifier, folder: Path, adapter_dir: Path) -> None:
+def save_siamese(model: SiameseNetwork, folder: Path, adapter_dir: Path) -> None:
     """The adapters into adapter_dir (peft's format) or the encoder's weights, and the head's weights."""
     from safetensors.torch import save_file
 
@@ -195,7 +177,7 @@ def _load_weights(module: nn.Module, path: Path) -> None:
         ) from None
 
 
-def load_siamese(folder: Path, adapter_dir: Path, path: Path | str, finetune: str) -> SiameseClassifier:
+def load_siamese(folder: Path, adapter_dir: Path, path: Path | str, finetune: str) -> SiameseNetwork:
     """The saved Siamese classifier on the backbone at path, for inference."""
     missing = [str(file) for file in _saved_files(folder, adapter_dir, finetune) if not file.is_file()]
     if missing:
@@ -213,4 +195,4 @@ def load_siamese(folder: Path, adapter_dir: Path, path: Path | str, finetune: st
         _load_weights(encoder, folder / ENCODER_FILE)
     head = SymmetricHead(encoder.config.hidden_size)
     _load_weights(head, folder / HEAD_FILE)
-    return SiameseClassifier(encoder, head).eval()
+    return SiameseNetwork(encoder, head).eval()

@@ -1,7 +1,11 @@
 """The training loop on Hugging Face Accelerate: one process, or one per GPU under torchrun / accelerate launch.
 
-    history = train_classifier(model, train_rows, y_train, valid_rows, y_valid, TrainConfig(epochs=2),
-                               device="cuda:0", checkpoint_dir="ckpt/fold_0")
+    history = train_classifier(model, train_rows, y_train, valid_rows, y_valid, TrainingSettings(epochs=2),
+                               RuntimeSettings(checkpoint_dir="ckpt/fold_0"), device="cuda:0")
+
+The loop reads the estimator's own settings groups (arenakit.models.lora.settings), as they are:
+`training` (what the model learns: epochs, batches, optimizer, swaps) and `runtime` (checkpoints,
+progress, validation batch size, mixed precision).
 
 A plain loop rather than the HF Trainer: it keeps a row and its A/B swap in one batch, validates
 on the competition's metric (log loss on the three classes), and resumes by skipping exactly the
@@ -29,7 +33,6 @@ continues from there.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -56,32 +59,7 @@ from arenakit.models.lora.checkpoint import (
 )
 from arenakit.models.lora.optim import make_optimizer
 from arenakit.models.lora.predict import predict_proba
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 1
-    batch_size: int = 8  # rows per batch, per process
-    grad_accum: int = 1  # batches per process per optimizer step
-    learning_rate: float = 2e-4
-    weight_decay: float = 0.01
-    optimizer: str = "adamw"  # or "adamw_8bit", "paged_adamw_8bit" (arenakit.models.lora.optim)
-    warmup_ratio: float = 0.1
-    label_smoothing: float = 0.0
-    max_grad_norm: float = 1.0
-    patience: int = 1  # validations without a better log loss before stopping
-    eval_every: int = 0  # optimizer steps between validations; 0: at each epoch end only
-    checkpoint_every: int = 200  # optimizer steps between checkpoints (also at each epoch end)
-    swap_pairs: bool = False  # rows 2k, 2k+1 are a row and its swap: keep them in one batch
-    inference_batch_size: int = 32
-    mixed_precision: str = "auto"  # "auto" (by device), "bf16", "fp16" or "no"
-    seed: int = 42
-
-    @classmethod
-    def from_params(cls, params: dict, **values) -> TrainConfig:
-        """The loop's settings from a model's parameters of the same names; values set the others."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{**{key: value for key, value in params.items() if key in names}, **values})
+from arenakit.models.lora.settings import RuntimeSettings, TrainingSettings
 
 
 def batches_per_process(n_batches: int, n_processes: int, grad_accum: int) -> int:
@@ -152,16 +130,17 @@ class Trainer:
         y_train,
         valid_rows: TokenRows,
         y_valid,
-        config: TrainConfig,
+        training: TrainingSettings,
+        runtime: RuntimeSettings | None = None,
         device: str = "cpu",
-        checkpoint_dir: Path | str | None = None,
-        progress: bool = True,
     ):
-        self.config, self.device = config, device
+        runtime = runtime or RuntimeSettings()
+        self.training, self.runtime, self.device = training, runtime, device
+        config = training
         self.train_rows, self.valid_rows = train_rows, valid_rows
         self.y_valid = np.asarray(y_valid)
         self.labels = torch.as_tensor(np.asarray(y_train), dtype=torch.long)
-        self.accelerator = make_accelerator(device, config.grad_accum, config.batch_size, config.mixed_precision)
+        self.accelerator = make_accelerator(device, config.grad_accum, config.batch_size, runtime.mixed_precision)
         self.n_processes, self.process = self.accelerator.num_processes, self.accelerator.process_index
         self.grad_accum = accumulation_steps(self.accelerator)  # a launcher's config may set it
         lengths = train_rows.lengths
@@ -174,7 +153,7 @@ class Trainer:
             "mixed_precision": self.accelerator.mixed_precision,
         }
         self.fingerprint = run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model, launch)
-        self.checkpoint = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
+        self.checkpoint = Path(runtime.checkpoint_dir) / CHECKPOINT_FILE if runtime.checkpoint_dir else None
         self.loop = _Loop()
         saved = read_checkpoint(self.checkpoint, self.fingerprint, self.accelerator.is_main_process)
         if (
@@ -190,12 +169,12 @@ class Trainer:
         self._prepare(model)
         if saved is not None:
             self._restore(saved)
-        self.progress = progress and self.accelerator.is_main_process
+        self.progress = runtime.progress and self.accelerator.is_main_process
 
     def _prepare(self, model) -> None:
         from transformers import get_cosine_schedule_with_warmup
 
-        config = self.config
+        config = self.training
         place_on(model, self.device)
         self.params = [param for param in model.parameters() if param.requires_grad]
         optimizer = make_optimizer(self.params, config.optimizer, config.learning_rate, config.weight_decay)
@@ -252,8 +231,8 @@ class Trainer:
             logits = self.model(**inputs).logits
             loss = self.loss_fn(logits.float(), self.labels[batch].to(self.device))
             accelerator.backward(loss * weight)
-            if accelerator.sync_gradients and self.config.max_grad_norm:
-                accelerator.clip_grad_norm_(self.params, self.config.max_grad_norm)
+            if accelerator.sync_gradients and self.training.max_grad_norm:
+                accelerator.clip_grad_norm_(self.params, self.training.max_grad_norm)
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
         return loss.item()
@@ -262,7 +241,7 @@ class Trainer:
         """Each process predicts its share of the validation rows; every process gets all, in row order."""
         shards = row_shards(self.valid_rows.lengths, self.n_processes)
         mine = RowSubset(self.valid_rows, shards[self.process])
-        batch_size = self.config.inference_batch_size
+        batch_size = self.runtime.inference_batch_size
         local = predict_proba(self.unwrapped, mine, batch_size, [self.device], progress=False)
         return gather_rows(local, shards, len(self.valid_rows))
 
@@ -290,7 +269,7 @@ class Trainer:
                 loop.best_loss, loop.best_state, loop.bad_evals = report["log_loss"], trainable_state(self.unwrapped), 0
             else:
                 loop.bad_evals += 1
-                loop.stopped = loop.bad_evals >= self.config.patience
+                loop.stopped = loop.bad_evals >= self.training.patience
             self.model.train()
         seconds = loop.train_seconds + loop.validate_seconds  # so far, over every launch of this run
         record.update(seconds=seconds, train_seconds=loop.train_seconds, validate_seconds=loop.validate_seconds)
@@ -299,7 +278,7 @@ class Trainer:
     # -- the run --------------------------------------------------------------------------------
 
     def _epoch(self, bar) -> None:
-        loop, config = self.loop, self.config
+        loop, config = self.loop, self.training
         batches = length_grouped_batches(
             self.train_rows.lengths, config.batch_size, seed=config.seed + loop.epoch, pairs=config.swap_pairs
         )
@@ -322,7 +301,7 @@ class Trainer:
             loop.train_seconds += time.perf_counter() - started
             if config.eval_every and loop.step % config.eval_every == 0 and loop.batch < len(plan):
                 self.validate(losses)
-            if config.checkpoint_every and loop.step % config.checkpoint_every == 0:
+            if self.runtime.checkpoint_every and loop.step % self.runtime.checkpoint_every == 0:
                 self.save_checkpoint()
             started = time.perf_counter()
         if not loop.stopped:
@@ -334,14 +313,14 @@ class Trainer:
         """Train in place; leave the best validated weights in the model; return per-validation metrics."""
         loop = self.loop
         bar = tqdm(
-            total=self.batches_per_epoch * self.config.epochs,
+            total=self.batches_per_epoch * self.training.epochs,
             initial=loop.epoch * self.batches_per_epoch + loop.batch,
             desc="train",
             disable=not self.progress or loop.finished,
         )
         self.model.train()
         with timed("train"):
-            while not (loop.finished or loop.stopped) and loop.epoch < self.config.epochs:
+            while not (loop.finished or loop.stopped) and loop.epoch < self.training.epochs:
                 self._epoch(bar)
         bar.close()
         loop.finished = True
@@ -357,7 +336,7 @@ class Trainer:
 def train_classifier(model, *args, **kwargs) -> list[dict]:
     """Train in place and leave the best validated weights in the model; return per-validation metrics.
 
-    The arguments are Trainer's: train_rows, y_train, valid_rows, y_valid, config, device (this
-    process's: in a launched run, each process's own, cuda:<local rank> or cpu), checkpoint_dir, progress.
+    The arguments are Trainer's: train_rows, y_train, valid_rows, y_valid, training, runtime, device
+    (this process's: in a launched run, each process's own, cuda:<local rank> or cpu).
     """
     return Trainer(model, *args, **kwargs).run()
