@@ -19,6 +19,8 @@ import os
 import sys
 
 from arenakit.core.parameters import add_parameter_option
+from arenakit.core.paths import COMPETITION_FILES, find_input_dir
+from arenakit.data.locate import SAMPLE_DIR_NAME
 
 # Errors that name the file, the setting or the model folder at fault: shown as one line, no traceback.
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, ImportError)
@@ -54,8 +56,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def synthetic_data_notice(data_dir, out_dir) -> str | None:
     """What to say when no data folder is given and none is mounted: the run trains on made-up rows."""
-    from arenakit.core.paths import COMPETITION_FILES, SAMPLE_DIR_NAME, find_input_dir
-
     if data_dir or find_input_dir(COMPETITION_FILES) is not None:
         return None
     return (
