@@ -151,7 +151,7 @@ def check_gpus(gpus_assumed=GPUS_ASSUMED, facts=None):
         return []
     capability, arch_list, device_count, op_error, name = facts
     problems = gpu_problems(capability, arch_list, device_count, gpus_assumed, op_error, name)
-    from arenakit.core.notices import notice  # installed by now
+    from arenakit.core import notice  # installed by now
 
     for problem in problems:
         notice(problem)

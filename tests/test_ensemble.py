@@ -172,7 +172,7 @@ def test_missing_and_broken_models_are_left_out_in_bold_and_the_rest_still_submi
     assert run.names == ["baseline"]
     # The fold file's absence is found by the folder's completion record, before any fold model loads.
     missing = run_dir / "minilm_lgbm" / "folds" / "fold_1" / "lightgbm.txt"
-    assert run.notices[0].startswith(f"**Left out minilm_lgbm: artifacts in {run_dir / 'minilm_lgbm'} do not read")
+    assert run.notices[0].startswith(f"**Left out minilm_lgbm: artifacts in {run_dir / 'minilm_lgbm'} cannot be used")
     assert f"{missing}: missing, though {run_dir / 'minilm_lgbm' / 'complete.json'} lists it" in run.notices[0]
     assert run.notices[1].startswith("**Left out deberta_lora: no model folder found") and run.notices[1].endswith("**")
     assert "the blend weights are fitted on those alone" in capsys.readouterr().out

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from arenakit.core.atomic import write_folder
 from arenakit.core.errors import ArtifactError
 from arenakit.core.swap import average_orders, with_swapped_rows
 from arenakit.data.competition import swap_ab
@@ -113,7 +114,7 @@ class CrossEncoderClassifier(LoRAClassifier):
         return trained, frozen + sum(p.numel() for name, p in named if "lora_" in name)
 
     def _save_network(self, folder: Path) -> None:
-        self.model_.save_pretrained(str(folder / ADAPTER_DIR))
+        write_folder(folder / ADAPTER_DIR, lambda temporary: self.model_.save_pretrained(str(temporary)))
 
     def _load_network(self, folder: Path):
         adapter = folder / ADAPTER_DIR
