@@ -14,13 +14,7 @@ from pathlib import Path
 
 from arenakit.annotate.judges import Reply
 from arenakit.annotate.prompt import fold_system
-from arenakit.models.lora.backbone import (
-    ATTENTION,
-    _quantization_config,
-    load_tokenizer,
-    quiet_transformers,
-    resolve_dtype,
-)
+from arenakit.models.lora.backbone import load_tokenizer, loading_options, quiet_transformers, resolve_dtype
 
 
 def local_judge_name(model: Path | str) -> str:
@@ -37,22 +31,15 @@ class LocalJudge:
         dtype: str = "auto",
         max_tokens: int = 1024,
     ):
-        from transformers import AutoConfig, AutoModelForCausalLM
+        from transformers import AutoModelForCausalLM
 
         quiet_transformers()
         self.device = device
         self.max_tokens = max_tokens
         self.name = local_judge_name(model)
         self.tokenizer = load_tokenizer(model)
-        torch_dtype = resolve_dtype(dtype, device, decoder=True)
-        kwargs = {"dtype": torch_dtype}
-        attention = ATTENTION.get(AutoConfig.from_pretrained(str(model)).model_type)
-        if attention:
-            kwargs["attn_implementation"] = attention
-        if quantize:
-            kwargs["quantization_config"] = _quantization_config(quantize, torch_dtype)
-            kwargs["device_map"] = {"": device}
-        self.model = AutoModelForCausalLM.from_pretrained(str(model), **kwargs)
+        options = loading_options(model, quantize, device, resolve_dtype(dtype, device, decoder=True))
+        self.model = AutoModelForCausalLM.from_pretrained(str(model), **options)
         if not quantize:
             self.model.to(device)
         self.model.eval()

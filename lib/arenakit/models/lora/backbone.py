@@ -166,6 +166,24 @@ def _quantization_config(quantize: str, compute_dtype: torch.dtype):
     )
 
 
+def loading_options(path: Path | str, quantize: str | None, device: str, dtype: torch.dtype) -> dict:
+    """from_pretrained's keyword arguments for a backbone: its dtype, the attention it needs, bitsandbytes weights.
+
+    A quantized model loads straight onto its device (it cannot move afterwards); the classifier
+    and the annotate command's local judge load through these alike.
+    """
+    from transformers import AutoConfig
+
+    options = {"dtype": dtype}
+    attention = ATTENTION.get(AutoConfig.from_pretrained(str(path)).model_type)
+    if attention:
+        options["attn_implementation"] = attention
+    if quantize:
+        options["quantization_config"] = _quantization_config(quantize, dtype)
+        options["device_map"] = {"": device}
+    return options
+
+
 def load_classifier(
     path: Path | str, tokenizer, quantize: str | None = None, device: str = "cpu", dtype: torch.dtype = torch.float32
 ):
@@ -174,16 +192,11 @@ def load_classifier(
     A quantized model is loaded onto its device (it cannot move afterwards); one that is not
     loads on the CPU and is placed later. The KV cache is off: a classifier reads each row once.
     """
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification
 
-    kwargs = {"num_labels": N_CLASSES, "dtype": dtype}
-    attention = ATTENTION.get(AutoConfig.from_pretrained(str(path)).model_type)
-    if attention:
-        kwargs["attn_implementation"] = attention
-    if quantize:
-        kwargs["quantization_config"] = _quantization_config(quantize, dtype)
-        kwargs["device_map"] = {"": device}
-    model = AutoModelForSequenceClassification.from_pretrained(str(path), **kwargs)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(path), num_labels=N_CLASSES, **loading_options(path, quantize, device, dtype)
+    )
     model.config.pad_token_id = tokenizer.pad_token_id
     model.config.use_cache = False
     return model
