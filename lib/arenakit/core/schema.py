@@ -18,3 +18,13 @@ TEST_FILE = "test.csv"
 SAMPLE_SUBMISSION_FILE = "sample_submission.csv"
 # What the submission notebook writes: Kaggle scores the file of this name in /kaggle/working.
 SUBMISSION_FILE = "submission.csv"
+
+# Distillation and extra data (a fit frame may carry these beside the competition's columns).
+# A teacher's probabilities for a row, in CLASS_COLUMNS order; NaN where the row has no teacher
+# (it then trains on its label alone). Named <x>_a / <x>_b so that swap_ab exchanges them with A and B.
+TEACHER_COLUMNS = ("teacher_a", "teacher_b", "teacher_tie")
+# A row's weight in training (extra data carries one per source); absent means 1.
+WEIGHT_COLUMN = "row_weight"
+# The label of a row that has none (unlabelled extra data): it trains on its teacher's probabilities
+# only, and never enters a score.
+UNLABELLED = -1

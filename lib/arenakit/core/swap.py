@@ -19,7 +19,8 @@ SWAP_COLUMNS = [1, 0, 2]
 def swap_labels(labels) -> np.ndarray:
     """Labels after exchanging A and B: 0 and 1 trade places, ties stay."""
     labels = np.asarray(labels)
-    return np.asarray(SWAP_COLUMNS, dtype=labels.dtype)[labels]
+    # An unlabelled row (a negative label, core.schema.UNLABELLED) stays unlabelled.
+    return np.where(labels < 0, labels, np.asarray(SWAP_COLUMNS, dtype=labels.dtype)[np.maximum(labels, 0)])
 
 
 def swap_proba(proba: np.ndarray) -> np.ndarray:
