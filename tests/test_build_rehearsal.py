@@ -94,6 +94,33 @@ def test_the_main_job_runs_then_builds_everything(main_job):
     )
 
 
+def test_the_run_writes_each_model_notebooks_artifacts_and_report(main_job):
+    out = main_job["run"]
+    train_ids = pd.read_csv(out / "data" / "train.csv")["id"]  # default data: a synthetic sample in the run folder
+    test_ids = pd.read_csv(out / "data" / "test.csv")["id"]
+    assert json.loads((out / "folds.json").read_text())["n_folds"] == 2
+    assert (out / "plots" / "data_overview.png").stat().st_size > 10_000
+    for name in ("baseline", "minilm_lgbm"):
+        executed = json.loads((out / f"{name}.ipynb").read_text())
+        injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+        assert "n_folds = 2" in "".join(injected[0]["source"])
+        assert (out / f"{name}.html").read_text().count("<img") >= 4  # the report shows its plots
+        # The artifacts contract the ensemble reads.
+        model_dir = out / name
+        oof, test = pd.read_csv(model_dir / "oof.csv"), pd.read_csv(model_dir / "test.csv")
+        assert list(oof.columns) == ["id", *CLASS_COLUMNS] and list(test.columns) == ["id", *CLASS_COLUMNS]
+        assert sorted(oof["id"]) == sorted(train_ids) and sorted(test["id"]) == sorted(test_ids)
+        np.testing.assert_allclose(oof[list(CLASS_COLUMNS)].sum(axis=1), 1.0, atol=1e-6)
+        metrics = json.loads((model_dir / "metrics.json").read_text())
+        assert 0.0 < metrics["oof_log_loss"] < 2.0 and len(metrics["fold_log_loss"]) == 2
+        assert sorted(p.name for p in (model_dir / "folds").iterdir()) == ["fold_0", "fold_1"]
+        assert {"confusion_matrix.png", "reliability.png", "log_loss_by_length.png"} <= {
+            p.name for p in (model_dir / "plots").iterdir()
+        }
+    assert (out / "minilm_lgbm" / "plots" / "feature_importance.png").exists()
+    assert (out / "baseline" / "plots" / "coefficients.png").exists()
+
+
 def test_rehearsal_runs_the_submission_kernel_on_a_fake_kaggle_input(main_job, tmp_path):
     run, training, work = main_job["run"], main_job["training"], tmp_path / "rehearsal"
     if CARRIED not in training:

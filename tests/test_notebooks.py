@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
-import sys
 
 import jupytext
-import numpy as np
-import pandas as pd
 import pytest
 from jupytext.compare import compare_notebooks
 
-from arenakit.core.schema import CLASS_COLUMNS
 from arenakit.kaggle_build.notebook_cells import BOOTSTRAP_TAG
 from arenakit.kaggle_build.runner import (
     THREAD_ENV,
@@ -148,49 +143,6 @@ def test_runner_runs_independent_notebooks_side_by_side_with_their_share_of_the_
     with pytest.raises(NotebookFailed, match="notebook deberta_lora failed .*ValueError: boom in deberta_lora"):
         run_pipeline(notebooks, out, data_dir=tmp_path, names=names[1:], jobs=2, parameters={"fail": "deberta_lora"})
     assert (out / "minilm_lgbm.started").exists() and not (out / "ensemble.json").exists()
-
-
-def test_build_run_executes_the_model_notebooks_on_the_synthetic_sample(tmp_path):
-    out = tmp_path / "run"
-    command = [
-        sys.executable,
-        str(REPO_ROOT / "build.py"),
-        "run",
-        "--out",
-        str(out),
-        "--sample-rows",
-        "300",
-        "-p",
-        "n_folds=3",
-        "baseline",
-        "minilm_lgbm",
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=900)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "baseline:" in completed.stdout and "minilm_lgbm:" in completed.stdout
-    train_ids = pd.read_csv(out / "data" / "train.csv")["id"]  # default data: a synthetic sample in the run folder
-    test_ids = pd.read_csv(out / "data" / "test.csv")["id"]
-    assert json.loads((out / "folds.json").read_text())["n_folds"] == 3
-    assert (out / "plots" / "data_overview.png").stat().st_size > 10_000
-    for name in ("baseline", "minilm_lgbm"):
-        executed = json.loads((out / f"{name}.ipynb").read_text())
-        injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
-        assert "n_folds = 3" in "".join(injected[0]["source"])
-        assert (out / f"{name}.html").read_text().count("<img") >= 4  # the report shows its plots
-        # The artifacts contract the ensemble reads.
-        model_dir = out / name
-        oof, test = pd.read_csv(model_dir / "oof.csv"), pd.read_csv(model_dir / "test.csv")
-        assert list(oof.columns) == ["id", *CLASS_COLUMNS] and list(test.columns) == ["id", *CLASS_COLUMNS]
-        assert sorted(oof["id"]) == sorted(train_ids) and sorted(test["id"]) == sorted(test_ids)
-        np.testing.assert_allclose(oof[list(CLASS_COLUMNS)].sum(axis=1), 1.0, atol=1e-6)
-        metrics = json.loads((model_dir / "metrics.json").read_text())
-        assert 0.5 < metrics["oof_log_loss"] < 1.2 and len(metrics["fold_log_loss"]) == 3
-        assert sorted(p.name for p in (model_dir / "folds").iterdir()) == ["fold_0", "fold_1", "fold_2"]
-        assert {"confusion_matrix.png", "reliability.png", "log_loss_by_length.png"} <= {
-            p.name for p in (model_dir / "plots").iterdir()
-        }
-    assert (out / "minilm_lgbm" / "plots" / "feature_importance.png").exists()
-    assert (out / "baseline" / "plots" / "coefficients.png").exists()
 
 
 def test_regenerating_a_pair_keeps_the_cell_ids(tmp_path):
