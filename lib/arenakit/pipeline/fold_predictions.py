@@ -51,12 +51,17 @@ def checked_fold_folders(model_folder: Path | str, folds: list[int] | None = Non
 
 
 def per_fold_predictions(
-    model_folder: Path | str, frame: pd.DataFrame, folds: list[int] | None = None, progress: bool = True
+    model_folder: Path | str,
+    frame: pd.DataFrame,
+    folds: list[int] | None = None,
+    progress: bool = True,
+    overrides: dict | None = None,
 ) -> pd.DataFrame:
     """Every chosen fold model's predictions on every row of frame (a parsed frame with an id column).
 
     The result has len(folds) * len(frame) rows, fold by fold, each fold's rows in frame's order:
-    columns id, fold and CLASS_COLUMNS (the probabilities, each row summing to 1).
+    columns id, fold and CLASS_COLUMNS (the probabilities, each row summing to 1). overrides: settings
+    the fold models are loaded with (inference settings such as max_batch_tokens or device).
     """
     if frame["id"].duplicated().any():
         repeated = frame["id"][frame["id"].duplicated()].unique()
@@ -67,7 +72,7 @@ def per_fold_predictions(
     for fold, folder in tqdm(
         chosen.items(), desc=f"{Path(model_folder).name} fold models", disable=not progress or not is_main_process()
     ):
-        model = load_model(folder)
+        model = load_model(folder, **(overrides or {}))
         proba = predict_in_shards(model.predict_proba, rows)
         proba = check_probabilities(proba, len(rows), f"{type(model).__name__} of {folder}")
         part = pd.DataFrame(proba, columns=list(CLASS_COLUMNS))
