@@ -64,7 +64,7 @@ def _integers(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """The cells as int64 and a mask of the cells that are not integers."""
     numbers = pd.to_numeric(cells.astype(str).str.strip(), errors="coerce")
     bad = numbers.isna() | (numbers != numbers.round()) | (numbers.abs() >= 2**63)
-    return numbers.where(~bad, 0).astype("int64").to_numpy(), bad.to_numpy()
+    return numbers.where(~bad, 0).astype("int64").to_numpy(), bad.to_numpy().copy()
 
 
 def read_teacher_file(path: Path | str) -> pd.DataFrame:
@@ -83,7 +83,7 @@ def read_teacher_file(path: Path | str) -> pd.DataFrame:
         raise TeacherFileError(f"{path}: the header is there but no prediction row follows. {_FIX}")
     ids, bad_id = _integers(cells["id"])
     folds, bad_fold = _integers(cells["fold"])
-    bad_fold |= ~bad_fold & (folds < 0)
+    bad_fold = bad_fold | (folds < 0)
     values = cells[list(CLASS_COLUMNS)].apply(lambda c: pd.to_numeric(c, errors="coerce")).to_numpy(dtype=float)
     blank = pd.isna(cells[list(CLASS_COLUMNS)]).to_numpy() | (cells[list(CLASS_COLUMNS)].astype(str) == "").to_numpy()
     problems: list[tuple[np.ndarray, str]] = [

@@ -65,7 +65,12 @@ def add_teacher_predictions_parser(models) -> None:
         "fold) from a model of a run folder, for distilling a student (README: Teacher files).",
     )
     teacher.add_argument("--run", required=True, help="the run folder the teacher was trained into (folds.csv, MODEL/)")
-    teacher.add_argument("--model", required=True, help="the teacher's model folder name in the run, e.g. deberta_lora")
+    teacher.add_argument(
+        "--model",
+        dest="teacher_model",
+        required=True,
+        help="the teacher's model folder name in the run, e.g. deberta_lora",
+    )
     teacher.add_argument("--out", required=True, help="the teacher file to write (CSV)")
     teacher.add_argument("--data-dir", help="competition folder the run trained on (default: as the training found it)")
     teacher.add_argument(
@@ -79,7 +84,7 @@ def write_teacher_file(args: argparse.Namespace) -> None:
     from arenakit.train.teacher_predictions import write_teacher_predictions
 
     write_teacher_predictions(
-        args.run, args.model, args.out, args.data_dir, args.extra_data, args.folds, dict(args.parameters)
+        args.run, args.teacher_model, args.out, args.data_dir, args.extra_data, args.folds, dict(args.parameters)
     )
 
 
