@@ -57,7 +57,7 @@ def run(tmp_path_factory):
 def test_teacher_predictions_writes_every_fold_models_predictions_on_train_and_extra_rows(run, tmp_path, capsys):
     run_dir, data_dir, extra_file = run
     out = tmp_path / "teacher.csv"
-    argv = ["teacher-predictions", "--run", str(run_dir), "--model", "teacher", "--data-dir", str(data_dir)]
+    argv = ["teacher-predictions", "--run-dir", str(run_dir), "--model", "teacher", "--data-dir", str(data_dir)]
     assert main([*argv, "--extra-data", str(extra_file), "--out", str(out)]) == 0
     assert "teacher file" in capsys.readouterr().out
     teacher = read_teacher_file(out)
@@ -81,7 +81,7 @@ def test_teacher_predictions_writes_every_fold_models_predictions_on_train_and_e
 
 def test_teacher_predictions_refuses_a_training_setting_and_a_missing_fold(run, tmp_path, capsys):
     run_dir, data_dir, _ = run
-    argv = ["teacher-predictions", "--run", str(run_dir), "--model", "teacher", "--out", str(tmp_path / "t.csv")]
+    argv = ["teacher-predictions", "--run-dir", str(run_dir), "--model", "teacher", "--out", str(tmp_path / "t.csv")]
     assert main([*argv, "--data-dir", str(data_dir), "-p", "C=3.0"]) == 1
     assert (
         "-p C: not an inference setting of BaselineModel; the ones a saved model takes anew are"

@@ -2,7 +2,7 @@
 
     python -m arenakit.train lora --data-dir data --out build/run --folds 0 1 -p backbone=google/gemma-2-9b-it -p quantize=4bit
     torchrun --nproc_per_node 4 -m arenakit.train lora --data-dir data --out build/run --folds 0
-    python -m arenakit.train teacher-predictions --run build/run --model deberta_lora --out teacher.csv
+    python -m arenakit.train teacher-predictions --run-dir build/run --model deberta_lora --out teacher.csv
     accelerate launch --config_file lib/arenakit/train/configs/deepspeed-zero2-4xa100.yaml \\
         -m arenakit.train lora --data-dir data --out build/run --folds 0 -p backbone=google/gemma-2-9b-it
 
@@ -64,7 +64,9 @@ def add_teacher_predictions_parser(models) -> None:
         description="Write a teacher file (id, fold, winner_model_a, winner_model_b, winner_tie; one set per "
         "fold) from a model of a run folder, for distilling a student (README: Teacher files).",
     )
-    teacher.add_argument("--run", required=True, help="the run folder the teacher was trained into (folds.csv, MODEL/)")
+    teacher.add_argument(
+        "--run-dir", dest="run", required=True, help="the run folder the teacher was trained into (folds.csv, MODEL/)"
+    )
     teacher.add_argument(
         "--model",
         dest="teacher_model",

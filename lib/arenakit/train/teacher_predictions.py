@@ -1,9 +1,9 @@
 """A teacher file from a trained run: every fold model of one model predicting every train row (and extra row).
 
-    python -m arenakit.train teacher-predictions --run build/run --model deberta_lora --out teacher.csv
-    python -m arenakit.train teacher-predictions --run build/run --model deberta_lora \\
+    python -m arenakit.train teacher-predictions --run-dir build/run --model deberta_lora --out teacher.csv
+    python -m arenakit.train teacher-predictions --run-dir build/run --model deberta_lora \\
         --extra-data lmsys-33k.csv --out teacher.csv -p max_batch_tokens=16384
-    torchrun --nproc_per_node 4 -m arenakit.train teacher-predictions --run build/run --model deberta_lora --out teacher.csv
+    torchrun --nproc_per_node 4 -m arenakit.train teacher-predictions --run-dir build/run --model deberta_lora --out teacher.csv
 
 The file holds one set of predictions per fold (arenakit.data.teacher_file): fold k's rows are the
 fold-k model's predictions, so a student's fold k learns only from a teacher that never saw fold k's
