@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import unicodedata
 import warnings
 from dataclasses import dataclass, field
@@ -57,38 +56,41 @@ DEDUP_RULE = (
     "prompt and both responses equal after NFKC, case folding and collapsing whitespace, "
     "responses taken as a set (an A/B swap is a duplicate)"
 )
-_WHITESPACE = re.compile(r"\s+")
 
 
 def normalise(text: str) -> str:
     """The form two texts are compared in: NFKC, case folded, every whitespace run one space, ends stripped."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def _digest(*parts: str) -> bytes:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
-def prompt_keys(frame: pd.DataFrame) -> np.ndarray:
+def normalised_texts(frame: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
+    """The prompts and both responses of every row, normalised (computed once, used for every key)."""
+    return tuple([normalise(text) for text in frame[column]] for column in ("prompt", "response_a", "response_b"))
+
+
+def prompt_keys(frame: pd.DataFrame, texts=None) -> np.ndarray:
     """A hash of each row's normalised prompt (hex)."""
-    return np.array([_digest(normalise(p)).hex() for p in frame["prompt"]], dtype=object)
+    prompts = texts[0] if texts else [normalise(text) for text in frame["prompt"]]
+    return np.array([_digest(prompt).hex() for prompt in prompts], dtype=object)
 
 
-def pair_keys(frame: pd.DataFrame) -> np.ndarray:
+def pair_keys(frame: pd.DataFrame, texts=None) -> np.ndarray:
     """A hash of each row's normalised prompt and its two responses taken as a set (A/B order ignored)."""
     keys = []
-    for prompt, a, b in zip(frame["prompt"], frame["response_a"], frame["response_b"]):
-        a, b = sorted((normalise(a), normalise(b)))
-        keys.append(_digest(normalise(prompt), a, b).hex())
+    for prompt, a, b in zip(*(texts or normalised_texts(frame))):
+        keys.append(_digest(prompt, *sorted((a, b))).hex())
     return np.array(keys, dtype=object)
 
 
-def extra_ids(frame: pd.DataFrame) -> np.ndarray:
+def extra_ids(frame: pd.DataFrame, texts=None) -> np.ndarray:
     """Each row's id: a negative int64 from its normalised prompt and responses in their order (see above)."""
     ids = np.empty(len(frame), dtype=np.int64)
-    for row, (prompt, a, b) in enumerate(zip(frame["prompt"], frame["response_a"], frame["response_b"])):
-        value = int.from_bytes(_digest("extra", normalise(prompt), normalise(a), normalise(b)), "big") >> 1
-        ids[row] = -value - 1
+    for row, (prompt, a, b) in enumerate(zip(*(texts or normalised_texts(frame)))):
+        ids[row] = -(int.from_bytes(_digest("extra", prompt, a, b), "big") >> 1) - 1
     return ids
 
 
@@ -179,8 +181,10 @@ def read_extra_data(
         frame = read.frame
         frame["source"] = name
         frame[WEIGHT_COLUMN] = checked_weights[name]
-        frame["prompt_key"] = prompt_keys(frame)
-        frame["_pair_key"] = pair_keys(frame)
+        texts = normalised_texts(frame)
+        frame["prompt_key"] = prompt_keys(frame, texts)
+        frame["_pair_key"] = pair_keys(frame, texts)
+        frame["_id"] = extra_ids(frame, texts)
         frame["_order"] = order
         parts.append(frame)
         bad_parts.append(read.bad_rows)
@@ -220,8 +224,8 @@ def read_extra_data(
             }
         )
     extra = every[keep].sort_values(["_order", "source_row"], kind="stable").reset_index(drop=True)
-    extra = extra.drop(columns=["_pair_key", "_order", "_unlabelled"])
-    extra.insert(0, "id", extra_ids(extra))
+    extra = extra.drop(columns=["_pair_key", "_order", "_unlabelled"]).rename(columns={"_id": "id"})
+    extra = extra[["id", *[column for column in extra.columns if column != "id"]]]
     _refuse_colliding_ids(extra, train, test)
     report = ExtraDataReport(
         pd.DataFrame(summaries), pd.concat(bad_parts, ignore_index=True), issues, shared_prompts=shared_prompts

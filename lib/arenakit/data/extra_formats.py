@@ -111,22 +111,19 @@ def _plain_turns(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _winner_labels(frame: pd.DataFrame) -> tuple[np.ndarray, list[str | None]]:
     """Labels from the winner columns; all three empty = unlabelled; the problem of each bad row."""
-    cells = frame[list(CLASS_COLUMNS)].fillna("").map(str.strip)
+    cells = frame[list(CLASS_COLUMNS)].fillna("").astype(str).apply(lambda column: column.str.strip())
     numbers = cells.apply(lambda column: pd.to_numeric(column, errors="coerce")).to_numpy()
-    empty = (cells == "").to_numpy()
-    labels = np.full(len(frame), UNLABELLED, dtype=np.int8)
+    unlabelled = (cells == "").to_numpy().all(axis=1)
+    binary = np.isin(numbers, (0, 1)).all(axis=1)
+    one_winner = binary & (np.nan_to_num(numbers).sum(axis=1) == 1)
+    labels = np.where(one_winner, np.nan_to_num(numbers).argmax(axis=1), UNLABELLED).astype(np.int8)
     problems: list[str | None] = [None] * len(frame)
-    for row in range(len(frame)):
-        if empty[row].all():
-            continue
-        values = numbers[row]
-        if not np.isin(values, (0, 1)).all():
+    for row in np.flatnonzero(~unlabelled & ~one_winner):
+        if binary[row]:
+            problems[row] = f"{int(numbers[row].sum())} winner columns set to 1; exactly one is needed"
+        else:
             shown = ", ".join(f"{c}={v!r}" for c, v in zip(CLASS_COLUMNS, cells.iloc[row]))
             problems[row] = f"winner columns must hold 0 or 1 (or all three be empty: unlabelled); found {shown}"
-        elif values.sum() != 1:
-            problems[row] = f"{int(values.sum())} winner columns set to 1; exactly one is needed"
-        else:
-            labels[row] = int(np.argmax(values))
     return labels, problems
 
 
