@@ -68,6 +68,7 @@ def files(tmp_path_factory):
         {"prompt": "pair six", "response_a": "left", "response_b": "right", "label": "maybe"},  # bad label
         {"prompt": "New prompt", "response_a": "reply one", "response_b": "reply two", "label": "B"},  # = a4
         {"prompt": "prompt 4", "response_a": "answer 4 b", "response_b": "answer 4 a", "label": "0"},  # train id 5
+        {"prompt": "pair seven", "response_a": "", "response_b": "right", "label": "a"},  # kept, empty cell listed
     ]
     pair_path = folder / "pairs.jsonl"
     pair_path.write_text("".join(json.dumps(row) + "\n" for row in pairwise), encoding="utf-8")
@@ -87,7 +88,9 @@ def test_both_formats_give_the_train_frames_columns_labels_and_the_documented_la
     by_prompt = extra.set_index("prompt")
     assert by_prompt.loc["new prompt", "label"] == 0 and by_prompt.loc["Prompt 3", "label"] == 2
     assert by_prompt.loc["fresh", "label"] == UNLABELLED
-    assert [by_prompt.loc[f"pair {n}", "label"] for n in ("one", "two", "three", "four", "five")] == [0, 1, 2, 1, -1]
+    labels = [by_prompt.loc[f"pair {n}", "label"] for n in ("one", "two", "three", "four", "five", "seven")]
+    assert labels == [0, 1, 2, 1, -1, 0]
+    assert by_prompt.loc["pair seven", ["null_response_a", "null_response_b"]].tolist() == [True, False]
     assert by_prompt.loc["pair one", "response_turns_a"] == ("left",)  # plain text is one turn
     assert by_prompt.loc["fresh", list(CLASS_COLUMNS)].tolist() == [0, 0, 0]
     assert report.sources.set_index("source")["format"].to_dict() == {"arena33k": "competition", "pairs": "pairwise"}
@@ -102,9 +105,9 @@ def test_duplicates_of_train_test_and_within_are_dropped_and_counted_per_source(
     counts = report.sources.set_index("source")
     columns = ["rows_read", "bad_rows", "duplicates_of_train", "duplicates_of_test", "duplicates_within", "kept"]
     assert counts.loc["arena33k", columns].tolist() == [9, 1, 2, 1, 1, 4]
-    assert counts.loc["pairs", columns].tolist() == [8, 1, 1, 0, 1, 5]
+    assert counts.loc["pairs", columns].tolist() == [9, 1, 1, 0, 1, 6]
     assert counts.loc["arena33k", ["labelled", "unlabelled"]].tolist() == [3, 1]
-    assert counts.loc["pairs", ["labelled", "unlabelled"]].tolist() == [4, 1]
+    assert counts.loc["pairs", ["labelled", "unlabelled"]].tolist() == [5, 1]
     assert sorted(extra["prompt"]) == sorted(
         [
             "new prompt",
@@ -116,13 +119,14 @@ def test_duplicates_of_train_test_and_within_are_dropped_and_counted_per_source(
             "pair three",
             "pair four",
             "pair five",
+            "pair seven",
         ]
     )
     summary = report.to_dict()
     json.dumps(summary)  # JSON-able for metrics.json
-    assert summary["total"]["kept"] == 9 and summary["total"]["duplicates_of_train"] == 3
+    assert summary["total"]["kept"] == 10 and summary["total"]["duplicates_of_train"] == 3
     printed = str(report)
-    assert "9 rows kept from 2 source(s)" in printed and "an A/B swap is a duplicate" in printed
+    assert "10 rows kept from 2 source(s)" in printed and "an A/B swap is a duplicate" in printed
 
 
 def test_bad_rows_are_listed_with_file_row_and_problem_and_repaired_cells_as_issues(read):
@@ -135,8 +139,11 @@ def test_bad_rows_are_listed_with_file_row_and_problem_and_repaired_cells_as_iss
         and "label 'maybe' is not one of A, B, tie" in bad.loc["pairs.jsonl", "problem"]
     )
     issues = report.issues_frame()
-    assert issues[["file", "row_id", "column"]].values.tolist() == [["arena33k.csv", 9, "prompt"]]
-    assert "not valid JSON" in issues["problem"].iloc[0]
+    assert issues[["file", "row_id", "column"]].values.tolist() == [
+        ["arena33k.csv", 9, "prompt"],
+        ["pairs.jsonl", 9, "response_a"],
+    ]
+    assert "not valid JSON" in issues["problem"].iloc[0] and issues["problem"].iloc[1] == "empty cell"
 
 
 def test_weights_ids_and_sources(competition, files, read, tmp_path):

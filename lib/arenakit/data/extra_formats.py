@@ -96,17 +96,23 @@ def _is_json_list_format(prompts: pd.Series) -> bool:
     return bool(looks_like_list.mean() > 0.5)
 
 
-def _plain_turns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Plain text cells as one cleaned turn each, in the columns the competition loader makes."""
+def _plain_turns(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[ParseIssue]]:
+    """Plain text cells as one cleaned turn each, in the columns the competition loader makes; empty cells listed."""
     parsed = frame.copy()
+    issues = []
     for column in TEXT_COLUMNS:
         texts = [clean_text(cell) if isinstance(cell, str) else "" for cell in frame[column]]
+        issues += [
+            ParseIssue(path.name, int(row), column, "empty cell")
+            for row, text in zip(frame["id"], texts)
+            if not text.strip()
+        ]
         parsed[TURN_COLUMNS[column]] = pd.Series([(text,) for text in texts], index=frame.index, dtype=object)
         parsed[column] = [join_turns((text,)) for text in texts]
         if column in NULL_FLAG_COLUMNS:
             parsed[NULL_FLAG_COLUMNS[column]] = np.array([not text.strip() for text in texts], dtype=bool)
     parsed["n_turns"] = np.ones(len(parsed), dtype="int16")
-    return parsed
+    return parsed, issues
 
 
 def _winner_labels(frame: pd.DataFrame) -> tuple[np.ndarray, list[str | None]]:
@@ -184,7 +190,8 @@ def read_extra_file(path: Path | str) -> ExtraFile:
         parsed, parse_issues = parse_frame(text, path)
         issues += parse_issues
     else:
-        parsed = _plain_turns(text)
+        parsed, plain_issues = _plain_turns(text, path)
+        issues += plain_issues
     frame = parsed.drop(columns="id")
     for column in ("model_a", "model_b"):
         frame[column] = raw[column].fillna("").astype(str) if column in raw.columns else ""
