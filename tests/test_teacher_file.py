@@ -79,7 +79,7 @@ def test_teacher_predictions_writes_every_fold_models_predictions_on_train_and_e
     np.testing.assert_allclose(held_out[list(CLASS_COLUMNS)].to_numpy(), oof.loc[held_out["id"]].to_numpy(), rtol=1e-6)
 
 
-def test_teacher_predictions_refuses_a_training_setting_and_a_missing_fold(run, tmp_path, capsys):
+def test_teacher_predictions_refuses_a_training_setting_a_missing_fold_and_other_data(run, tmp_path, capsys):
     run_dir, data_dir, _ = run
     argv = ["teacher-predictions", "--run-dir", str(run_dir), "--model", "teacher", "--out", str(tmp_path / "t.csv")]
     assert main([*argv, "--data-dir", str(data_dir), "-p", "C=3.0"]) == 1
@@ -91,6 +91,9 @@ def test_teacher_predictions_refuses_a_training_setting_and_a_missing_fold(run, 
     assert "folds [4] were asked for; its saved fold models are folds [0, 1, 2]" in capsys.readouterr().err
     assert main([*argv[:3], "--model", "nothing", "--out", str(tmp_path / "t.csv")]) == 1
     assert "not a trained model folder" in capsys.readouterr().err
+    other_data = write_sample(tmp_path / "other", n_train=30, n_test=3, seed=2)
+    assert main([*argv, "--data-dir", str(other_data)]) == 1
+    assert "folds.csv was made for other data" in capsys.readouterr().err
     assert not (tmp_path / "t.csv").exists()
 
 
