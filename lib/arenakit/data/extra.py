@@ -242,11 +242,11 @@ def read_extra_data(
 
 def _refuse_colliding_ids(extra: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame | None) -> None:
     taken = set(train["id"]) | (set(test["id"]) if test is not None else set())
-    clashes = extra["id"][extra["id"].isin(taken)]
+    clashes = extra["id"][extra["id"].isin(taken) | extra["id"].duplicated()]
     if len(clashes):  # a 64-bit hash hitting a competition id: never seen, but never silently merged either
         raise ArenaDataError(
-            f"extra data: id(s) {examples(clashes)} made for extra rows are also train/test ids; rename "
-            "the competition rows' ids or leave those extra rows out"
+            f"extra data: id(s) {examples(clashes)} made for extra rows are also train/test ids or "
+            "another extra row's; rename the competition rows' ids or leave those extra rows out"
         )
 
 
