@@ -93,7 +93,7 @@ def test_teacher_predictions_refuses_a_training_setting_a_missing_fold_and_other
     assert "not a trained model folder" in capsys.readouterr().err
     other_data = write_sample(tmp_path / "other", n_train=30, n_test=3, seed=2)
     assert main([*argv, "--data-dir", str(other_data)]) == 1
-    assert "folds.csv was made for other data" in capsys.readouterr().err
+    assert "folds.csv was made for other rows than the 30 of" in capsys.readouterr().err
     assert not (tmp_path / "t.csv").exists()
 
 

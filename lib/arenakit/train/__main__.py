@@ -85,6 +85,14 @@ def add_teacher_predictions_parser(models) -> None:
 def write_teacher_file(args: argparse.Namespace) -> None:
     from arenakit.train.teacher_predictions import write_teacher_predictions
 
+    if synthetic_data_notice(args.data_dir, args.run):
+        print(
+            "arenakit.train teacher-predictions: no --data-dir given and no competition data under the Kaggle "
+            f"input, so the rows predicted are the SYNTHETIC sample in {os.path.join(args.run, SAMPLE_DIR_NAME)}. "
+            "Pass --data-dir FOLDER: the data the run was trained on.",
+            file=sys.stderr,
+            flush=True,
+        )
     write_teacher_predictions(
         args.run, args.teacher_model, args.out, args.data_dir, args.extra_data, args.folds, dict(args.parameters)
     )

@@ -22,6 +22,7 @@ import pandas as pd
 from arenakit.core.artifacts import OOF_FILE, load_prediction_frame, model_dir
 from arenakit.core.distributed import is_main_process, main_process_first, only_main_process_writes
 from arenakit.core.errors import ArenaDataError, counted
+from arenakit.core.schema import TRAIN_FILE
 from arenakit.data import resolve_data_dir
 from arenakit.data.competition import load_competition
 from arenakit.data.extra import read_extra_data
@@ -54,7 +55,14 @@ def teacher_rows(run_dir: Path, model: str, data_dir, extra_data: Sequence[str] 
         raise FileNotFoundError(
             f"{run_dir / FOLDS_FILE}: no folds in the run folder; pass the folder a run trained into"
         )
-    load_folds(run_dir, train)  # the run's folds were made for this train.csv, so fold numbers mean the same rows
+    try:  # the run's folds were made for this train.csv, so fold numbers mean the same rows
+        load_folds(run_dir, train)
+    except ArenaDataError as error:
+        raise ArenaDataError(
+            f"{run_dir / FOLDS_FILE} was made for other rows than the {len(train)} of "
+            f"{competition.data_dir / TRAIN_FILE}, so its fold models were trained on other data: pass --data-dir "
+            "with the competition folder the run was trained on"
+        ) from error
     oof = load_prediction_frame(model_dir(run_dir, model) / OOF_FILE)
     foreign = oof.index.difference(pd.Index(train["id"]))
     if len(foreign):
