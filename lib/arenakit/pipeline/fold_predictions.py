@@ -15,6 +15,7 @@ process receives all of them (arenakit.core.distributed.predict_in_shards).
 from __future__ import annotations
 
 import gc
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -80,5 +81,8 @@ def per_fold_predictions(
         part.insert(0, "id", rows["id"].to_numpy())
         parts.append(part)
         del model
-        gc.collect()  # the next fold model loads into the memory this one held
+        gc.collect()  # the next fold model loads into the memory this one held, the GPU's too
+        torch = sys.modules.get("torch")  # only a model that loaded torch can hold GPU memory
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
     return pd.concat(parts, ignore_index=True)[list(PREDICTION_COLUMNS)]
