@@ -104,6 +104,23 @@ def test_two_processes_give_the_probabilities_of_one(decoder_runs):
     ]
 
 
+def test_teacher_predictions_of_the_run_are_its_fold_model_on_every_row(decoder_runs, tmp_path):
+    """`python -m arenakit.train teacher-predictions` on the LoRA run (issue 22): fold 0's model predicts every
+    train row, loaded with an inference setting given anew; on its held-out rows that is the run's oof.csv."""
+    from arenakit.data import read_teacher_file
+    from arenakit.data.folds import FOLDS_FILE
+
+    one, out = decoder_runs["one"], tmp_path / "teacher.csv"
+    argv = ["teacher-predictions", "--run-dir", str(one), "--model", "deberta_lora", "--data-dir"]
+    assert main([*argv, str(decoder_runs["data"]), "--out", str(out), "-p", "max_batch_tokens=4096"]) == 0
+    teacher = read_teacher_file(out).set_index("id")
+    folds = pd.read_csv(one / FOLDS_FILE).set_index("id")["fold"]
+    assert set(teacher["fold"]) == {0} and sorted(teacher.index) == sorted(folds.index)  # all 450 rows
+    oof = probabilities(one, "oof.csv")
+    held_out = teacher.loc[oof.index, list(CLASS_COLUMNS)].to_numpy()
+    assert float(np.abs(held_out - oof.to_numpy()).max()) < PROBABILITY_TOLERANCE
+
+
 def test_the_decoder_learns_the_planted_signal_in_one_process_and_in_two(decoder_runs):
     for run in ("one", "two"):
         metrics = json.loads((decoder_runs[run] / "deberta_lora/metrics.json").read_text())

@@ -2,6 +2,7 @@
 
     python -m arenakit.train lora --data-dir data --out build/run --folds 0 1 -p backbone=google/gemma-2-9b-it -p quantize=4bit
     torchrun --nproc_per_node 4 -m arenakit.train lora --data-dir data --out build/run --folds 0
+    python -m arenakit.train teacher-predictions --run-dir build/run --model deberta_lora --out teacher.csv
     accelerate launch --config_file lib/arenakit/train/configs/deepspeed-zero2-4xa100.yaml \\
         -m arenakit.train lora --data-dir data --out build/run --folds 0 -p backbone=google/gemma-2-9b-it
 
@@ -9,7 +10,8 @@ It writes what the deberta_lora notebook writes (folds.csv/json, deberta_lora/{o
 metrics.json, folds/fold_k, plots}), through the same code (arenakit.train.lora), so the ensemble
 and build.py treat both alike. -p KEY=VALUE sets any LoRA setting (python -m arenakit.train lora
 --help lists them); settings not given take the device's profile. A rerun reuses finished folds
-and resumes an interrupted one from its checkpoint.
+and resumes an interrupted one from its checkpoint. teacher-predictions writes a teacher file from a
+trained model of a run (arenakit.train.teacher_predictions).
 """
 
 from __future__ import annotations
@@ -47,11 +49,53 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     lora.add_argument("--n-folds", type=int, default=5, help="folds of the run (default: 5)")
     lora.add_argument("--seed", type=int, default=42, help="seed of the fold assignment (default: 42)")
     add_parameter_option(lora, "a LoRA setting, repeatable (-p max_length=1024 -p lora_r=16)")
+    add_teacher_predictions_parser(models)
     args = parser.parse_args(argv)
-    unknown = sorted({key for key, _ in args.parameters} - setting_names())
+    unknown = sorted({key for key, _ in args.parameters} - setting_names()) if args.model == "lora" else []
     if unknown:
         parser.error(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(setting_names()))}")
     return args
+
+
+def add_teacher_predictions_parser(models) -> None:
+    teacher = models.add_parser(
+        "teacher-predictions",
+        help="a teacher file: each fold model of a trained model predicting every train (and extra) row",
+        description="Write a teacher file (id, fold, winner_model_a, winner_model_b, winner_tie; one set per "
+        "fold) from a model of a run folder, for distilling a student (README: Teacher files).",
+    )
+    teacher.add_argument(
+        "--run-dir", dest="run", required=True, help="the run folder the teacher was trained into (folds.csv, MODEL/)"
+    )
+    teacher.add_argument(
+        "--model",
+        dest="teacher_model",
+        required=True,
+        help="the teacher's model folder name in the run, e.g. deberta_lora",
+    )
+    teacher.add_argument("--out", required=True, help="the teacher file to write (CSV)")
+    teacher.add_argument("--data-dir", help="competition folder the run trained on (default: as the training found it)")
+    teacher.add_argument(
+        "--extra-data", nargs="+", default=[], metavar="FILE", help="extra-data file(s) to predict too"
+    )
+    teacher.add_argument("--folds", type=int, nargs="+", help="fold models to use (default: every saved one)")
+    add_parameter_option(teacher, "an inference setting of the saved model, repeatable (-p max_batch_tokens=16384)")
+
+
+def write_teacher_file(args: argparse.Namespace) -> None:
+    from arenakit.train.teacher_predictions import write_teacher_predictions
+
+    if synthetic_data_notice(args.data_dir, args.run):
+        print(
+            "arenakit.train teacher-predictions: no --data-dir given and no competition data under the Kaggle "
+            f"input, so the rows predicted are the SYNTHETIC sample in {os.path.join(args.run, SAMPLE_DIR_NAME)}. "
+            "Pass --data-dir FOLDER: the data the run was trained on.",
+            file=sys.stderr,
+            flush=True,
+        )
+    write_teacher_predictions(
+        args.run, args.teacher_model, args.out, args.data_dir, args.extra_data, args.folds, dict(args.parameters)
+    )
 
 
 def synthetic_data_notice(data_dir, out_dir) -> str | None:
@@ -87,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     from torch.distributed.elastic.multiprocessing.errors import record
 
     args = parse_args(argv)
-    run = record(train_lora) if "TORCHELASTIC_ERROR_FILE" in os.environ else train_lora
+    command = write_teacher_file if args.model == "teacher-predictions" else train_lora
+    run = record(command) if "TORCHELASTIC_ERROR_FILE" in os.environ else command
     try:
         run(args)
     except EXPECTED_ERRORS as error:
