@@ -6,8 +6,11 @@ text         turning one competition cell into clean text
 locate       which competition folder a run uses (resolve_data_dir)
 folds        one fold assignment (stratified, grouped by prompt) shared by every model
 synthetic    the embedded default data: a sample in the competition's exact format
+annotations  reading python -m arenakit.annotate's records: keys, judge choice, each side's ratings
+taxonomy     the properties a judge rates (a versioned data file; the paper's by default)
 """
 
+from arenakit.data.annotations import AnnotationFileError, choose_source, read_annotations, response_keys
 from arenakit.data.competition import (
     NULL_FLAG_COLUMNS,
     TURN_COLUMNS,
@@ -21,8 +24,16 @@ from arenakit.data.competition import (
 from arenakit.data.folds import FOLDS_FILE, FOLDS_META_FILE, assign_folds, prompt_groups
 from arenakit.data.locate import resolve_data_dir
 from arenakit.data.synthetic import write_sample
+from arenakit.data.taxonomy import DEFAULT_TAXONOMY, TaxonomyError, load_taxonomy
 
 __all__ = [
+    "DEFAULT_TAXONOMY",
+    "AnnotationFileError",
+    "TaxonomyError",
+    "choose_source",
+    "load_taxonomy",
+    "read_annotations",
+    "response_keys",
     "FOLDS_FILE",
     "FOLDS_META_FILE",
     "NULL_FLAG_COLUMNS",
