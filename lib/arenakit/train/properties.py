@@ -261,7 +261,7 @@ def _train(model: PropertyModel, rows: PropertyRows, index: np.ndarray, settings
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             schedule.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", refresh=False)
         history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "seconds": time.time() - started})
