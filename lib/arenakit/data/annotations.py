@@ -85,7 +85,7 @@ def read_annotations(path: Path | str) -> dict[str, dict]:
     if not path.is_file():
         raise FileNotFoundError(
             f"{path}: no annotation file there; write one with `python -m arenakit.annotate --out {path}` "
-            "or point properties= at an existing one"
+            "or pass the path of an existing one"
         )
     stat = path.stat()
     return _cached_annotations(str(path.resolve()), stat.st_size, stat.st_mtime_ns)

@@ -34,6 +34,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from arenakit.core.atomic import write_folder
+from arenakit.core.settings import boolean, check_settings, integer, real, text
 from arenakit.data.annotations import choose_source, read_annotations, response_keys
 from arenakit.data.competition import load_competition
 from arenakit.data.taxonomy import KIND_VALUES, load_taxonomy
@@ -62,6 +63,21 @@ class PretrainSettings:
     seed: int = 42
     device: str = "auto"
     progress: bool = True
+
+
+DECLARED = {
+    "max_length": integer(8),
+    "prompt_share": real(0, 1, above=True),
+    "epochs": integer(1),
+    "batch_size": integer(1),
+    "learning_rate": real(0, above=True),
+    "weight_decay": real(0),
+    "warmup_ratio": real(0, 1),
+    "valid_fraction": real(0, 0.5),
+    "seed": integer(0),
+    "device": text(),
+    "progress": boolean(),
+}
 
 
 @dataclass
@@ -182,6 +198,7 @@ def pretrain_properties(
 ) -> dict:
     """Pretrain the backbone on the file's ratings and write the backbone folder `out`; returns its marker's content."""
     settings = settings or PretrainSettings()
+    check_settings(vars(settings), DECLARED, "the property pretraining's settings")
     torch.manual_seed(settings.seed)
     records = read_annotations(annotations)
     source = choose_source(records, annotations, judge)
