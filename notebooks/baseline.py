@@ -170,6 +170,7 @@ seed = 42
 C = None  # logistic regression regularisation; None: chosen by inner cross-validation
 swap_augment = True  # train on both A/B orders
 swap_average = True  # average each prediction with the mapped-back prediction on swapped rows
+properties = None  # an annotation file (python -m arenakit.annotate): LLM-judged ratings as features; None: none
 
 # %%
 # Every parameter above, checked against its declared type and range: a wrong one stops here, named.
@@ -222,7 +223,7 @@ train.assign(fold=folds).pivot_table(index="fold", columns="label", values="id",
 # training rows; every train row is predicted once by the model that did not see it.
 
 # %%
-model = BaselineModel(C=C, swap_augment=swap_augment, swap_average=swap_average, seed=seed)
+model = BaselineModel(C=C, swap_augment=swap_augment, swap_average=swap_average, seed=seed, properties=properties)
 run = cross_validate(model, train, folds, test=test, name="baseline")
 print(run.summary())
 print("C per fold:", [fold_model.C_ for fold_model in run.ensemble.models])

@@ -176,6 +176,7 @@ learning_rate = 0.03
 feature_fraction = 0.3
 swap_augment = True  # train on both A/B orders
 swap_average = True  # average each prediction with the mapped-back prediction on swapped rows
+properties = None  # an annotation file (python -m arenakit.annotate): LLM-judged ratings as features; None: none
 
 # %%
 # Every parameter above, checked against its declared type and range: a wrong one stops here, named.
@@ -218,6 +219,7 @@ model = MiniLMLightGBMModel(
     swap_augment=swap_augment,
     swap_average=swap_average,
     seed=seed,
+    properties=properties,
 )
 model.features(train).shape
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arenakit.annotate.taxonomy import load_taxonomy
+from arenakit.data.taxonomy import load_taxonomy
 
 
 def stub_properties() -> dict:

@@ -9,7 +9,7 @@ import pytest
 from arenakit.annotate.__main__ import main
 from arenakit.annotate.parsing import looks_like_refusal, parse_answer
 from arenakit.annotate.records import AnnotationFileError, RecordStore, annotation_key, read_annotations
-from arenakit.annotate.taxonomy import DEFAULT_TAXONOMY, TaxonomyError, load_taxonomy
+from arenakit.data.taxonomy import DEFAULT_TAXONOMY, TaxonomyError, load_taxonomy
 
 
 def test_the_default_taxonomy_is_the_papers_shape():

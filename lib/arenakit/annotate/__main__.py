@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     from arenakit.annotate.prompt import PromptBuilder
     from arenakit.annotate.rate import RetryPolicy
     from arenakit.annotate.runner import annotate, key_tag, response_items
-    from arenakit.annotate.taxonomy import load_taxonomy
+    from arenakit.data.taxonomy import load_taxonomy
 
     args = parse_args(argv)
     try:

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from arenakit.annotate.taxonomy import Taxonomy
+from arenakit.data.taxonomy import Taxonomy
 
 _REFUSAL = re.compile(
     r"\b(I can(?:'|’)?t|I cannot|I can not|I won(?:'|’)t|I will not|I(?:'|’)m (?:sorry|unable|not able)|"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from arenakit.annotate.taxonomy import Taxonomy
+from arenakit.data.taxonomy import Taxonomy
 from arenakit.inputs.formatting import format_conversations
 
 # Bump when the wording or layout of the messages changes: records are keyed by it (with the taxonomy's version).

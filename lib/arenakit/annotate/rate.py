@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from arenakit.annotate.judges import Rejected, Reply, Retryable
 from arenakit.annotate.parsing import looks_like_refusal, parse_answer, repair_message
-from arenakit.annotate.taxonomy import Taxonomy
+from arenakit.data.taxonomy import Taxonomy
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@
     store = RecordStore("build/annotations.jsonl")   # reads what is there, drops a torn last line
     store.done                                       # keys with a final outcome (ok, unparsable, refused)
     store.append(record)                             # one line, flushed and fsynced before it counts
-    read_annotations(path)                           # {key: record}, for feature and pretraining code
+    read_annotations(path)                           # {key: record} (arenakit.data.annotations: the models read it too)
 
-A record: key, taxonomy, judge, outcome (ok | unparsable | refused | failed), ratings ({property:
+A record: key, taxonomy, key_tag (taxonomy and judge prompt versions, what the key hashes), judge, outcome (ok | unparsable | refused | failed), ratings ({property:
 0-3, 0/1 or null}), reasons, raw (the judge's text when it did not parse or refused), error (why a
 request failed), tries, usage ({prompt_tokens, completion_tokens} or null), source ({file, id,
 side} of the first row that holds this response), seconds.
@@ -20,59 +20,21 @@ tries those responses again, so each key has at most one record.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
-OUTCOMES = ("ok", "unparsable", "refused", "failed")
-FINAL_OUTCOMES = ("ok", "unparsable", "refused")
+# The record format's reading and key live in the data layer, where the models and the pretraining read them too.
+from arenakit.data.annotations import (
+    FINAL_OUTCOMES,
+    OUTCOMES,
+    AnnotationFileError,
+    annotation_key,
+    read_annotations,
+    read_lines,
+)
 
-
-class AnnotationFileError(ValueError):
-    """An annotation file with a damaged line that a kill cannot explain (not the last line)."""
-
-
-def annotation_key(prompt: str, response: str, taxonomy_tag: str, judge: str) -> str:
-    """sha256 of (prompt, response, taxonomy version, judge): the same response under the same judge is rated once."""
-    payload = json.dumps([prompt, response, taxonomy_tag, judge], ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _read_lines(path: Path) -> tuple[list[dict], int, bool]:
-    """The records, the bytes of a torn last line (0 if none), and whether the last record lacked only its newline."""
-    data = path.read_bytes()
-    complete = data.rfind(b"\n") + 1
-    torn = len(data) - complete
-    records = []
-    for number, line in enumerate(data[:complete].splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            record = None
-        if not isinstance(record, dict) or "key" not in record or record.get("outcome") not in OUTCOMES:
-            raise AnnotationFileError(
-                f"{path}: line {number} is not an annotation record ({line[:80]!r}). Only a torn LAST line is "
-                "expected after a kill; remove or fix that line (or write to a new --out file)."
-            )
-        records.append(record)
-    if torn:
-        # The torn piece may still parse as a whole record only if the newline was the lost byte; keep it then.
-        try:
-            record = json.loads(data[complete:])
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            record = None
-        if isinstance(record, dict) and record.get("outcome") in OUTCOMES and "key" in record:
-            records.append(record)
-            return records, 0, True
-    return records, torn, False
-
-
-def read_annotations(path: Path | str) -> dict[str, dict]:
-    """Every complete record by key (a torn last line ignored)."""
-    return {record["key"]: record for record in _read_lines(Path(path))[0]}
+__all__ = ["FINAL_OUTCOMES", "OUTCOMES", "AnnotationFileError", "RecordStore", "annotation_key", "read_annotations"]
 
 
 class RecordStore:
@@ -81,7 +43,7 @@ class RecordStore:
     def __init__(self, path: Path | str, read_only: bool = False):
         self.path = Path(path)
         self.notes: list[str] = []
-        records, torn, no_newline = _read_lines(self.path) if self.path.exists() else ([], 0, False)
+        records, torn, no_newline = read_lines(self.path) if self.path.exists() else ([], 0, False)
         failed = [r for r in records if r["outcome"] == "failed"]
         kept = [r for r in records if r["outcome"] != "failed"]
         self.done = {record["key"]: record["outcome"] for record in kept}

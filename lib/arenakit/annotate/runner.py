@@ -24,8 +24,9 @@ from tqdm.auto import tqdm
 from arenakit.annotate.judges import Fatal
 from arenakit.annotate.prompt import PROMPT_VERSION, PromptBuilder
 from arenakit.annotate.rate import RetryPolicy, rate_response
-from arenakit.annotate.records import OUTCOMES, RecordStore, annotation_key
-from arenakit.annotate.taxonomy import Taxonomy
+from arenakit.annotate.records import OUTCOMES, RecordStore
+from arenakit.data.annotations import response_keys
+from arenakit.data.taxonomy import Taxonomy
 from arenakit.inputs.formatting import TEXT_KINDS
 
 SIDES = ("a", "b")
@@ -42,11 +43,6 @@ class ResponseItem:
     prompt_turns: tuple
     response_turns: tuple
     source: dict  # the first row holding this response: file, id, side
-
-
-def response_keys(frame: pd.DataFrame, side: str, tag: str, judge: str) -> list[str]:
-    """The annotation key of each row's response on this side: how features and pretraining find its record."""
-    return [annotation_key(p, r, tag, judge) for p, r in zip(frame["prompt"], frame[f"response_{side}"])]
 
 
 def response_items(frames: list[tuple[str, pd.DataFrame]], tag: str, judge: str) -> list[ResponseItem]:
@@ -150,6 +146,7 @@ def annotate(
         record = {
             "key": item.key,
             "taxonomy": builder.taxonomy.tag,
+            "key_tag": key_tag(builder.taxonomy),
             "judge": judge.name,
             **record,
             "source": item.source,

@@ -8,8 +8,11 @@ folds        one fold assignment (stratified, grouped by prompt) shared by every
 synthetic    the embedded default data: a sample in the competition's exact format
 extra        read_extra_data: extra preference pairs (extra_formats: competition-like or pairwise), checked, de-duplicated, weighted
 teacher_file read_teacher_file / write_teacher_file: a teacher's per-fold predictions made elsewhere
+annotations  reading python -m arenakit.annotate's records: keys, judge choice, each side's ratings
+taxonomy     the properties a judge rates (a versioned data file; the paper's by default)
 """
 
+from arenakit.data.annotations import AnnotationFileError, choose_source, read_annotations, response_keys
 from arenakit.data.competition import (
     NULL_FLAG_COLUMNS,
     TURN_COLUMNS,
@@ -24,6 +27,7 @@ from arenakit.data.extra import ExtraDataReport, extra_rows_for_fold, read_extra
 from arenakit.data.folds import FOLDS_FILE, FOLDS_META_FILE, assign_folds, prompt_groups
 from arenakit.data.locate import resolve_data_dir
 from arenakit.data.synthetic import write_sample
+from arenakit.data.taxonomy import DEFAULT_TAXONOMY, TaxonomyError, load_taxonomy
 from arenakit.data.teacher_file import (
     TeacherFileError,
     read_teacher_file,
@@ -32,6 +36,13 @@ from arenakit.data.teacher_file import (
 )
 
 __all__ = [
+    "DEFAULT_TAXONOMY",
+    "AnnotationFileError",
+    "TaxonomyError",
+    "choose_source",
+    "load_taxonomy",
+    "read_annotations",
+    "response_keys",
     "FOLDS_FILE",
     "FOLDS_META_FILE",
     "NULL_FLAG_COLUMNS",

@@ -29,7 +29,8 @@ from arenakit.inputs.features import (
     surface_features,
     swap_features,
 )
-from arenakit.models.base import ArenaModel, training_labels
+from arenakit.models.base import ArenaModel, ArenaTags, training_labels
+from arenakit.models.property_params import PROPERTY_SETTINGS, UsesProperties
 
 DEFAULT_CS = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
 STATE_FILE = "baseline.npz"
@@ -39,7 +40,26 @@ def signed_log(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.log1p(np.abs(values))
 
 
-class BaselineModel(ArenaModel):
+def imputation_values(features: pd.DataFrame) -> np.ndarray:
+    """What a missing value (an unrated response's property) becomes, per column: the training mean.
+
+    A side column's mean is taken over both sides' columns together and a difference's is 0, so
+    the filled features of a row's swap are exactly the swapped filled features. The judge_rated_a
+    / _b columns say which values were filled. A column with no value at all gets 0.
+    """
+    fill = np.zeros(features.shape[1])
+    for index, column in enumerate(features.columns):
+        if column.startswith(("diff_", "logratio_")):
+            continue
+        values = features[column].to_numpy(np.float64)
+        if column.endswith(("_a", "_b")) and column[:-1] + "b" in features and column[:-1] + "a" in features:
+            values = features[[column[:-1] + "a", column[:-1] + "b"]].to_numpy(np.float64).ravel()
+        present = values[~np.isnan(values)]
+        fill[index] = present.mean() if len(present) else 0.0
+    return fill
+
+
+class BaselineModel(UsesProperties, ArenaModel):
     """Standardised signed-log surface features -> multinomial logistic regression.
 
     Parameters
@@ -56,9 +76,16 @@ class BaselineModel(ArenaModel):
         better and more stably than all of them on the real sample; None takes every column.
     seed : seed of the inner CV split.
     max_iter : iterations of the logistic regression solver.
+    properties : an annotation file (python -m arenakit.annotate): each side's LLM-judged ratings and
+        their A-B differences are added to the columns (arenakit.inputs.property_features); a
+        response without a rating gets the training mean of that rating, and judge_rated_a / _b say
+        which. None: no property features.
+    properties_judge : whose ratings, when the file holds several judges or taxonomy versions.
     """
 
     _fitted_attribute = "coef_"
+    arena_tags = ArenaTags(path_params=frozenset({"properties"}))
+    inference_params = frozenset({"swap_average", "properties"})
     declared_settings = {
         "C": real(0, above=True, optional=True, none="chosen by inner cross-validation"),
         "Cs": list_of(real(0, above=True)),
@@ -68,6 +95,7 @@ class BaselineModel(ArenaModel):
         "columns": list_of(text(), optional=True, none="every surface feature"),
         "seed": integer(0),
         "max_iter": integer(1),
+        **PROPERTY_SETTINGS,
     }
 
     def __init__(
@@ -81,6 +109,8 @@ class BaselineModel(ArenaModel):
         columns: tuple | None = COMPACT_FEATURES,
         seed: int = 0,
         max_iter: int = 2000,
+        properties: str | None = None,
+        properties_judge: str | None = None,
     ):
         self.C = C
         self.Cs = Cs
@@ -90,9 +120,18 @@ class BaselineModel(ArenaModel):
         self.columns = columns
         self.seed = seed
         self.max_iter = max_iter
+        self.properties = properties
+        self.properties_judge = properties_judge
+
+    def features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The surface features of these rows, and the property features when properties is set."""
+        features = surface_features(frame)
+        ratings = self.property_ratings()
+        return features if ratings is None else pd.concat([features, ratings.features(frame)], axis=1)
 
     def _design(self, features: pd.DataFrame) -> np.ndarray:
-        return signed_log(features[list(self.columns_)].to_numpy(dtype=np.float64))
+        X = features[list(self.columns_)].to_numpy(dtype=np.float64)
+        return signed_log(np.where(np.isnan(X), self.fill_, X))
 
     def _fit_lr(self, features: pd.DataFrame, y: np.ndarray, C: float):
         if self.swap_augment:
@@ -121,8 +160,12 @@ class BaselineModel(ArenaModel):
     def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> BaselineModel:
         self.check_settings()
         y = training_labels(frame, y)
-        features = surface_features(frame)
-        self.columns_ = tuple(self.columns) if self.columns else tuple(features.columns)
+        ratings = self._fit_properties(frame)
+        features = self.features(frame)
+        added = tuple(ratings.columns()) if ratings is not None else ()
+        chosen = tuple(self.columns) if self.columns else tuple(c for c in features.columns if c not in added)
+        self.columns_ = chosen + tuple(c for c in added if c not in chosen)
+        self.fill_ = imputation_values(features[list(self.columns_)])
         if self.C is None:
             self.C_, self.C_scores_ = self._choose_C(features, y)
         else:
@@ -132,7 +175,7 @@ class BaselineModel(ArenaModel):
         return self
 
     def _predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
-        X = (self._design(surface_features(frame)) - self.mean_) / self.scale_
+        X = (self._design(self.features(frame)) - self.mean_) / self.scale_
         logits = X @ self.coef_.T + self.intercept_
         logits -= logits.max(axis=1, keepdims=True)
         proba = np.exp(logits)
@@ -150,6 +193,8 @@ class BaselineModel(ArenaModel):
             "C": self.C_,
             "C_scores": {str(k): v for k, v in self.C_scores_.items()},
             "features_version": FEATURES_VERSION,
+            "fill": [float(value) for value in self.fill_],
+            **self._properties_state(),
         }
 
     def _load_state(self, folder: Path, extras: dict) -> None:
@@ -158,6 +203,9 @@ class BaselineModel(ArenaModel):
         self.columns_, self.C_ = tuple(extras["columns"]), extras["C"]
         self.C_scores_ = {float(k): v for k, v in extras["C_scores"].items()}
         n_columns = len(self.columns_)
+        # Saved before imputation existed: its columns had no missing values.
+        self.fill_ = np.asarray(extras.get("fill", [0.0] * n_columns), np.float64)
+        self._load_properties_state(extras)
         expected = {
             "mean": (n_columns,),
             "scale": (n_columns,),

@@ -6,6 +6,8 @@ as "prompt [SEP] response" (the kit's one formatter). The model sees
   pair_cos_sides, pair_cos_responses   cosine of the two sides / the two responses (symmetric)
   prompt_cos_a / _b, diff_prompt_cos   how close each response is to the prompt
   the surface features of arenakit.inputs.features (length, structure, refusals, similarity)
+  with properties= an annotation file: each side's LLM-judged ratings and their differences
+  (arenakit.inputs.property_features; an unrated response's are NaN, which LightGBM routes natively)
 named by the features module's convention, so swap_features gives the swapped rows' features
 without embedding anything again. Early stopping uses an inner holdout carved from the training
 rows (never the fold being predicted), then the model is refit on all of them.
@@ -32,6 +34,7 @@ from arenakit.inputs.embedder import SentenceEmbedder
 from arenakit.inputs.features import FEATURES_VERSION, check_features_version, surface_features, swap_features
 from arenakit.inputs.formatting import FORMATTER_VERSION, check_formatter_version
 from arenakit.models.base import ArenaModel, ArenaTags, training_labels
+from arenakit.models.property_params import PROPERTY_SETTINGS, UsesProperties
 from arenakit.models.protocol import CacheInfo
 
 BOOSTER_FILE = "lightgbm.txt"
@@ -79,7 +82,7 @@ def embedding_features(embeddings: dict, n_components: int | None = None) -> pd.
     return pd.DataFrame(columns).astype(np.float32)
 
 
-class MiniLMLightGBMModel(ArenaModel):
+class MiniLMLightGBMModel(UsesProperties, ArenaModel):
     """Sentence embeddings + surface features -> LightGBM multiclass, K-fold ready, swap-symmetric.
 
     Parameters
@@ -105,6 +108,8 @@ class MiniLMLightGBMModel(ArenaModel):
         (from the features alone: no second embedding pass).
     seed : seed of the holdout split and of LightGBM.
     max_seq_length : tokens per embedded text; None: 256 on a GPU, 128 on a CPU.
+    properties : an annotation file (python -m arenakit.annotate) whose ratings are added as features;
+        None: none. properties_judge : whose ratings, when the file holds several judges.
 
     model_path and cache_dir are paths of the machine that fitted the model: load_model never
     takes them from a saved model.json.
@@ -112,10 +117,12 @@ class MiniLMLightGBMModel(ArenaModel):
 
     arena_tags = ArenaTags(
         run_only_params=frozenset({"cache_dir", "batch_size", "device", "precision"}),
-        path_params=frozenset({"model_path", "cache_dir"}),
+        path_params=frozenset({"model_path", "cache_dir", "properties"}),
     )
     _fitted_attribute = "booster_"
-    inference_params = frozenset({"swap_average", "max_seq_length", "batch_size", "device", "precision", "cache_dir"})
+    inference_params = frozenset(
+        {"swap_average", "max_seq_length", "batch_size", "device", "precision", "cache_dir", "properties"}
+    )
     token_cap_param = "max_seq_length"
     declared_settings = {
         "model_path": text(optional=True, none="the bundled all-MiniLM-L6-v2"),
@@ -138,6 +145,7 @@ class MiniLMLightGBMModel(ArenaModel):
         "swap_average": boolean(),
         "seed": integer(0),
         "max_seq_length": integer(8, optional=True, none="256 on a GPU, 128 on a CPU"),
+        **PROPERTY_SETTINGS,
     }
 
     def __init__(
@@ -163,6 +171,8 @@ class MiniLMLightGBMModel(ArenaModel):
         swap_average: bool = True,
         seed: int = 0,
         max_seq_length: int | None = None,
+        properties: str | None = None,
+        properties_judge: str | None = None,
     ):
         self.model_path = model_path
         self.cache_dir = cache_dir
@@ -184,6 +194,8 @@ class MiniLMLightGBMModel(ArenaModel):
         self.swap_average = swap_average
         self.seed = seed
         self.max_seq_length = max_seq_length
+        self.properties = properties
+        self.properties_judge = properties_judge
 
     def token_cap(self) -> int:
         """max_seq_length, or the default it resolves to on this device (256 on a GPU, 128 on a CPU)."""
@@ -223,6 +235,9 @@ class MiniLMLightGBMModel(ArenaModel):
         table = embedding_features(self._embedder().embed_sides(frame, prompt_share=self.prompt_share))
         if self.use_surface_features:
             table = pd.concat([table, surface_features(frame).reset_index(drop=True)], axis=1)
+        ratings = self.property_ratings()
+        if ratings is not None:
+            table = pd.concat([table, ratings.features(frame).reset_index(drop=True)], axis=1)
         return table
 
     def _lgb_params(self, n_rows: int) -> dict:
@@ -249,6 +264,7 @@ class MiniLMLightGBMModel(ArenaModel):
     def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> MiniLMLightGBMModel:
         self.check_settings()
         y = training_labels(frame, y)
+        self._fit_properties(frame)
         table = self.features(frame.reset_index(drop=True))
         rng = np.random.default_rng(self.seed)
         holdout = rng.random(len(table)) < self.valid_fraction
@@ -292,6 +308,7 @@ class MiniLMLightGBMModel(ArenaModel):
             "best_rounds": self.best_rounds_,
             "formatter_version": FORMATTER_VERSION,
             "features_version": FEATURES_VERSION,
+            **self._properties_state(),
         }
 
     def _load_state(self, folder: Path, extras: dict) -> None:
@@ -304,6 +321,7 @@ class MiniLMLightGBMModel(ArenaModel):
                 f"{folder / BOOSTER_FILE}: not a readable LightGBM model ({error}); retrain, or copy it again"
             ) from None
         self.columns_, self.best_rounds_ = tuple(extras["columns"]), extras["best_rounds"]
+        self._load_properties_state(extras)
         if self.booster_.num_feature() != len(self.columns_):
             raise ArtifactError(
                 f"{folder}: the LightGBM model takes {self.booster_.num_feature()} features but model.json lists "

@@ -1,6 +1,8 @@
 """The training command: train models outside notebooks, on one GPU or all of a machine's, into a run folder.
 
     python -m arenakit.train lora --data-dir data --out build/run --folds 0 1 -p backbone=google/gemma-2-9b-it -p quantize=4bit
+    python -m arenakit.train properties --annotations build/annotations.jsonl --data-dir data \
+        --backbone microsoft/deberta-v3-small --out build/properties-deberta   # see arenakit.train.properties
     torchrun --nproc_per_node 4 -m arenakit.train lora --data-dir data --out build/run --folds 0
     python -m arenakit.train teacher-predictions --run-dir build/run --model deberta_lora --out teacher.csv
     accelerate launch --config_file lib/arenakit/train/configs/deepspeed-zero2-4xa100.yaml \\
@@ -23,6 +25,8 @@ import sys
 from arenakit.core.parameters import add_parameter_option
 from arenakit.core.paths import COMPETITION_FILES, find_input_dir
 from arenakit.data.locate import SAMPLE_DIR_NAME
+from arenakit.train.properties import add_command as add_properties_command
+from arenakit.train.properties import run_command as train_properties
 
 # Errors that name the file, the setting or the model folder at fault: shown as one line, no traceback.
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, ImportError)
@@ -50,6 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     lora.add_argument("--seed", type=int, default=42, help="seed of the fold assignment (default: 42)")
     add_parameter_option(lora, "a LoRA setting, repeatable (-p max_length=1024 -p lora_r=16)")
     add_teacher_predictions_parser(models)
+    add_properties_command(models)
     args = parser.parse_args(argv)
     unknown = sorted({key for key, _ in args.parameters} - setting_names()) if args.model == "lora" else []
     if unknown:
@@ -131,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     from torch.distributed.elastic.multiprocessing.errors import record
 
     args = parse_args(argv)
-    command = write_teacher_file if args.model == "teacher-predictions" else train_lora
+    command = {"lora": train_lora, "properties": train_properties, "teacher-predictions": write_teacher_file}[
+        args.model
+    ]
     run = record(command) if "TORCHELASTIC_ERROR_FILE" in os.environ else command
     try:
         run(args)

@@ -49,6 +49,10 @@ TARGET_MODULES = {
 HEAD_MODULES = ("classifier", "score", "pooler")
 # Attention implementation per config.model_type; others get transformers' default (SDPA where supported).
 ATTENTION = {"gemma2": "eager"}
+# Written into a backbone folder by python -m arenakit.train properties: what it was pretrained on.
+PROPERTIES_MARKER = "arenakit-properties.json"
+# The McGill paper froze the first 3 layers of its property-pretrained encoders when fine-tuning them.
+PAPER_FROZEN_LAYERS = 3
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -221,6 +225,45 @@ def _layer_index(name: str) -> int | None:
         if part.isdigit():
             return int(part)
     return None
+
+
+def frozen_layer_count(freeze_layers: int | None, backbone_path: Path | str) -> int:
+    """freeze_layers, or its default for this backbone folder: 3 when it was pretrained on properties, else 0.
+
+    A general backbone keeps 0, the setting the kit's profiles were measured with: its lower layers
+    gain from adapting to the task like the others. A properties-pretrained one learnt the judge's
+    properties in them, which fine-tuning on preference labels alone would wear away.
+    """
+    if freeze_layers is not None:
+        return int(freeze_layers)
+    return PAPER_FROZEN_LAYERS if (Path(backbone_path) / PROPERTIES_MARKER).is_file() else 0
+
+
+def trained_layers(layers_to_transform, frozen: int, n_layers: int):
+    """The blocks that get adapters: layers_to_transform (None: every block) from block `frozen` on; None: every block."""
+    if not frozen:
+        return layers_to_transform
+    chosen = list(range(n_layers)) if layers_to_transform is None else list(layers_to_transform)
+    kept = [int(index) for index in chosen if int(index) >= frozen]
+    if not kept:
+        raise ValueError(
+            f"freeze_layers={frozen} freezes every block that would be trained (blocks {sorted(chosen)} of "
+            f"0-{n_layers - 1}); use a smaller freeze_layers"
+        )
+    return kept
+
+
+def freeze_lower_layers(model, frozen: int) -> None:
+    """Stop training the embeddings and the first `frozen` blocks of a model trained in full."""
+    if not frozen:
+        return
+    n_layers = model.config.num_hidden_layers
+    if frozen >= n_layers:
+        raise ValueError(f"freeze_layers={frozen} freezes all {n_layers} blocks; use at most {n_layers - 1}")
+    for name, param in model.named_parameters():
+        index = _layer_index(name)
+        if "embeddings" in name or (index is not None and index < frozen):
+            param.requires_grad_(False)
 
 
 def add_lora(model, r: int, alpha: int, dropout: float, leaf_names=None, layers_to_transform=None):

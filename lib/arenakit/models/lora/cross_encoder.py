@@ -30,11 +30,13 @@ from arenakit.models.lora.backbone import (
     adapter_state,
     add_lora,
     attach_adapters,
+    frozen_layer_count,
     load_adapters,
     load_classifier,
     place_on,
     prepare_for_training,
     resolve_dtype,
+    trained_layers,
 )
 from arenakit.models.lora.batching import TokenRows, split_rows
 from arenakit.models.lora.classifier import ADAPTER_DIR, LoRAClassifier
@@ -64,13 +66,15 @@ class CrossEncoderClassifier(LoRAClassifier):
     def _new_network(self):
         settings = self.model
         base = prepare_for_training(self._load_backbone(), self.training.gradient_checkpointing)
+        # The base is frozen whole; freeze_layers keeps the adapters off its first blocks.
+        frozen = frozen_layer_count(settings.freeze_layers, resolve_backbone(settings.backbone))
         return add_lora(
             base,
             settings.lora_r,
             settings.lora_alpha,
             settings.lora_dropout,
             settings.target_modules,
-            settings.layers_to_transform,
+            trained_layers(settings.layers_to_transform, frozen, base.config.num_hidden_layers),
         )
 
     def input_ids(self, frame: pd.DataFrame) -> list[list[int]]:

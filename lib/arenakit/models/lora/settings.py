@@ -67,6 +67,10 @@ class ModelSettings(SettingsGroup):
     layers_to_transform: list | None = None  # block numbers that get adapters; None: every block
     dtype: str = "auto"  # the frozen weights: auto (decoders fp16 on a T4, bf16 on newer GPUs; encoders fp32)
     quantize: str | None = None  # "8bit" / "4bit" through bitsandbytes; None: no
+    # The first k blocks (and the embeddings) stay as the backbone has them: no adapters there, and not
+    # trained by full fine-tuning. None: 3 (the McGill paper's) for a backbone pretrained on judged
+    # properties (python -m arenakit.train properties), which keeps what its lower layers learnt, else 0.
+    freeze_layers: int | None = None
 
     declared: ClassVar[dict[str, Setting]] = {
         "backbone": text(),
@@ -79,6 +83,7 @@ class ModelSettings(SettingsGroup):
         "layers_to_transform": list_of(integer(0), optional=True, none="every block"),
         "dtype": choice(*DTYPES),
         "quantize": choice(*QUANTIZE, optional=True, none="no quantization"),
+        "freeze_layers": integer(0, optional=True, none="3 for a properties-pretrained backbone, else 0"),
     }
 
 

@@ -34,7 +34,14 @@ from torch import nn
 
 from arenakit.core.atomic import write_folder, write_with
 from arenakit.core.errors import ArtifactError
-from arenakit.models.lora.backbone import add_lora, load_adapters, quiet_transformers
+from arenakit.models.lora.backbone import (
+    add_lora,
+    freeze_lower_layers,
+    frozen_layer_count,
+    load_adapters,
+    quiet_transformers,
+    trained_layers,
+)
 
 HEAD_FILE = "siamese_head.safetensors"
 ENCODER_FILE = "encoder.safetensors"  # finetune="full": the whole encoder's weights
@@ -102,8 +109,12 @@ def has_adapters(encoder: nn.Module) -> bool:
     return any("lora_" in name for name, _ in encoder.named_parameters())
 
 
-def load_encoder(path: Path | str) -> nn.Module:
-    """The backbone's base model (no task head), refused with what to do when it is not an encoder."""
+def load_encoder(path: Path | str, keep_pooler: bool = False) -> nn.Module:
+    """The backbone's base model (no task head), refused with what to do when it is not an encoder.
+
+    keep_pooler: keep a BERT-style [CLS] pooler, as the property pretraining does so that the
+    backbone folder it saves still holds it for a sequence classifier.
+    """
     from transformers import AutoConfig, AutoModel
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
@@ -115,7 +126,7 @@ def load_encoder(path: Path | str) -> nn.Module:
             "(DeBERTa-v3, RoBERTa, ELECTRA, BERT/MiniLM): use architecture='cross_encoder' for decoders"
         )
     encoder = AutoModel.from_pretrained(str(path))
-    if isinstance(getattr(encoder, "pooler", None), nn.Module):
+    if not keep_pooler and isinstance(getattr(encoder, "pooler", None), nn.Module):
         encoder.pooler = None  # BERT-style [CLS] pooler: unused by mean pooling, so neither run nor trained
     return encoder
 
@@ -129,18 +140,23 @@ def new_siamese(
     target_modules=None,
     gradient_checkpointing: bool = False,
     layers_to_transform=None,
+    freeze_layers: int | None = None,
 ) -> SiameseNetwork:
     """A Siamese classifier to train: the encoder with LoRA adapters (in the chosen blocks; or all of it
-    trainable) and a fresh head."""
+    trainable) and a fresh head; the embeddings and first freeze_layers blocks left as they are."""
     encoder = load_encoder(path)
+    frozen = frozen_layer_count(freeze_layers, path)
     if gradient_checkpointing:
         encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if finetune == "lora":
-        encoder = add_lora(encoder, lora_r, lora_alpha, lora_dropout, target_modules, layers_to_transform)
+        layers = trained_layers(layers_to_transform, frozen, encoder.config.num_hidden_layers)
+        encoder = add_lora(encoder, lora_r, lora_alpha, lora_dropout, target_modules, layers)
     elif layers_to_transform is not None:
         raise ValueError(
             "layers_to_transform chooses the blocks that get adapters: with finetune='full' set it to None"
         )
+    else:
+        freeze_lower_layers(encoder, frozen)
     return SiameseNetwork(encoder, SymmetricHead(encoder.config.hidden_size))
 
 

@@ -45,6 +45,7 @@ class SiameseClassifier(LoRAClassifier):
             settings.target_modules,
             self.training.gradient_checkpointing,
             settings.layers_to_transform,
+            settings.freeze_layers,
         )
 
     def _sides(self, frame: pd.DataFrame):
