@@ -23,7 +23,7 @@ printed beside it (4-bit, one T4 reads 12,500 rows at 2,048 tokens in 4 h).
 `--decoder-memory-gib 15` caps what the process may allocate at a T4's 15 GiB on a bigger GPU:
 then a setting that does not fit says so (fits=False: fp16's 18.5 GB of weights) and a token budget
 too big for a T4 shows as halvings. Without a GPU the same code runs on the CPU with a tiny config
-(the test), where memory figures are None.
+(the test), where memory figures are None and fp16 means fp32 (arenakit.bench.gpu.compute_dtype).
 
 The cascade's budget reads `seconds_per_row` (measured here, one pass, no swap) and
 `t4_seconds_per_row` (the same on one T4) at `chosen_setting`, the decoder_2xt4 profile's
@@ -127,7 +127,7 @@ def _judge(folder: Path, precision: str, device: str, max_batch_tokens: int):
         {
             "backbone": str(folder),
             "device": device,
-            "dtype": "float16",
+            "dtype": gpu.compute_dtype(device),
             "quantize": None if precision == "fp16" else precision,
             "max_batch_tokens": max_batch_tokens,
             "progress": False,
@@ -264,6 +264,7 @@ def stage_decoder_gpu(
         "gpu_fp16_tflops": tflops,
         "gpu_tflops_source": source,
         "t4_fp16_tflops": gpu.T4_FP16_TFLOPS,
+        "compute_dtype": gpu.compute_dtype(device),
         "rows": len(frame),
         "vocab": len(tokenizer),
         "max_batch_tokens": max_batch_tokens,

@@ -3,8 +3,9 @@
     tflops, source = dense_fp16_tflops(gpu_name("cuda"))    # (989.0, "table") on an H100 SXM
     t4_seconds = seconds * t4_scale(tflops)                  # the same work on one T4, by peak fp16 rate
 
-On a CPU every memory figure is None and the name is "cpu": the bench's CPU run (the test) goes
-through the same code with these answering "nothing to measure".
+On a CPU every memory figure is None, the name is "cpu", and the weights that are fp16 on a GPU
+load as fp32 (compute_dtype: fp16 matrix products ran 9x slower than fp32 on this project's CPUs):
+the bench's CPU run (the test) goes through the same code with these answering for the CPU.
 
 The table holds each GPU's dense fp16 tensor-core rate (fp32 accumulate, no sparsity) from NVIDIA's
 data sheets: T4 65, V100 125 (SXM2), A10 125, A10G 70 (AWS's variant, with fewer tensor FLOPS than
@@ -50,6 +51,11 @@ def resolve_device(device: str) -> str:
             f"--device {device}: this machine has no CUDA device; run the decoder stage without --device"
         )
     return device if ":" in device else f"cuda:{torch.cuda.current_device()}"
+
+
+def compute_dtype(device: str) -> str:
+    """The judge's dtype on a GPU is fp16 (a T4 has no bf16); a CPU computes fp16 many times slower than fp32, so fp32 there."""
+    return "float16" if is_cuda(device) else "float32"
 
 
 def gpu_name(device: str) -> str:
