@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from arenakit.bench import gpu
 from arenakit.bench.cli import build_parser, decoder_stage, format_figure
@@ -133,10 +134,14 @@ def test_gpu_bench_command_and_its_assumptions():
     assert gpu.dense_fp16_tflops("Radeon 9000") == (None, "unknown") and gpu.t4_scale(None) is None
     with pytest.raises(ValueError, match="gpu_tflops must be a positive"):
         gpu.dense_fp16_tflops("NVIDIA H100", given=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA device; run the decoder stage without --device"):
+            gpu.resolve_device("cuda")
+    else:
+        assert gpu.resolve_device("cuda").startswith("cuda:")
 
 
 def test_gemma_2_9b_config_is_the_published_model():
-    import torch
     from transformers import AutoModelForSequenceClassification
 
     config = gemma_2_9b_config(train_tokenizer(["a few words to train on"], 300))
