@@ -62,14 +62,14 @@ def test_decoder_stage_figures_parse_and_are_in_range(synthetic_dir):
 
 
 def test_gpu_bench_path_runs_on_cpu_with_a_tiny_gemma(synthetic_dir):
-    budget, tflops = 64, 130.0  # a batch holds two rows of 32 tokens; the "GPU" is twice a T4
+    budget, tflops = 128, 130.0  # a batch holds two rows of 64 tokens; the "GPU" is twice a T4
     figures = json.loads(
         json.dumps(
             stage_decoder_gpu(
                 synthetic_dir,
                 device="cpu",
                 max_rows=6,
-                max_lengths=(32,),
+                max_lengths=(64,),
                 max_batch_tokens=budget,
                 gpu_tflops=tflops,
                 config=tiny_decoder_config("gemma2", 500, **TINY_GEMMA),
@@ -80,23 +80,24 @@ def test_gpu_bench_path_runs_on_cpu_with_a_tiny_gemma(synthetic_dir):
     )
     assert (figures["device"], figures["gpu_name"], figures["gpu_tflops_source"]) == ("cpu", "cpu", "given")
     assert figures["compute_dtype"] == "float32"  # fp16 on a GPU; a CPU computes fp16 many times slower
-    assert figures["rows"] == 6 and figures["mean_tokens_32"] <= 32 and figures["memory_cap_gib"] is None
+    assert figures["rows"] == 6 and figures["mean_tokens_64"] <= 64 and figures["memory_cap_gib"] is None
     # Each precision loaded through the judge's path: bitsandbytes weights for 8-bit and 4-bit, smaller each time.
     assert [figures[f"{p}_quantized"] for p in gpu.PRECISIONS] == [False, True, True]
     assert figures["4bit_parameter_gb"] < figures["8bit_parameter_gb"] < figures["fp16_parameter_gb"]
     for precision in gpu.PRECISIONS:
-        setting = f"{precision}_32"
+        setting = f"{precision}_64"
         assert figures[f"{precision}_fits"] and figures[f"{setting}_finite"]
+        assert figures[f"{precision}_load_s"] > 0 and figures[f"{precision}_load_peak_gib"] is None  # no GPU here
         assert figures[f"{setting}_rows_per_s"] > 0
         assert figures[f"{setting}_seconds_per_row"] == pytest.approx(1 / figures[f"{setting}_rows_per_s"])
         # Token-budget batches: none over the budget, and no out-of-memory halving on a CPU.
         assert figures[f"{setting}_halvings"] == 0
         assert (
-            6 * figures["mean_tokens_32"]
+            6 * figures["mean_tokens_64"]
             <= figures[f"{setting}_padded_tokens"]
             <= budget * figures[f"{setting}_batches"]
         )
-        assert figures[f"{setting}_batches"] >= 6 * figures["mean_tokens_32"] / budget
+        assert figures[f"{setting}_batches"] >= 6 * figures["mean_tokens_64"] / budget
         assert figures[f"{setting}_peak_gib"] is None and figures[f"{setting}_fits_t4"] is None  # no GPU memory here
         # One T4 at the same share of its 65 TFLOPS peak: twice as long as this 130-TFLOPS "GPU".
         assert figures[f"{setting}_t4_seconds_per_row"] == pytest.approx(2 * figures[f"{setting}_seconds_per_row"])
@@ -104,9 +105,9 @@ def test_gpu_bench_path_runs_on_cpu_with_a_tiny_gemma(synthetic_dir):
             figures[f"{setting}_t4_seconds_per_row"] * 25_000 / 3600
         )
     # What the cascade's budget reads: the decoder_2xt4 profile's 8-bit at the longest length measured.
-    assert figures["chosen_setting"] == "8bit_32"
-    assert figures["seconds_per_row"] == figures["8bit_32_seconds_per_row"]
-    assert figures["t4_seconds_per_row"] == figures["8bit_32_t4_seconds_per_row"]
+    assert figures["chosen_setting"] == "8bit_64"
+    assert figures["seconds_per_row"] == figures["8bit_64_seconds_per_row"]
+    assert figures["t4_seconds_per_row"] == figures["8bit_64_t4_seconds_per_row"]
     assert figures["t4_public_seconds_per_row_4bit_2048"] == pytest.approx(4 * 3600 / 12_500)
     assert "cpu x 130 / 65 TFLOPS" in figures["gpu_assumptions"] and format_figure(None) == "n/a"
 

@@ -182,6 +182,8 @@ def _precision_figures(folder, frame, precision, device, max_lengths, max_batch_
         f"{precision}_quantized": lora_backbone.is_quantized(model.model_.get_base_model()),
         f"{precision}_parameter_gb": _parameter_bytes(model.model_) / 1e9,
         f"{precision}_allocated_gib": gpu.allocated_gib(device),
+        # Loading peaks above what stays: transformers quantizes one fp16 tensor at a time, on the device.
+        f"{precision}_load_peak_gib": gpu.peak_gib(device),
     }
     for max_length in max_lengths:
         rows = model.set_params(max_length=max_length).model_inputs(frame)
