@@ -30,8 +30,9 @@ object on a line of its own ({"stage": ..., ...}), for a regression check: `grep
               With --device cuda: a random Gemma-2-9B (the published config, no download) at fp16,
               8-bit and 4-bit, max_length 1,024 and 2,048, token-budget batches with out-of-memory
               halvings counted; rows/s, seconds per row, peak GPU memory and the time for 25,000
-              rows on one T4 scaled by fp16 tensor rates (arenakit.bench.decoder_gpu). A few minutes
-              on an H100 (18.5 GB written to a temporary folder, loaded three times).
+              rows on one T4 scaled by fp16 tensor rates (arenakit.bench.decoder_gpu). Expected to
+              take a few minutes on an H100 (18.5 GB written to a temporary folder, loaded three
+              times); not yet run on a GPU.
 """
 
 from __future__ import annotations
