@@ -106,14 +106,23 @@ def _special_ids(tokenizer) -> dict:
 
 
 def random_backbone(folder: Path, config, tokenizer, device: str, seed: int = 0) -> Path:
-    """Save a random fp16 classifier of this config, made on device (seconds on a GPU), and the tokenizer."""
+    """Save a random fp16 classifier of this config, made on device (seconds on a GPU), and the tokenizer.
+
+    A GPU too small for the fp16 model (a T4: 18.5 GB against 15 GiB) gets it made on the CPU instead:
+    a minute or two, and the T4 itself is then the GPU measured.
+    """
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    torch.manual_seed(seed)
     config.update(_special_ids(tokenizer))
-    with torch.device(device):
-        model = AutoModelForSequenceClassification.from_config(config, dtype=torch.float16)
+    for place in dict.fromkeys([device, "cpu"]):
+        torch.manual_seed(seed)
+        try:
+            with torch.device(place):
+                model = AutoModelForSequenceClassification.from_config(config, dtype=torch.float16)
+            break
+        except torch.cuda.OutOfMemoryError:
+            gpu.release(device)
     model.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
     del model
