@@ -59,14 +59,13 @@ from arenakit.bench.tiny_decoder import train_tokenizer
 from arenakit.data import load_competition
 from arenakit.models import CrossEncoderClassifier
 from arenakit.models.lora import backbone as lora_backbone
+from arenakit.models.lora import batching, profiles
 from arenakit.models.lora import predict as lora_predict
-from arenakit.models.lora.batching import TokenRows
-from arenakit.models.lora.profiles import DECODER_PROFILES
 
 PRECISIONS = gpu.PRECISIONS
 MAX_LENGTHS = (1024, 2048)
 WARMUP_ROWS = 2  # predicted before each timed run: kernel selection and first-call setup are not per-row costs
-PROFILE = DECODER_PROFILES["decoder_2xt4"]
+PROFILE = profiles.DECODER_PROFILES["decoder_2xt4"]
 # One T4's seconds per row in the public 4-bit run: 12,500 rows per T4 in 4 h at max_length 2,048.
 PUBLIC_T4_SECONDS_PER_ROW = PUBLIC_HOURS * 3600 / (ROWS / 2)
 
@@ -148,13 +147,13 @@ def _judge(folder: Path, precision: str, device: str, max_batch_tokens: int):
     return model
 
 
-def _timed_run(model, rows: TokenRows, device: str, max_batch_tokens: int) -> dict:
+def _timed_run(model, rows: batching.TokenRows, device: str, max_batch_tokens: int) -> dict:
     def predict(which, report=None):
         return lora_predict.predict_proba(
             model.model_, which, devices=[device], progress=False, max_batch_tokens=max_batch_tokens, report=report
         )
 
-    predict(TokenRows(rows.ids[:WARMUP_ROWS], rows.pad_id))
+    predict(batching.TokenRows(rows.ids[:WARMUP_ROWS], rows.pad_id))
     gpu.reset_peak(device)
     report: list = []
     started = time.perf_counter()
