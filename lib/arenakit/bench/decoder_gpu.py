@@ -1,11 +1,11 @@
 """Benchmark stage "decoder" on a GPU: a random Gemma-2-9B judge at fp16, 8-bit and 4-bit, timed the way the kit runs it.
 
-    python -m arenakit.bench --rows 1000 --stages decoder --device cuda --embedder-data ../shared/data/arena-sample
+    python -m arenakit.bench --rows 100 --stages decoder --device cuda --embedder-data ../shared/data/arena-sample
 
 No download: the model is Gemma-2-9B's published config (google/gemma-2-9b-it's config.json: 42 blocks
 of width 3,584, 16 query and 8 key/value heads of 256, feed-forward 14,336, 256k vocabulary,
-soft-capped attention) with random weights, made on the device in fp16 (no 9B initialisation on
-the CPU) and saved once to a temporary folder beside a 32k byte-level BPE trained on the data
+soft-capped attention) with random weights, made on the device in fp16 (on the CPU only where the
+GPU is too small for it, a T4) and saved once to a temporary folder beside a 32k byte-level BPE trained on the data
 (about Gemma's characters per token). Each precision then loads from that folder through the
 judge's own path (CrossEncoderClassifier._load_backbone: load_classifier with the kit's loading
 options, bitsandbytes 8-bit or NF4 with fp16 compute, eager attention), gets LoRA adapters as at
