@@ -8,8 +8,8 @@ soft-capped attention) with random weights, made on the device in fp16 (on the C
 GPU is too small for it, a T4) and saved once to a temporary folder beside a 32k byte-level BPE trained on the data
 (about Gemma's characters per token). Each precision then loads from that folder through the
 judge's own path (CrossEncoderClassifier._load_backbone: load_classifier with the kit's loading
-options, bitsandbytes 8-bit or NF4 with fp16 compute, eager attention), gets LoRA adapters as at
-inference, and predicts the rows at each max_length with token-budget batches (predict_proba:
+options, bitsandbytes 8-bit or NF4 with fp16 compute, eager attention), gets unmerged LoRA adapters
+as a trained judge has (r=16, on every block), and predicts the rows at each max_length with token-budget batches (predict_proba:
 widest batch first, a batch that runs out of memory halved and retried, the halvings counted).
 
 Per setting (precision x max_length) it reports rows/s, seconds per row, padded tokens, batches,
@@ -66,6 +66,7 @@ PRECISIONS = gpu.PRECISIONS
 MAX_LENGTHS = (1024, 2048)
 WARMUP_ROWS = 2  # predicted before each timed run: kernel selection and first-call setup are not per-row costs
 PROFILE = profiles.DECODER_PROFILES["decoder_2xt4"]
+TRAINED = profiles.DECODER_PROFILES["decoder_train"]
 # One T4's seconds per row in the public 4-bit run: 12,500 rows per T4 in 4 h at max_length 2,048.
 PUBLIC_T4_SECONDS_PER_ROW = PUBLIC_HOURS * 3600 / (ROWS / 2)
 
@@ -141,8 +142,9 @@ def _judge(folder: Path, precision: str, device: str, max_batch_tokens: int):
             "progress": False,
         }
     )
-    settings = model.model
-    model.model_ = lora_backbone.add_lora(model._load_backbone(), settings.lora_r, settings.lora_alpha, 0.0).eval()
+    # A trained judge's adapters (decoder_train's r=16), on every block: an upper bound, as in t4_estimate.
+    rank, alpha = TRAINED["lora_r"], TRAINED["lora_alpha"]
+    model.model_ = lora_backbone.add_lora(model._load_backbone(), rank, alpha, 0.0).eval()
     model.model_ = lora_backbone.place_on(model.model_, device)
     return model
 
