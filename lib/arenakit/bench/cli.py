@@ -27,6 +27,12 @@ object on a line of its own ({"stage": ..., ...}), for a regression check: `grep
               against fp32, and the written Gemma-2-9B estimate for 2 x T4 (arenakit.bench.decoder);
               on --embedder-data when given, first --decoder-rows rows. Run only when named in
               --stages: it takes minutes on a CPU.
+              With --device cuda: a random Gemma-2-9B (the published config, no download) at fp16,
+              8-bit and 4-bit, max_length 1,024 and 2,048, token-budget batches with out-of-memory
+              halvings counted; rows/s, seconds per row, peak GPU memory and the time for 25,000
+              rows on one T4 scaled by fp16 tensor rates (arenakit.bench.decoder_gpu). Expected to
+              take a few minutes on an H100 (18.5 GB written to a temporary folder, loaded three
+              times); not yet run on a GPU.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from arenakit.bench.gpu import PRECISIONS
 from arenakit.data import write_sample
 
 REAL_TRAIN_ROWS = 57_477
@@ -67,7 +74,10 @@ STAGES = {
     "decoder": ("arenakit.bench.decoder", "stage_decoder"),
     "siamese": ("arenakit.bench.siamese", "stage_siamese"),
 }
+# The decoder stage on a GPU (--device cuda): the 9B judge's bench instead of the CPU comparisons.
+DECODER_GPU_STAGE = ("arenakit.bench.decoder_gpu", "stage_decoder_gpu")
 DEFAULT_STAGES = ("data", "features", "embedder", "lora", "siamese")
+DEFAULT_DECODER_MAX_LENGTHS = {"cpu": [512, 2048], "gpu": [1024, 2048]}
 # Stages that run on the model data (--embedder-data) and take the row cap.
 MODEL_STAGES = ("embedder", "lora", "siamese", "decoder")
 
@@ -101,6 +111,24 @@ def run_stage_in_child(stage: str, data_dir: Path, options: list[str]) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
+def decoder_stage(args) -> tuple[tuple[str, str], dict]:
+    """The decoder stage's (module, function) and keyword arguments: the CPU comparisons, or the GPU bench on cuda."""
+    on_gpu = args.device.startswith("cuda")
+    max_lengths = tuple(args.decoder_max_lengths or DEFAULT_DECODER_MAX_LENGTHS["gpu" if on_gpu else "cpu"])
+    extra = {"max_rows": args.decoder_rows, "max_lengths": max_lengths}
+    if not on_gpu:
+        return STAGES["decoder"], extra
+    extra.update(
+        device=args.device,
+        precisions=tuple(args.decoder_precisions),
+        memory_gib=args.decoder_memory_gib,
+        gpu_tflops=args.gpu_tflops,
+    )
+    if args.decoder_batch_tokens:
+        extra["max_batch_tokens"] = args.decoder_batch_tokens
+    return DECODER_GPU_STAGE, extra
+
+
 def stop_on_sigterm() -> None:
     """SIGTERM ends the bench as Ctrl-C does: by an exception, so the stage process and the sample are cleaned up."""
 
@@ -113,12 +141,16 @@ def stop_on_sigterm() -> None:
 def format_figure(value) -> str:
     if isinstance(value, str):
         return value
+    if value is None:
+        return "n/a"  # a figure this device cannot give (GPU memory on a CPU)
+    if isinstance(value, bool):
+        return str(value)
     if isinstance(value, float):
         return f"{value:.1e}" if 0 < abs(value) < 0.01 else f"{value:,.2f}"
     return f"{value:,}"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--rows",
@@ -148,10 +180,44 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--decoder-rows", type=int, default=128, help="rows the decoder stage times (default: 128)")
     parser.add_argument(
-        "--decoder-max-lengths", type=int, nargs="+", default=[512, 2048], help="decoder stage max_length values"
+        "--decoder-max-lengths",
+        type=int,
+        nargs="+",
+        help="decoder stage max_length values (default: 512 2048 on a CPU, 1024 2048 with --device cuda)",
+    )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="decoder stage device: cpu (a tiny Gemma-2, batching compared), or cuda / cuda:N (a random Gemma-2-9B)",
+    )
+    parser.add_argument(
+        "--decoder-precisions",
+        nargs="+",
+        choices=PRECISIONS,
+        default=list(PRECISIONS),
+        help="with --device cuda: the precisions",
+    )
+    parser.add_argument(
+        "--decoder-batch-tokens",
+        type=int,
+        help="with --device cuda: padded tokens per batch (default: the decoder_2xt4 profile's 8192)",
+    )
+    parser.add_argument(
+        "--decoder-memory-gib",
+        type=float,
+        help="with --device cuda: cap the process's GPU memory (15 = a T4's) to see what fits and what halves",
+    )
+    parser.add_argument(
+        "--gpu-tflops",
+        type=float,
+        help="with --device cuda: this GPU's dense fp16 tensor TFLOPS, where arenakit.bench.gpu's table lacks it",
     )
     parser.add_argument("--child", nargs=2, metavar=("STAGE", "DATA_DIR"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     if args.child:
         stage, data_dir = args.child
@@ -161,9 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         if stage in ("lora", "siamese"):
             # Training is the slow part on a CPU: half the rows, at most 64 (the README's figures).
             extra.update(max_length=args.lora_max_length, train_rows=min(64, max(1, args.embedder_rows // 2)))
-        if stage == "decoder":
-            extra = {"max_rows": args.decoder_rows, "max_lengths": tuple(args.decoder_max_lengths)}
         module, function = STAGES[stage]
+        if stage == "decoder":
+            (module, function), extra = decoder_stage(args)
         result = getattr(importlib.import_module(module), function)(Path(data_dir), **extra)
         result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
@@ -172,10 +238,15 @@ def main(argv: list[str] | None = None) -> int:
     child_options = [
         *("--embedder-rows", str(args.embedder_rows), "--lora-max-length", str(args.lora_max_length)),
         *("--embedder-max-length", str(args.embedder_max_length)),
-        *("--decoder-rows", str(args.decoder_rows), "--decoder-max-lengths", *map(str, args.decoder_max_lengths)),
+        *("--decoder-rows", str(args.decoder_rows), "--device", args.device),
+        *("--decoder-precisions", *args.decoder_precisions),
+        *(("--decoder-batch-tokens", str(args.decoder_batch_tokens)) if args.decoder_batch_tokens else ()),
+        *(("--decoder-max-lengths", *map(str, args.decoder_max_lengths)) if args.decoder_max_lengths else ()),
+        *(("--decoder-memory-gib", str(args.decoder_memory_gib)) if args.decoder_memory_gib else ()),
+        *(("--gpu-tflops", str(args.gpu_tflops)) if args.gpu_tflops else ()),
     ]
     # Figures that are sentences (an estimate's assumptions) get lines of their own.
-    notes = {"t4_assumptions"}
+    notes = {"t4_assumptions", "gpu_assumptions"}
 
     stop_on_sigterm()
     try:

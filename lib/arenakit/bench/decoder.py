@@ -42,7 +42,7 @@ VOCAB = 32_000
 TINY_GEMMA = dict(hidden_size=128, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4, head_dim=32)
 
 
-def _texts(frame) -> list[str]:
+def corpus_texts(frame) -> list[str]:
     columns = ("prompt_turns", "response_turns_a", "response_turns_b")
     return [turn for column in columns for cell in frame[column] for turn in cell if turn]
 
@@ -127,7 +127,7 @@ def stage_decoder(
     train = load_competition(data_dir, warn=False).train.iloc[:corpus_rows].reset_index(drop=True)
     frame = train.iloc[:max_rows].reset_index(drop=True)
     with tempfile.TemporaryDirectory(prefix="arenakit-decoder-") as tmp:
-        texts = _texts(train)
+        texts = corpus_texts(train)
         folder = build_tiny_decoder(Path(tmp) / "gemma2", "gemma2", texts, vocab_size=vocab_size, **TINY_GEMMA)
         model = CrossEncoderClassifier.from_settings({"backbone": str(folder), "device": "cpu", "progress": False})
         model.model_ = lora_backbone.add_lora(
