@@ -164,3 +164,13 @@ def test_real_rows_fit(tokenizer, real_sample_dir):
     )
     assert max(map(len, ids)) <= MAX_TOKENS
     assert ids == tokenizer(texts)["input_ids"]
+
+
+def test_a_length_too_short_for_the_marks_is_refused_with_the_least_that_fits(tokenizer):
+    headers = ("Prompt:\n", "Response A:\n", "Response B:\n")
+    conversations = [((words(30),), (words(30, 1),), (words(30, 2),))]
+    with pytest.raises(ValueError, match=r"max_tokens=8 is too short: .* give at least (\d+)") as refused:
+        format_conversations(conversations, tokenizer, 8, headers=headers)
+    least = int(refused.value.args[0].split("give at least ")[1].split(",")[0])
+    texts, ids = format_conversations(conversations, tokenizer, least, headers=headers, return_ids=True)
+    assert len(ids[0]) <= least and texts[0].startswith("Prompt:")

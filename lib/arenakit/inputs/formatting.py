@@ -311,7 +311,10 @@ def _fit(tokenized, tokenizer, layout: _Layout, rules: _Rules) -> tuple[list[str
         todo = [i for i in todo if len(ids[i]) > rules.max_tokens]
         if not todo:
             return texts, ids
-    raise RuntimeError(f"{len(todo)} text(s) still exceed max_tokens={rules.max_tokens} after {_MAX_ROUNDS} cuts")
+    raise ValueError(
+        f"{len(todo)} text(s) still exceed max_tokens={rules.max_tokens} after {_MAX_ROUNDS} cuts: the marks of "
+        "their rounds leave no room for text at this length; raise max_tokens (max_length in the models)"
+    )
 
 
 def format_conversations(
@@ -339,9 +342,14 @@ def format_conversations(
     if keep_turns not in ("ends", "latest"):
         raise ValueError(f"keep_turns must be 'ends' or 'latest'; got {keep_turns!r}")
     layout = _Layout.of(tokenizer, headers)
-    if max_tokens <= layout.specials:
+    n_columns = max((len(conversation) for conversation in conversations), default=1)
+    # The least a text can take: the specials, then one round's marks and headers, then a token per column.
+    least = layout.specials + layout.marks_cost(1, n_columns) + n_columns
+    if max_tokens < least:
         raise ValueError(
-            f"max_tokens={max_tokens} leaves no room beside the tokenizer's {layout.specials} special tokens"
+            f"max_tokens={max_tokens} is too short: the tokenizer's specials and the marks of one round of "
+            f"{n_columns} column(s) take {least - n_columns} tokens before any text; give at least {least}, "
+            "and more for the text to say anything (max_length is this setting in the models)"
         )
     rules = _Rules(max_tokens, prompt_share, head_share, keep_turns)
     texts, ids = _fit(_tokenized_conversations(conversations, tokenizer, max_tokens), tokenizer, layout, rules)
