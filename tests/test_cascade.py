@@ -235,5 +235,5 @@ def test_the_ensemble_records_the_cascade_predicts_later_stages_on_their_rows_an
     plot_cascade_curve(curve, path)
     assert path.stat().st_size > 10_000
     y, oofs = run.fit_rows
-    standalone = cascade_curve(y, oofs, run.cascade_spec(oofs), run.stage_costs(), 25_000, (0.5,))
+    standalone = cascade_curve(y, oofs, run.cascade_spec(oofs), run.stage_costs(), 25_000, (0.5,), **WEIGHTS_ONLY)
     assert standalone["log_loss"].tolist() == pytest.approx([curve["log_loss"].iloc[1]])

@@ -248,45 +248,82 @@ def _checked(probas: Mapping[str, np.ndarray], name: str, rows: np.ndarray | Non
     return proba
 
 
-def fit_cascade(y, probas: Mapping[str, np.ndarray], spec: CascadeSpec, **options) -> Cascade:
-    """Thresholds and one blend per stage on out-of-fold rows, routed as test rows will be (options: fit_blend's)."""
+def fit_cascade(
+    y, probas: Mapping[str, np.ndarray], spec: CascadeSpec, cache: dict | None = None, **options
+) -> Cascade:
+    """Thresholds and one blend per stage on out-of-fold rows, routed as test rows will be (options: fit_blend's).
+
+    cache: fitted stages by the shares up to them, for fits on the same rows (a curve over one stage's share
+    refits only that stage and those after it).
+    """
     y, probas = checked_predictions(y, probas)
+    cache = {} if cache is None else cache
     first = spec.order[0]
     if not predicted_rows(probas[first]).all():
         raise ValueError(f"cascade: its first stage, {first}, must have predicted every out-of-fold row")
-    blend = fit_blend(y, {first: probas[first]}, **options)
-    current = blend.predict({first: probas[first]})
-    stages = [Stage(first, 1.0, -np.inf, blend, len(y), log_loss(y, current), log_loss(y, current))]
-    seen = {first: np.ones(len(y), dtype=bool)}
+    key: tuple = ((first, 1.0),)
+    if key not in cache:
+        # One model's temperature and the pool's compose into one: fit the pool's alone when both are asked for.
+        first_options = {**options, "model_temperatures": options.get("model_temperatures", True)}
+        if options.get("blend_temperature", True):
+            first_options["model_temperatures"] = False
+        blend = fit_blend(y, {first: probas[first]}, **first_options)
+        current = blend.predict({first: probas[first]})
+        stage = Stage(first, 1.0, -np.inf, blend, len(y), log_loss(y, current), log_loss(y, current))
+        cache[key] = (stage, current, {first: np.ones(len(y), dtype=bool)})
     for name in spec.order[1:]:
-        measure = entropy(current)
-        threshold = threshold_for_share(measure, spec.share(name))
-        rows = measure >= threshold
-        seen[name] = rows & predicted_rows(probas[name])  # a member trained on some folds: its own rows
-        stage = Stage(name, spec.share(name), threshold, None, int(rows.sum()))
-        # Each member that saw some of these rows, on the rows it saw; stage 1 saw them all.
-        inputs = {
-            member: np.where(seen[member][:, None], probas[member], np.nan)[rows]
-            for member in seen
-            if (seen[member] & rows).any()
-        }
-        if rows.any():
-            stage.oof_log_loss_before = log_loss(y[rows], current[rows])
-            stage.blend = fit_blend(y[rows], inputs, **options)
-            current[rows] = stage.blend.predict(inputs)
-            stage.oof_log_loss = log_loss(y[rows], current[rows])
-        stages.append(stage)
+        previous = cache[key]
+        key = (*key, (name, spec.share(name)))
+        if key not in cache:
+            cache[key] = _fit_stage(y, probas, name, spec.share(name), previous[1], previous[2], options)
+    stages, prefix = [], ()
+    for item in key:
+        prefix = (*prefix, item)
+        stages.append(cache[prefix][0])
     return Cascade(stages, len(y))
 
 
-def cross_fitted_cascade(y, probas: Mapping[str, np.ndarray], spec: CascadeSpec, n_splits: int, seed: int, **options):
-    """Each row predicted by the cascade fitted (thresholds and blends) on the other parts of the rows."""
+def _fit_stage(y, probas, name: str, share: float, current: np.ndarray, seen: dict, options: dict):
+    """(the stage, the prediction after it, rows seen per member) for a later stage of this share."""
+    current, seen = current.copy(), dict(seen)
+    measure = entropy(current)
+    threshold = threshold_for_share(measure, share)
+    rows = measure >= threshold
+    seen[name] = rows & predicted_rows(probas[name])  # a member trained on some folds: its own rows
+    stage = Stage(name, share, threshold, None, int(rows.sum()))
+    # Each member that saw some of these rows, on the rows it saw; stage 1 saw them all.
+    inputs = {
+        member: np.where(seen[member][:, None], probas[member], np.nan)[rows]
+        for member in seen
+        if (seen[member] & rows).any()
+    }
+    if rows.any():
+        stage.oof_log_loss_before = log_loss(y[rows], current[rows])
+        stage.blend = fit_blend(y[rows], inputs, **options)
+        current[rows] = stage.blend.predict(inputs)
+        stage.oof_log_loss = log_loss(y[rows], current[rows])
+    return stage, current, seen
+
+
+def cross_fitted_cascade(
+    y,
+    probas: Mapping[str, np.ndarray],
+    spec: CascadeSpec,
+    n_splits: int,
+    seed: int,
+    caches: dict | None = None,
+    **options,
+):
+    """Each row predicted by the cascade fitted (thresholds and blends) on the other parts of the rows
+    (caches: fit_cascade's cache per part, kept between calls on the same rows)."""
     y, probas = checked_predictions(y, probas)
+    caches = {} if caches is None else caches
     part = np.random.default_rng(seed).permutation(len(y)) % n_splits  # the parts choice.py cross-fits on
     pooled = np.empty((len(y), N_CLASSES))
     for k in range(n_splits):
         held_out = part == k
-        cascade = fit_cascade(y[~held_out], {name: p[~held_out] for name, p in probas.items()}, spec, **options)
+        fitting = {name: p[~held_out] for name, p in probas.items()}
+        cascade = fit_cascade(y[~held_out], fitting, spec, caches.setdefault(k, {}), **options)
         held = {name: p[held_out] for name, p in probas.items()}
         # A partial member's held-out rows it did not predict: the stages before it stand for it there.
         pooled[held_out] = cascade._walk(held, gaps=True)[0]
