@@ -279,8 +279,22 @@ class EnsembleRun:
         if len(names) < 2 or not (shares or always):
             return None
         costs = {name: per_row for name, (_, per_row) in self.stage_costs().items()}
-        required = self.plan.cascaded if self.plan is not None else ()
-        return cascade_spec({name: costs[name] for name in names}, shares, [n for n in required if n in names])
+        return cascade_spec({name: costs[name] for name in names}, shares, self._only_in_cascade(shares))
+
+    def _only_in_cascade(self, shares: dict[str, float]) -> list[str]:
+        """Models on a share of the rows that would not fit the budget on every row: no other candidate may
+        use them (the budget cascaded them, or a `cascade` share is what kept them within it)."""
+        if self.plan is None or math.isinf(self.plan.budget_s):
+            return []
+        test = len(self.competition.test)
+        return [
+            name
+            for name in shares
+            if self.plan.total_s
+            - self.plan.estimates[name]
+            + self.timer.time(next(m for m in self.members if m.name == name), self._settings(name)).estimate(test)
+            > self.plan.budget_s
+        ]
 
     def stage_costs(self) -> dict[str, tuple[float, float]]:
         """Each member's timed (fixed seconds, seconds per row) with its planned settings; zeros before plan_budget."""
