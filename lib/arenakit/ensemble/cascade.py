@@ -99,10 +99,6 @@ class CascadeSpec:
     def with_share(self, name: str, share: float) -> CascadeSpec:
         return replace(self, shares={**self.shares, name: share})
 
-    def describe(self) -> str:
-        later = ", ".join(f"{name} on {self.share(name):.0%}" for name in self.order[1:])
-        return f"{self.order[0]} on every row, then {later}"
-
 
 def cascade_spec(costs: Mapping[str, float], shares: Mapping[str, float] | None, required=()) -> CascadeSpec:
     """Members in order of cost per row (costs: name -> seconds per row, in the members' order on a tie),
