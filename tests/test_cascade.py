@@ -129,6 +129,11 @@ def test_the_cascade_wins_the_honest_choice_only_where_it_scores_best():
     assert choice.chosen == "fitted blend" and choice.cascade is not None and choice.blend is choice.fitted
     assert choice.table.loc["cascade", "log_loss"] > choice.table.loc["fitted blend", "log_loss"]
 
+    # A later member trained on some folds (NaN elsewhere out-of-fold) takes part on its own rows.
+    some_folds = {"cheap": oofs["cheap"], "big": np.where(np.arange(400)[:, None] < 200, oofs["big"], np.nan)}
+    choice = choose_blend(y, some_folds, cascade=SPEC, **WEIGHTS_ONLY)
+    assert choice.table.loc["cascade", "candidate"] and choice.cascade.stages[1].blend.model_rows[1] < 120
+
     # A member the budget allows only in the cascade is in no other candidate.
     choice = choose_blend(
         y, oofs, cascade=CascadeSpec(("cheap", "big"), {"big": 0.3}, frozenset({"big"})), **WEIGHTS_ONLY

@@ -195,9 +195,10 @@ class Cascade:
         stage = next(stage for stage in self.stages if stage.name == name)
         return entropy(current) >= stage.threshold
 
-    def predict(self, probas: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Each row's prediction: the blend of the members that saw it (a member's other rows may be NaN)."""
-        return self._walk(probas)[0]
+    def predict(self, probas: Mapping[str, np.ndarray], gaps: bool = False) -> np.ndarray:
+        """Each row's prediction: the blend of the members that saw it (a member's other rows may be NaN).
+        gaps: out-of-fold predictions, where a member trained on some folds did not predict every routed row."""
+        return self._walk(probas, gaps=gaps)[0]
 
     def shares(self, probas: Mapping[str, np.ndarray]) -> dict[str, float]:
         """Share of these rows each stage saw."""
@@ -322,5 +323,5 @@ def cross_fitted_cascade(
         cascade = fit_cascade(y[~held_out], fitting, spec, caches.setdefault(k, {}), **options)
         held = {name: p[held_out] for name, p in probas.items()}
         # A partial member's held-out rows it did not predict: the stages before it stand for it there.
-        pooled[held_out] = cascade._walk(held, gaps=True)[0]
+        pooled[held_out] = cascade.predict(held, gaps=True)
     return pooled

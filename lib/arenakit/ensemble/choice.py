@@ -115,7 +115,12 @@ def choose_blend(
         stages = {name: every[name] for name in cascade.order}
         fitted_cascade = fit_cascade(y, stages, cascade, **options)
         candidates[CASCADE] = (fitted_cascade, cross_fitted_cascade(y, stages, cascade, n_splits, seed, **options))
-        rows[CASCADE] = (log_loss(y, candidates[CASCADE][1]), log_loss(y, fitted_cascade.predict(stages)), len(y), True)
+        rows[CASCADE] = (
+            log_loss(y, candidates[CASCADE][1]),
+            log_loss(y, fitted_cascade.predict(stages, gaps=True)),
+            len(y),
+            True,
+        )
     table = pd.DataFrame.from_dict(rows, orient="index", columns=["log_loss", "in_sample", "rows", "candidate"])
     # Candidates are in order of what they fit (singles, equal weights, the fitted blend): idxmin keeps the first.
     chosen = table.loc[list(candidates), "log_loss"].idxmin()
