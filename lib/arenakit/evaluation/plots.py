@@ -247,7 +247,7 @@ def plot_cascade_curve(curve: pd.DataFrame, path=None, title=None):
     chosen, rows).
     """
     models = list(dict.fromkeys(curve["model"]))
-    fig, axes = plt.subplots(1, max(len(models), 1), figsize=(5.5 * max(len(models), 1), 4), squeeze=False)
+    fig, axes = plt.subplots(1, max(len(models), 1), figsize=(6.5 * max(len(models), 1), 4.5), squeeze=False)
     hours = curve["seconds"].max() >= 2 * 3600
     unit, scale = ("h", 3600.0) if hours else ("min", 60.0)
     for ax, name in zip(axes[0], models):
@@ -279,12 +279,12 @@ def plot_cascade_curve(curve: pd.DataFrame, path=None, title=None):
                 fontsize=7,
                 color="tab:gray",
             )
-        time_ax.set_ylabel(f"estimated inference time, {int(part['rows'].iloc[0])} rows ({unit}, this machine)")
+        time_ax.set_ylabel(f"estimated time, {int(part['rows'].iloc[0])} rows ({unit}, this machine)")
         time_ax.set_ylim(bottom=0)
         lines = ax.get_legend_handles_labels()[0] + time_ax.get_legend_handles_labels()[0]
-        ax.legend(lines, [line.get_label() for line in lines], loc="upper center", fontsize=8)
+        ax.legend(lines, [line.get_label() for line in lines], loc="best", fontsize=8)
         ax.set_title(f"Cascade: {name} on the least certain rows")
-    fig.suptitle(title or "What the cascade buys: log loss and time against the share routed")
+    fig.suptitle(title or "What the cascade buys: log loss and time by share routed")
     fig.tight_layout()
     _save(fig, path)
     return fig
