@@ -81,6 +81,13 @@ def test_a_threshold_fitted_on_oof_routes_the_same_kinds_of_rows_on_a_test_of_an
     assert (cascade.rows_for("big", {"cheap": test["cheap"][:3]}) == routed[:3]).all()
     assert cascade.shares({"cheap": test["cheap"], "big": test["big"]})["big"] == pytest.approx(routed.mean())
 
+    # A share the time budget counted on is a cap too: a test less certain than the OOF rows routes no more.
+    capped = fit_cascade(y, oofs, CascadeSpec(("cheap", "big"), {"big": 0.3}, frozenset({"big"})))
+    _, uncertain, hard = planted(1000, 3, hard_share=0.6)
+    assert cascade.rows_for("big", uncertain).mean() == pytest.approx(0.6, abs=0.05)
+    routed = capped.rows_for("big", uncertain)
+    assert routed.sum() == 300 and hard[routed].all() and capped.to_dict()["stages"][1]["cap"] == 0.3
+
     # Shares at the ends, and ties that cannot be split: the closest count the ties allow.
     assert threshold_for_share(np.arange(10.0), 0) == np.inf and threshold_for_share(np.arange(10.0), 1) == -np.inf
     assert threshold_for_share(np.arange(10.0), 0.3) == 6.5

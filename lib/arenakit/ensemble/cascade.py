@@ -19,7 +19,9 @@ rows, (0.45, 0.45, 0.10) and (0.45, 0.10, 0.45) are not equally settled.
 Each later stage routes by a threshold on the entropy, fitted on the out-of-fold rows as the value
 above which its share of them lies. A test set of another size (3 public rows, 25,000 hidden
 ones) then routes the same kinds of rows, and the share of test rows each stage sees is measured,
-not imposed. A stage of share 1 sees every row (threshold -inf); of share 0, none (+inf).
+not imposed. A stage of share 1 sees every row (threshold -inf); of share 0, none (+inf). A stage
+whose share the time budget counted on (CascadeSpec.required) also takes at most that share of any
+rows, the most uncertain first: a test less certain than the OOF rows cannot overrun Kaggle's limit.
 """
 
 from __future__ import annotations
@@ -124,6 +126,18 @@ class Stage:
     oof_rows: int = 0
     oof_log_loss_before: float = np.nan  # on its rows, before this stage
     oof_log_loss: float = np.nan  # on its rows, after it
+    # At most this share of any rows (the most uncertain), when the time budget counted on it: a test
+    # less certain than the OOF rows must not overrun Kaggle's limit. None: the threshold alone.
+    cap: float | None = None
+
+    def route(self, measure: np.ndarray) -> np.ndarray:
+        """The rows this stage sees: measure at or above its threshold, at most `cap` of them, most uncertain first."""
+        rows = measure >= self.threshold
+        most = int(np.ceil(self.cap * len(measure))) if self.cap is not None else len(measure)
+        if rows.sum() > most:
+            rows = np.zeros(len(measure), dtype=bool)
+            rows[np.argsort(-measure, kind="stable")[:most]] = True
+        return rows
 
     def record(self, n_rows: int) -> dict:
         return {
@@ -131,6 +145,7 @@ class Stage:
             "share_asked": self.share,
             "threshold": None if not np.isfinite(self.threshold) else self.threshold,
             "every_row": bool(self.threshold == -np.inf),
+            "cap": self.cap,
             "oof_rows": self.oof_rows,
             "oof_share": self.oof_rows / n_rows if n_rows else 0.0,
             "oof_log_loss_before": None if np.isnan(self.oof_log_loss_before) else self.oof_log_loss_before,
@@ -172,7 +187,7 @@ class Cascade:
         for stage in self.stages[1:]:
             if stage.name == until:
                 break
-            rows = entropy(current) >= stage.threshold
+            rows = stage.route(entropy(current))
             seen[stage.name] = rows & predicted_rows(probas[stage.name]) if gaps and stage.name in probas else rows
             if stage.blend is None or not rows.any():
                 continue
@@ -193,7 +208,7 @@ class Cascade:
             return np.ones(len(probas[name]) if n_rows is None else n_rows, dtype=bool)
         current, _ = self._walk(probas, until=name)
         stage = next(stage for stage in self.stages if stage.name == name)
-        return entropy(current) >= stage.threshold
+        return stage.route(entropy(current))
 
     def predict(self, probas: Mapping[str, np.ndarray], gaps: bool = False) -> np.ndarray:
         """Each row's prediction: the blend of the members that saw it (a member's other rows may be NaN).
@@ -270,9 +285,10 @@ def fit_cascade(
         cache[key] = (stage, current, {first: np.ones(len(y), dtype=bool)})
     for name in spec.order[1:]:
         previous = cache[key]
-        key = (*key, (name, spec.share(name)))
+        key = (*key, (name, spec.share(name), name in spec.required))
         if key not in cache:
-            cache[key] = _fit_stage(y, probas, name, spec.share(name), previous[1], previous[2], options)
+            cap = spec.share(name) if name in spec.required else None
+            cache[key] = _fit_stage(y, probas, name, spec.share(name), cap, previous[1], previous[2], options)
     stages, prefix = [], ()
     for item in key:
         prefix = (*prefix, item)
@@ -280,14 +296,15 @@ def fit_cascade(
     return Cascade(stages, len(y))
 
 
-def _fit_stage(y, probas, name: str, share: float, current: np.ndarray, seen: dict, options: dict):
+def _fit_stage(y, probas, name: str, share: float, cap, current: np.ndarray, seen: dict, options: dict):
     """(the stage, the prediction after it, rows seen per member) for a later stage of this share."""
     current, seen = current.copy(), dict(seen)
     measure = entropy(current)
     threshold = threshold_for_share(measure, share)
-    rows = measure >= threshold
+    stage = Stage(name, share, threshold, None, cap=cap)
+    rows = stage.route(measure)
+    stage.oof_rows = int(rows.sum())
     seen[name] = rows & predicted_rows(probas[name])  # a member trained on some folds: its own rows
-    stage = Stage(name, share, threshold, None, int(rows.sum()))
     # Each member that saw some of these rows, on the rows it saw; stage 1 saw them all.
     inputs = {
         member: np.where(seen[member][:, None], probas[member], np.nan)[rows]
