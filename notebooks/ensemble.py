@@ -171,6 +171,8 @@ models = None  # model names to blend; None: every pipeline model (baseline, min
 swap_average = True  # average each model's prediction with the swapped rows' where it can; None: each model's own
 inference = None  # per model, a profile or settings for its test inference, e.g. {"deberta_lora": "decoder_2xt4"}
 # (settings there beat swap_average above, which beats the profile's: {"deberta_lora": {"profile": ..., ...}})
+cascade = None  # e.g. {"deberta_lora": 0.3}: that model on the 30% of rows the cheaper ones are least sure of
+# (a candidate of the blend choice; None: only when the time budget needs one)
 time_budget_s = None  # inference budget; None: 9 h less a 1 h margin on Kaggle, unlimited locally
 timing_rows = 512  # test rows each model is timed on before the full run (their predictions are kept)
 min_tokens = 256  # the budget fallback never shortens a model's token cap (max_length, max_seq_length) below this
@@ -194,14 +196,20 @@ from arenakit.data import load_competition, resolve_data_dir
 from arenakit.ensemble import EnsembleRun
 from arenakit.ensemble.benchmark import benchmark
 from arenakit.ensemble.consistency import consistency
-from arenakit.evaluation.plots import plot_blend_weights
+from arenakit.evaluation.plots import plot_blend_weights, plot_cascade_curve
 
 out_dir = Path(out_dir)
 data_dir = resolve_data_dir(data_dir, out_dir)
 competition = load_competition(data_dir)
 print(f"data: {data_dir}  train rows: {len(competition.train)}  test rows: {len(competition.test)}")
 run = EnsembleRun(
-    out_dir, competition, models=models, time_budget_s=time_budget_s, swap_average=swap_average, inference=inference
+    out_dir,
+    competition,
+    models=models,
+    time_budget_s=time_budget_s,
+    swap_average=swap_average,
+    inference=inference,
+    cascade=cascade,
 )
 run.members_table()
 
@@ -209,7 +217,9 @@ run.members_table()
 # ## Time budget
 # Each model is timed on a slice of test rows (with a fresh embedding cache) and the time is
 # extrapolated to the whole test. Over the budget, the fallback goes: swap-averaging off, then
-# each model's token cap halved, then the slowest model dropped, re-timing after each step.
+# each model's token cap halved, then the slowest model on the share of rows the time left allows
+# (a cascade stage: the rows the cheaper models are least sure of), then the slowest model dropped,
+# re-timing after each step.
 
 # %%
 run.plan_budget(timing_rows=timing_rows, min_tokens=min_tokens)
@@ -226,6 +236,7 @@ if benchmark_rows:
 # submission uses the candidate with the lowest honest log loss on the same rows: the fitted
 # blend's is cross-fitted (fitted on four fifths of the rows, scored on the fifth it did not
 # see); equal weights and single models fit nothing, so their out-of-fold scores are honest.
+# A cascade (`cascade`, or set by the time budget) is one more candidate, cross-fitted the same way.
 
 # %%
 comparison = run.fit_blend(model_temperatures=model_temperatures, blend_temperature=blend_temperature)
@@ -236,6 +247,21 @@ run.blend.table()
 
 # %%
 plot_blend_weights(run.blend.table(), comparison, out_dir / "ensemble" / "plots" / "blend_weights.png")
+
+# %% [markdown]
+# ## Cascade: what the expensive models buy on the least certain rows
+# The cheapest model (by time per row) runs on every row; each later one only on the rows where the
+# blend before it is least certain (highest entropy), above a threshold fitted on out-of-fold rows.
+# Below: the cross-fitted out-of-fold log loss against the share routed to each later model (the
+# others as chosen), the chosen share starred, and the estimated inference time at each share on
+# this machine for `benchmark_rows` test rows (else this test.csv's). What half the time of the big
+# model costs reads off the curve.
+
+# %%
+curve = run.cascade_curve(n_rows=benchmark_rows)
+if len(curve):
+    plot_cascade_curve(curve, out_dir / "ensemble" / "plots" / "cascade.png")
+curve
 # %% [markdown]
 # ## Inference on test.csv
 # The fold models of every model the blend uses, on the whole test file. The gap to the

@@ -124,6 +124,8 @@ def test_rerun_of_the_notebook_on_another_test_csv_writes_exactly_its_ids(traine
     assert "Left out" not in text and "over the time budget" not in text
     assert (run_dir / "ensemble.html").read_text().count("<img") >= 1
     assert (run_dir / "ensemble" / "plots" / "blend_weights.png").stat().st_size > 10_000
+    # The cascade curve (issue 23): each later model's share of the rows against OOF log loss and time.
+    assert (run_dir / "ensemble" / "plots" / "cascade.png").stat().st_size > 10_000
 
 
 def test_same_test_csv_reproduces_the_stored_predictions_and_the_choice_is_honest(trained, run_dir):

@@ -4,8 +4,11 @@ run          EnsembleRun, the submission notebook's steps from finding models to
 members      each model's folder, out-of-fold predictions and fold models (left out with a reason)
 model_folders  where a model's folder is: the run folder or a Kaggle input mount, by its files
 blend        weights and temperatures fitted on out-of-fold predictions, partial models on their rows
-choice       fitted blend, equal weights or the best single model, by scores on rows not fitted on
-budget       timing on a slice, extrapolation, and the fallback order when over Kaggle's 9 hours
+choice       fitted blend, equal weights, the best single model or a cascade, by scores on rows not fitted on
+cascade      later members only on the rows the blend before them is least sure of, routed by a fitted threshold
+cascade_curve  log loss and time against the share routed to each later member (the notebook's plot)
+budget       timing on a slice, extrapolation, and the fallback order when over Kaggle's 9 hours (a cascade stage
+             before a model is dropped)
 benchmark    the time inference on n rows would take on this machine
 consistency  this run's test predictions against those the training runs stored
 """

@@ -12,6 +12,11 @@ scores are honest as they stand. The candidate with the lowest honest score wins
 one that fits less (a single model, then equal weights). A model that predicted only some rows
 (trained on some folds) is listed with its score on its own rows, but cannot be chosen alone:
 that score is on other rows than the rest.
+
+With a cascade (arenakit.ensemble.cascade: later members on the least certain rows only) it is
+one more candidate, cross-fitted the same way (thresholds and stage blends fitted on four fifths,
+scored on the fifth), listed last: it wins only where it scores best. A member the time budget
+allows only on a share of the rows (spec.required) can take part in no other candidate.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import pandas as pd
 
 from arenakit.core.schema import N_CLASSES
 from arenakit.ensemble.blend import Blend, checked_predictions, equal_blend, fit_blend, predicted_rows, single_blend
+from arenakit.ensemble.cascade import CASCADE, Cascade, CascadeSpec, cross_fitted_cascade, fit_cascade
 from arenakit.evaluation.metrics import log_loss
 
 N_SPLITS = 5
@@ -39,11 +45,12 @@ def single_label(name: str) -> str:
 @dataclass
 class BlendChoice:
     chosen: str  # the table's label of the chosen candidate
-    blend: Blend  # what the submission uses
+    blend: Blend | Cascade  # what the submission uses
     fitted: Blend  # the fitted blend, chosen or not
     table: pd.DataFrame  # per candidate: log_loss (honest), in_sample, rows, candidate, chosen, vs_best_single
     reason: str
     oof: np.ndarray  # the chosen candidate's out-of-fold predictions (cross-fitted for the fitted blend)
+    cascade: Cascade | None = None  # the cascade candidate, chosen or not (None: none was judged)
 
 
 def cross_fitted_predictions(
@@ -67,9 +74,19 @@ def cross_fitted_log_loss(y, probas: Mapping[str, np.ndarray], n_splits: int = N
     return log_loss(np.asarray(y), cross_fitted_predictions(y, probas, n_splits, seed, **options))
 
 
-def choose_blend(y, probas: Mapping[str, np.ndarray], n_splits: int = N_SPLITS, seed: int = 0, **options):
-    """Fit the blend, score every candidate honestly on the same rows and pick the lowest."""
-    y, probas = checked_predictions(y, probas)
+def choose_blend(
+    y,
+    probas: Mapping[str, np.ndarray],
+    n_splits: int = N_SPLITS,
+    seed: int = 0,
+    cascade: CascadeSpec | None = None,
+    **options,
+):
+    """Fit the blend, score every candidate honestly on the same rows and pick the lowest (with a cascade spec,
+    the cascade is a candidate too)."""
+    y, every = checked_predictions(y, probas)
+    restricted = set(cascade.required) if cascade is not None else set()
+    probas = {name: p for name, p in every.items() if name not in restricted}
     coverage = {name: predicted_rows(p) for name, p in probas.items()}
     fitted = fit_blend(y, probas, **options)
     rows, candidates = {}, {}  # table rows by label; label -> (blend, its honest out-of-fold predictions)
@@ -92,6 +109,18 @@ def choose_blend(y, probas: Mapping[str, np.ndarray], n_splits: int = N_SPLITS, 
         rows[FITTED] = (log_loss(y, candidates[FITTED][1]), in_sample, len(y), True)
     else:
         rows[FITTED] = (np.nan, in_sample, len(y), False)
+    # Stage 1 must have predicted every row: it is what every other row keeps.
+    judged = cascade is not None and predicted_rows(every[cascade.order[0]]).all()
+    if judged and len(y) >= n_splits * MIN_ROWS_PER_PART:
+        stages = {name: every[name] for name in cascade.order}
+        fitted_cascade = fit_cascade(y, stages, cascade, **options)
+        candidates[CASCADE] = (fitted_cascade, cross_fitted_cascade(y, stages, cascade, n_splits, seed, **options))
+        rows[CASCADE] = (
+            log_loss(y, candidates[CASCADE][1]),
+            log_loss(y, fitted_cascade.predict(stages, gaps=True)),
+            len(y),
+            True,
+        )
     table = pd.DataFrame.from_dict(rows, orient="index", columns=["log_loss", "in_sample", "rows", "candidate"])
     # Candidates are in order of what they fit (singles, equal weights, the fitted blend): idxmin keeps the first.
     chosen = table.loc[list(candidates), "log_loss"].idxmin()
@@ -99,7 +128,8 @@ def choose_blend(y, probas: Mapping[str, np.ndarray], n_splits: int = N_SPLITS, 
     best_single = table.loc[[label for label in candidates if label.startswith("single: ")], "log_loss"].min()
     table["vs_best_single"] = (table["log_loss"] - best_single).where(table["candidate"])
     blend, oof = candidates[chosen]
-    return BlendChoice(chosen, blend, fitted, table, _reason(table, chosen, n_splits), oof)
+    judged = candidates.get(CASCADE, (None,))[0]
+    return BlendChoice(chosen, blend, fitted, table, _reason(table, chosen, n_splits), oof, judged)
 
 
 def _reason(table: pd.DataFrame, chosen: str, n_splits: int) -> str:
@@ -109,7 +139,7 @@ def _reason(table: pd.DataFrame, chosen: str, n_splits: int) -> str:
     others = others or "no other candidate"
     n_rows = int(table.loc[chosen, "rows"])
     text = f"chose {chosen}: log loss {scores[chosen]:.4f} on the {n_rows} out-of-fold rows, against {others}"
-    if chosen == FITTED:
+    if chosen in (FITTED, CASCADE):
         text += f" (cross-fitted: fitted on {n_splits - 1}/{n_splits} of the rows, scored on the rest, in turn)"
     elif not table.loc[FITTED, "candidate"]:
         text += f"; the fitted blend was not judged: {n_rows} rows are too few to cross-fit it in {n_splits} parts"

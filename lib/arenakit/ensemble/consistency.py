@@ -25,6 +25,10 @@ def consistency(members, test_ids, test_proba: dict[str, np.ndarray]) -> pd.Data
         stored_path = member.folder / TEST_FILE
         stored = load_prediction_frame(stored_path) if stored_path.is_file() else None
         same_ids = stored is not None and len(stored) == len(ids) and stored.index.isin(ids).all()
-        gap = float(np.abs(stored.loc[ids.to_numpy()].to_numpy() - test_proba[member.name]).max()) if same_ids else None
-        rows.append({"model": member.name, "test_rows": len(ids), "max_gap_vs_stored": gap})
+        proba = np.asarray(test_proba[member.name])
+        predicted = np.isfinite(proba).all(axis=1)  # a cascade stage predicted its rows only
+        gap = None
+        if same_ids and predicted.any():
+            gap = float(np.abs(stored.loc[ids.to_numpy()].to_numpy()[predicted] - proba[predicted]).max())
+        rows.append({"model": member.name, "test_rows": int(predicted.sum()), "max_gap_vs_stored": gap})
     return pd.DataFrame(rows, columns=["model", "test_rows", "max_gap_vs_stored"]).set_index("model")

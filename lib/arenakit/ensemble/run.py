@@ -2,8 +2,8 @@
 
     run = EnsembleRun(out_dir, load_competition(data_dir))   # finds and loads each model's folder
     run.plan_budget()                   # time each model on a slice, extrapolate, fall back when over budget
-    run.fit_blend()                     # fitted blend, equal weights or best single model, by honest OOF scores
-    run.predict_test()                  # the chosen models' fold models on test.csv; a failing one is left out
+    run.fit_blend()                     # fitted blend, equal weights, best single model or cascade, by honest OOF scores
+    run.predict_test()                  # the chosen models' fold models on test.csv (a cascade stage on its rows only)
     run.write_submission()              # blended, validated, written to <out_dir>/submission.csv
 
 Two checks sit beside the run: arenakit.ensemble.benchmark (the time for n rows on this machine)
@@ -15,6 +15,11 @@ A model trained on some folds only comes into the blend on the rows it predicted
 or is left out when those are fewer than MIN_PARTIAL_ROWS. Whatever goes wrong with
 one model (missing folder, failed load, failed inference) leaves it out, in bold, and the others
 carry on; with no usable model left the run fails with the reasons, and no submission.csv is left.
+
+A cascade (arenakit.ensemble.cascade) is asked for with `cascade` ({"deberta_lora": 0.3}: that model on
+the 30% of rows the cheaper ones are least sure of) or set by the time budget when a model does not
+fit on every row; it is then one more candidate of the blend choice, and inference runs each later
+stage only on the test rows routed to it.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from arenakit.core.notices import notice
 from arenakit.core.schema import CLASS_COLUMNS, N_CLASSES, SUBMISSION_FILE
 from arenakit.core.settings import boolean, check_settings, integer, list_of, mapping, real, text
 from arenakit.ensemble.budget import Timer, format_seconds, plan_within_budget, resolve_time_budget
+from arenakit.ensemble.cascade import Cascade, CascadeSpec, cascade_spec, check_cascade
+from arenakit.ensemble.cascade_curve import SHARES, cascade_curve
 from arenakit.ensemble.choice import choose_blend
 from arenakit.ensemble.members import check_inference, load_members, start_overrides
 from arenakit.evaluation.submission import write_submission
@@ -65,6 +72,7 @@ ENSEMBLE_SETTINGS = {
     "models": list_of(text(), optional=True, none="every pipeline model"),
     "swap_average": boolean(optional=True, none="each model's own: its inference profile's, else as trained"),
     "inference": mapping(optional=True, none="every model as trained"),
+    "cascade": mapping(optional=True, none="no cascade, unless the time budget needs one"),
     "time_budget_s": real(0, above=True, optional=True, none="9 h less a 1 h margin on Kaggle, unlimited locally"),
     "timing_rows": integer(1),
     "min_max_length": integer(1),
@@ -87,6 +95,7 @@ class EnsembleRun:
         time_budget_s: float | None = None,
         swap_average: bool | None = True,
         inference: Mapping | None = None,
+        cascade: Mapping | None = None,
     ):
         self.started = time.perf_counter()
         self.out_dir = Path(out_dir)
@@ -101,7 +110,7 @@ class EnsembleRun:
         self.notices: list[str] = []
         self.reasons: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
-        self.plan = self.timer = self.blend = self.choice = None
+        self.plan = self.timer = self.blend = self.choice = self.fit_rows = None
         self.not_blended: dict[str, str] = {}  # models that take part but could not be judged, and why
         self.blend_options: dict = {}
         self.test_proba: dict[str, np.ndarray] = {}
@@ -110,6 +119,7 @@ class EnsembleRun:
         self.submission_path.unlink(missing_ok=True)
         names = list(models) if models else pipeline_models()
         self.inference = check_inference(inference, names)  # per model: a profile name or settings for its inference
+        self.cascade = check_cascade(cascade, names)  # per later model: its share of the rows
         with self._timed("find and load models"):
             self.members, problems = load_members(names, self.out_dir, competition.train["id"])
         for name, reason in problems.items():
@@ -186,6 +196,9 @@ class EnsembleRun:
                 max(0.0, self.budget_s - (time.perf_counter() - self.started)),
                 {name: start[name] for name in members},
                 min_tokens,
+                timing=lambda name, overrides: self.timer.time(members[name], overrides),
+                n_rows=len(test),
+                shares=self.cascade,
             )
         for step in self.plan.steps:
             self.notices.append(notice(step))
@@ -241,6 +254,7 @@ class EnsembleRun:
         self.blend_options = {"model_temperatures": model_temperatures, "blend_temperature": blend_temperature}
         with self._timed("fit the blend"):
             ids, y, oofs = self._oof_rows()
+            self.fit_rows = (y, oofs)
             for name, reason in self.not_blended.items():
                 shown = notice(f"Not in the blend: {name}: {reason}.")
                 if shown not in self.notices:  # a refit after a failure says it again
@@ -251,11 +265,61 @@ class EnsembleRun:
                 f"blend fitted on {len(ids)} of {len(self.competition.train)} train rows, those predicted out-of-fold"
                 + (f" ({partial}: a model trained on some folds comes in on its own rows)" if partial else "")
             )
-            self.choice = choose_blend(y, oofs, **self.blend_options)
+            self.choice = choose_blend(y, oofs, cascade=self.cascade_spec(oofs), **self.blend_options)
             self.blend = self.choice.blend
         print(self.choice.reason)
         self._save_blend(ids)
         return self.choice.table
+
+    def cascade_spec(self, oofs: Mapping | None = None, always: bool = False) -> CascadeSpec | None:
+        """The cascade of the blended members (oofs: by name), cheapest per row first, with the shares the
+        budget set or `cascade` asked for; None when neither did (always: a spec with every share at 1)."""
+        names = [name for name in self.names if oofs is None or name in oofs]
+        shares = {name: share for name, share in self._shares().items() if name in names}
+        if len(names) < 2 or not (shares or always):
+            return None
+        costs = {name: per_row for name, (_, per_row) in self.stage_costs().items()}
+        return cascade_spec({name: costs[name] for name in names}, shares, self._only_in_cascade(shares))
+
+    def _only_in_cascade(self, shares: dict[str, float]) -> list[str]:
+        """Models on a share of the rows that would not fit the budget on every row: no other candidate may
+        use them (the budget cascaded them, or a `cascade` share is what kept them within it)."""
+        if self.plan is None or math.isinf(self.plan.budget_s):
+            return []
+        test = len(self.competition.test)
+        return [
+            name
+            for name in shares
+            if self.plan.total_s
+            - self.plan.estimates[name]
+            + self.timer.time(next(m for m in self.members if m.name == name), self._settings(name)).estimate(test)
+            > self.plan.budget_s
+        ]
+
+    def stage_costs(self) -> dict[str, tuple[float, float]]:
+        """Each member's timed (fixed seconds, seconds per row) with its planned settings; zeros before plan_budget."""
+        timings = self.timer.timings if self.timer is not None else {}
+        costs = {}
+        for name in self.names:
+            timing = timings.get((name, tuple(sorted(self._settings(name).items()))))
+            costs[name] = (timing.load_s + timing.warmup_s, timing.per_row_s) if timing else (0.0, 0.0)
+        return costs
+
+    def cascade_curve(self, n_rows: int | None = None, shares=SHARES) -> pd.DataFrame:
+        """Cross-fitted OOF log loss and estimated seconds for n_rows test rows (None: this test.csv's) against
+        each later member's share of the rows, the chosen shares marked (empty with fewer than two members)."""
+        if self.fit_rows is None:
+            raise RuntimeError("call fit_blend() before cascade_curve(): the curve is fitted on its out-of-fold rows")
+        y, oofs = self.fit_rows
+        spec = self.cascade_spec(oofs, always=True)
+        if spec is None:
+            return pd.DataFrame(columns=["model", "share", "log_loss", "seconds", "chosen", "rows"])
+        n_rows = len(self.competition.test) if n_rows is None else n_rows
+        with self._timed("cascade curve"):
+            return cascade_curve(y, oofs, spec, self.stage_costs(), n_rows, shares, **self.blend_options)
+
+    def _shares(self) -> dict[str, float]:
+        return dict(self.plan.shares) if self.plan is not None else dict(self.cascade)
 
     def _save_blend(self, ids: pd.Index) -> None:
         folder = model_dir(self.out_dir, SUBMISSION_NOTEBOOK)
@@ -267,6 +331,7 @@ class EnsembleRun:
             "fitted_blend": self.choice.fitted.to_dict(),
             "not_blended": self.not_blended,
             "options": self.blend_options,
+            "cascade": self._cascade_record(),
         }
         write_json(folder / BLEND_FILE, record, indent=2)
         write_csv(folder / COMPARISON_FILE, self.choice.table)
@@ -280,12 +345,21 @@ class EnsembleRun:
         """
         test = self.competition.test
         while True:
+            # Predictions of some rows only (a cascade stage) serve no other blend: a refit predicts anew.
+            self.test_proba = {name: p for name, p in self.test_proba.items() if np.isfinite(p).all()}
             needed = [m for m in self.members if m.name not in self.test_proba and self._uses(m.name)]
+            if isinstance(self.blend, Cascade):  # stage by stage: a later one's rows follow from those before
+                needed.sort(key=lambda member: self.blend.names.index(member.name))
             failed = {}
             for member in needed:
+                rows = (
+                    self.blend.rows_for(member.name, self.test_proba, len(test))
+                    if isinstance(self.blend, Cascade)
+                    else None
+                )
                 try:
                     with self._timed(f"inference: {member.name}"):
-                        self.test_proba[member.name] = self._predict(member, self._settings(member.name), test)
+                        self.test_proba[member.name] = self._predict(member, self._settings(member.name), test, rows)
                 except Exception as error:  # one model's failure must not cost the submission
                     failed[member.name] = f"inference on test.csv failed: {type(error).__name__}: {error}"
                 member.release()  # frees its memory (a GPU's) for the next model
@@ -301,7 +375,7 @@ class EnsembleRun:
             [
                 {
                     "model": name,
-                    "test_rows": len(test),
+                    "test_rows": int(np.isfinite(self.test_proba[name]).all(axis=1).sum()),
                     "settings": ", ".join(f"{k}={v}" for k, v in self._settings(name).items()) or "as trained",
                     "seconds": self.seconds[f"inference: {name}"],
                 }
@@ -318,19 +392,22 @@ class EnsembleRun:
             return self.plan.overrides[name]
         return start_overrides(self.members, self.swap_average, self.inference)[name]
 
-    def _predict(self, member, overrides: dict, test: pd.DataFrame) -> np.ndarray:
-        """The member's predictions for every test row; rows predicted while timing are reused."""
+    def _predict(self, member, overrides: dict, test: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+        """The member's predictions for every test row (rows: those only; NaN elsewhere); rows predicted
+        while timing are reused."""
         proba = np.full((len(test), N_CLASSES), np.nan)
+        wanted = np.ones(len(test), dtype=bool) if rows is None else rows
         known = self.timer.reusable(member.name, overrides) if self.timer else None
         if known is not None:
             proba[known[0]] = known[1]
-        rest = np.flatnonzero(np.isnan(proba).any(axis=1))
+        proba[~wanted] = np.nan  # a cascade stage's rows only, though the timing slice predicted others
+        rest = np.flatnonzero(np.isnan(proba).any(axis=1) & wanted)
         if len(rest):
             proba[rest] = member.load(**overrides).predict_proba(test.iloc[rest].reset_index(drop=True))
-        if not np.isfinite(proba).all():
+        if not np.isfinite(proba[wanted]).all():
             raise ValueError(
-                f"predict_proba gave {int((~np.isfinite(proba)).any(axis=1).sum())} rows with "
-                f"non-finite values of {len(test)}"
+                f"predict_proba gave {int((~np.isfinite(proba[wanted])).any(axis=1).sum())} rows with "
+                f"non-finite values of {int(wanted.sum())}"
             )
         return proba
 
@@ -344,6 +421,10 @@ class EnsembleRun:
                 proba, self.competition.test["id"], self.competition.sample_submission, self.submission_path
             )
             save_metrics(model_dir(self.out_dir, SUBMISSION_NOTEBOOK), self._metrics())
+            if isinstance(self.blend, Cascade):  # blend.json gains the test rows each stage saw
+                folder = model_dir(self.out_dir, SUBMISSION_NOTEBOOK)
+                record = json.loads((folder / BLEND_FILE).read_text())
+                write_json(folder / BLEND_FILE, {**record, "cascade": self._cascade_record()}, indent=2)
         print(f"wrote {self.submission_path} ({len(frame)} rows, {self.choice.chosen}: {', '.join(self.blend.used)})")
         return frame
 
@@ -360,7 +441,22 @@ class EnsembleRun:
             "left_out": self.reasons,
             "seconds": self.seconds,
             "comparison": json.loads(self.choice.table.to_json(orient="index")),  # NaN as null
+            "cascade": self._cascade_record(),
         }
+
+    def _cascade_record(self) -> dict | None:
+        """The cascade candidate's stages (thresholds, OOF rows and log loss), the share of test rows each
+        saw once predicted, and whether it was chosen; None when there was no cascade."""
+        candidate = self.choice.cascade if self.choice is not None else None
+        if candidate is None:
+            return None
+        record = {**candidate.to_dict(), "chosen": candidate is self.blend, "asked": self._shares()}
+        if candidate is self.blend and all(name in self.test_proba for name in candidate.used):
+            test_shares = candidate.shares(self.test_proba)
+            for stage in record["stages"]:
+                stage["test_share"] = test_shares.get(stage["model"])
+                stage["test_rows"] = round(test_shares.get(stage["model"], 0.0) * len(self.competition.test))
+        return record
 
     def time_table(self) -> pd.DataFrame:
         """Where this notebook's time went, phase by phase."""

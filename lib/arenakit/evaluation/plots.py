@@ -237,3 +237,54 @@ def plot_training_curves(histories: dict, path=None, title=None):
     fig.tight_layout()
     _save(fig, path)
     return fig
+
+
+def plot_cascade_curve(curve: pd.DataFrame, path=None, title=None):
+    """Out-of-fold log loss against the share of rows routed to each later cascade member, one panel each,
+    with the estimated inference time on a second axis and the chosen share marked.
+
+    `curve` is arenakit.ensemble.cascade_curve's table (columns model, share, log_loss, seconds,
+    chosen, rows).
+    """
+    models = list(dict.fromkeys(curve["model"]))
+    fig, axes = plt.subplots(1, max(len(models), 1), figsize=(6.5 * max(len(models), 1), 4.5), squeeze=False)
+    hours = curve["seconds"].max() >= 2 * 3600
+    unit, scale = ("h", 3600.0) if hours else ("min", 60.0)
+    for ax, name in zip(axes[0], models):
+        part = curve[curve["model"] == name].sort_values("share")
+        share = 100 * part["share"]
+        ax.plot(share, part["log_loss"], marker="o", color="tab:blue", label="OOF log loss (cross-fitted)")
+        chosen = part[part["chosen"]]
+        ax.plot(
+            100 * chosen["share"],
+            chosen["log_loss"],
+            marker="*",
+            markersize=16,
+            color="tab:red",
+            linestyle="none",
+            label=f"chosen: {100 * chosen['share'].iloc[0]:.0f}%" if len(chosen) else "chosen",
+        )
+        ax.set_xlabel(f"share of rows routed to {name} (%)")
+        ax.set_ylabel("out-of-fold log loss (lower is better)")
+        ax.set_xlim(-3, 103)
+        time_ax = ax.twinx()
+        time_ax.plot(share, part["seconds"] / scale, color="tab:gray", linestyle="--", label="estimated time")
+        for x, seconds in zip(share, part["seconds"]):
+            time_ax.annotate(
+                f"{seconds / scale:.1f}",
+                (x, seconds / scale),
+                xytext=(0, 4),
+                textcoords="offset points",
+                ha="center",
+                fontsize=7,
+                color="tab:gray",
+            )
+        time_ax.set_ylabel(f"estimated time, {int(part['rows'].iloc[0])} rows ({unit}, this machine)")
+        time_ax.set_ylim(bottom=0)
+        lines = ax.get_legend_handles_labels()[0] + time_ax.get_legend_handles_labels()[0]
+        ax.legend(lines, [line.get_label() for line in lines], loc="best", fontsize=8)
+        ax.set_title(f"Cascade: {name} on the least certain rows")
+    fig.suptitle(title or "What the cascade buys: log loss and time by share routed")
+    fig.tight_layout()
+    _save(fig, path)
+    return fig
