@@ -69,7 +69,7 @@ def test_the_commit_is_one_rename_after_the_data_is_complete(tmp_path, monkeypat
 
 # Writers that may bypass the helper: build outputs assembled in a staging folder renamed into place
 # as a whole (kaggle_build), the synthetic sample's CSVs, the embedder's own atomic cache, the tiny
-# test backbones, and an error message that shows a user how to re-save a file.
+# test backbones, the GPU bench's random model in a scratch folder, and an error message that shows a user how to re-save a file.
 _EXEMPT = {
     "lib/arenakit/data/csv_reading.py",
     "lib/arenakit/core/atomic.py",
@@ -77,6 +77,7 @@ _EXEMPT = {
     "lib/arenakit/inputs/embedder.py",
     "lib/arenakit/inputs/backbones.py",
     "lib/arenakit/bench/tiny_decoder.py",
+    "lib/arenakit/bench/decoder_gpu.py",
 }
 _WRITES = re.compile(
     r"\.write_text\(|\.write_bytes\(|\.to_csv\(|np\.savez|\.save_pretrained\(|torch\.save\(|json\.dump\(|\.save_model\(|save_file\("

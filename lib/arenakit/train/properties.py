@@ -290,13 +290,13 @@ def _save(model: PropertyModel, tokenizer, out: Path, report: dict) -> None:
     """The backbone folder: encoder (config, weights), tokenizer, heads and the marker, written atomically."""
     from safetensors.torch import save_file
 
-    def write(folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        model.encoder.save_pretrained(str(folder))
-        tokenizer.save_pretrained(str(folder))
+    def write(temporary: Path) -> None:
+        temporary.mkdir(parents=True, exist_ok=True)
+        model.encoder.save_pretrained(str(temporary))
+        tokenizer.save_pretrained(str(temporary))
         heads = {k: v.detach().cpu().contiguous() for k, v in model.heads.state_dict().items()}
-        save_file(heads, str(folder / HEADS_FILE))
-        (folder / PROPERTIES_MARKER).write_text(json.dumps(report, indent=2, default=str))
+        save_file(heads, str(temporary / HEADS_FILE))
+        (temporary / PROPERTIES_MARKER).write_text(json.dumps(report, indent=2, default=str))
 
     write_folder(out, write)
 
