@@ -171,13 +171,17 @@ C = None  # logistic regression regularisation; None: chosen by inner cross-vali
 swap_augment = True  # train on both A/B orders
 swap_average = True  # average each prediction with the mapped-back prediction on swapped rows
 properties = None  # an annotation file (python -m arenakit.annotate): LLM-judged ratings as features; None: none
+teacher = None  # distil: "ensemble", a model of this run (e.g. "minilm_lgbm"), or a teacher file; None: labels alone
+extra_data = None  # extra rows for training folds only: a file, a list of files, or {file: weight}
+distill_weight = 0.5  # with a teacher: the teacher's share of each row's target
+distill_temperature = 1.0  # with a teacher: its probabilities at this temperature
 
 # %%
 # Every parameter above, checked against its declared type and range: a wrong one stops here, named.
 from arenakit.models.baseline import BaselineModel
-from arenakit.pipeline.notebooks import RUN_SETTINGS, check_parameters
+from arenakit.pipeline.notebooks import DISTILL_PARAMETERS, RUN_SETTINGS, check_parameters
 
-check_parameters(globals(), RUN_SETTINGS, BaselineModel.declared_settings)
+check_parameters(globals(), RUN_SETTINGS, DISTILL_PARAMETERS, BaselineModel.declared_settings)
 
 # %%
 from pathlib import Path
@@ -223,8 +227,25 @@ train.assign(fold=folds).pivot_table(index="fold", columns="label", values="id",
 # training rows; every train row is predicted once by the model that did not see it.
 
 # %%
-model = BaselineModel(C=C, swap_augment=swap_augment, swap_average=swap_average, seed=seed, properties=properties)
-run = cross_validate(model, train, folds, test=test, name="baseline")
+from arenakit.pipeline.teachers import load_teacher, read_extra_rows, training_rows
+
+# Distillation: extra rows join every fold's training rows; the teacher's fold k teaches student fold k.
+extra, extra_report = read_extra_rows(extra_data, train, test)
+if extra_report is not None:
+    print(extra_report)
+distill_from = load_teacher(teacher, out_dir, training_rows(train, extra))
+model = BaselineModel(
+    C=C,
+    swap_augment=swap_augment,
+    swap_average=swap_average,
+    seed=seed,
+    properties=properties,
+    distill_weight=distill_weight,
+    distill_temperature=distill_temperature,
+)
+run = cross_validate(model, train, folds, test=test, name="baseline", teacher=distill_from, extra=extra)
+if extra_report is not None:
+    run.metrics["extra_data"] = extra_report.to_dict()
 print(run.summary())
 print("C per fold:", [fold_model.C_ for fold_model in run.ensemble.models])
 

@@ -212,6 +212,10 @@ max_batch_tokens = None  # cap inference batches by padded tokens instead of row
 layers_to_transform = None  # block numbers that get adapters, e.g. list(range(16, 42)); None: every block
 profile = None  # None: the device's (gpu, cpu); "decoder_train": QLoRA of Gemma-2-9B on one 40-80 GB GPU
 device = "auto"  # "auto": every CUDA device, else the CPU; or "cuda:0,cuda:1"
+teacher = None  # distil: "ensemble", a model of this run (e.g. "minilm_lgbm"), or a teacher file; None: labels alone
+extra_data = None  # extra rows for training folds only: a file, a list of files, or {file: weight}
+distill_weight = None  # with a teacher: the KL term's share of the loss; None: 0.5
+distill_temperature = None  # with a teacher: the KL term's temperature; None: 1.0
 
 # %% [markdown]
 # Every parameter above that is a LoRA setting (arenakit.models.lora.settings; or folds_to_train,
@@ -223,7 +227,7 @@ device = "auto"  # "auto": every CUDA device, else the CPU; or "cuda:0,cuda:1"
 # %%
 from arenakit.train.lora import LoRATrainingRun
 
-run = LoRATrainingRun(data_dir, out_dir, globals(), n_folds=n_folds, seed=seed)
+run = LoRATrainingRun(data_dir, out_dir, globals(), n_folds=n_folds, seed=seed, teacher=teacher, extra_data=extra_data)
 run.describe()
 
 # %% [markdown]

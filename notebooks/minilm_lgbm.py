@@ -177,13 +177,17 @@ feature_fraction = 0.3
 swap_augment = True  # train on both A/B orders
 swap_average = True  # average each prediction with the mapped-back prediction on swapped rows
 properties = None  # an annotation file (python -m arenakit.annotate): LLM-judged ratings as features; None: none
+teacher = None  # distil: "ensemble", a model of this run (e.g. "baseline"), or a teacher file; None: labels alone
+extra_data = None  # extra rows for training folds only: a file, a list of files, or {file: weight}
+distill_weight = 0.5  # with a teacher: the teacher's share of each row's target
+distill_temperature = 1.0  # with a teacher: its probabilities at this temperature
 
 # %%
 # Every parameter above, checked against its declared type and range: a wrong one stops here, named.
 from arenakit.models.minilm_lgbm import MiniLMLightGBMModel, default_max_seq_length
-from arenakit.pipeline.notebooks import RUN_SETTINGS, check_parameters
+from arenakit.pipeline.notebooks import DISTILL_PARAMETERS, RUN_SETTINGS, check_parameters
 
-check_parameters(globals(), RUN_SETTINGS, MiniLMLightGBMModel.declared_settings)
+check_parameters(globals(), RUN_SETTINGS, DISTILL_PARAMETERS, MiniLMLightGBMModel.declared_settings)
 
 # %%
 from pathlib import Path
@@ -193,6 +197,7 @@ from arenakit.data.folds import shared_folds
 from arenakit.evaluation.metrics import per_class_table
 from arenakit.evaluation.plots import plot_top_features
 from arenakit.pipeline.cv import cross_validate
+from arenakit.pipeline.teachers import load_teacher, read_extra_rows, training_rows
 
 out_dir = Path(out_dir)
 data_dir = resolve_data_dir(data_dir, out_dir)
@@ -200,6 +205,11 @@ competition = load_competition(data_dir)
 train, test = competition.train, competition.test
 folds = shared_folds(out_dir, train, n_folds=n_folds, seed=seed)
 print(f"data: {data_dir}  train rows: {len(train)}  test rows: {len(test)}  folds: {n_folds}")
+# Distillation: extra rows join every fold's training rows; the teacher's fold k teaches student fold k.
+extra, extra_report = read_extra_rows(extra_data, train, test)
+if extra_report is not None:
+    print(extra_report)
+distill_from = load_teacher(teacher, out_dir, training_rows(train, extra))
 
 # %% [markdown]
 # ## Embeddings
@@ -220,6 +230,8 @@ model = MiniLMLightGBMModel(
     swap_average=swap_average,
     seed=seed,
     properties=properties,
+    distill_weight=distill_weight,
+    distill_temperature=distill_temperature,
 )
 model.features(train).shape
 
@@ -228,7 +240,9 @@ model.features(train).shape
 # Early stopping on an inner holdout of each fold's training rows, then a refit on all of them.
 
 # %%
-run = cross_validate(model, train, folds, test=test, name="minilm_lgbm")
+run = cross_validate(model, train, folds, test=test, name="minilm_lgbm", teacher=distill_from, extra=extra)
+if extra_report is not None:
+    run.metrics["extra_data"] = extra_report.to_dict()
 print(run.summary())
 print("boosting rounds per fold:", [fold_model.best_rounds_ for fold_model in run.ensemble.models])
 

@@ -211,8 +211,9 @@ def test_a_model_saved_before_the_split_loads_as_the_cross_encoder(fitted, frame
     loaded = load_model(folder)
     assert type(loaded) is CrossEncoderClassifier and loaded.model.max_length == 64 and loaded.training.seed == 3
     expected = {k: v for k, v in old["params"].items() if k not in ("architecture", "finetune", "checkpoint_dir")}
-    # mixed_precision was the training loop's own, always "auto"; freeze_layers came with issue 25 (None: as before)
-    new = {"checkpoint_dir", "mixed_precision", "freeze_layers"}
+    # mixed_precision was the training loop's own, always "auto"; the distillation settings came with issue 22,
+    # freeze_layers with issue 25 (None: as before)
+    new = {"checkpoint_dir", "mixed_precision", "distill_weight", "distill_temperature", "freeze_layers"}
     assert {k: v for k, v in loaded.settings().items() if k not in new} == expected
     assert loaded.runtime.checkpoint_dir is None  # a path of the machine that trained it is never taken
     np.testing.assert_allclose(loaded.predict_proba(rows), fitted.predict_proba(rows), atol=1e-6)

@@ -11,9 +11,11 @@ budget       timing on a slice, extrapolation, and the fallback order when over 
              before a model is dropped)
 benchmark    the time inference on n rows would take on this machine
 consistency  this run's test predictions against those the training runs stored
+teacher      the chosen blend applied fold by fold: a per-fold teacher file for distilling a student
 """
 
 from arenakit.ensemble.model_folders import is_model_folder, saved_folds
 from arenakit.ensemble.run import EnsembleRun, NoUsableModel
+from arenakit.ensemble.teacher import write_ensemble_teacher
 
-__all__ = ["EnsembleRun", "NoUsableModel", "is_model_folder", "saved_folds"]
+__all__ = ["EnsembleRun", "NoUsableModel", "is_model_folder", "saved_folds", "write_ensemble_teacher"]

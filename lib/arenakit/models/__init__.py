@@ -4,6 +4,7 @@ save(dir) / load(dir), so the CV runner, the ensemble and the tests treat them a
 
 base      ArenaModel, FoldEnsemble, save/load without pickle, register_model_class
 protocol  what generic code may know about a model: symmetry, cheaper inference steps, its cache
+distill   soft targets: a teacher's probabilities and row weights on the fit frame, for every trainable model
 baseline, minilm_lgbm   the model classes BaselineModel and MiniLMLightGBMModel
 lora      the LoRA family: CrossEncoderClassifier (an encoder or a decoder backbone) and SiameseClassifier
           on one core, and their parts (inputs, backbone, batching, training, inference)

@@ -204,6 +204,8 @@ class ArenaModel(BaseEstimator):
             "state": extras,
             "files": file_hashes(folder, written),
         }
+        if getattr(self, "teacher_", None) is not None:  # a distilled student (arenakit.pipeline.teachers)
+            record["teacher"] = self.teacher_
         write_json(folder / MODEL_FILE, record, indent=2, default=str)
         return folder
 
@@ -230,6 +232,8 @@ class ArenaModel(BaseEstimator):
                 f"{folder / MODEL_FILE}: its parameters do not fit {cls.__name__} ({error}); it was saved by "
                 "another kit version: retrain it, or use the kit version that made it"
             ) from None
+        if isinstance(record.get("teacher"), dict):  # a distilled fold keeps its teacher's record when saved again
+            model.teacher_ = record["teacher"]
         try:
             model._load_state(folder, record["state"])
         except (ArtifactError, VersionMismatch):

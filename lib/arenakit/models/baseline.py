@@ -20,7 +20,7 @@ from arenakit.core.atomic import write_npz
 from arenakit.core.errors import ArtifactError
 from arenakit.core.schema import CLASS_NAMES, N_CLASSES
 from arenakit.core.settings import boolean, integer, list_of, real, text
-from arenakit.core.swap import average_orders, with_swapped_rows
+from arenakit.core.swap import average_orders
 from arenakit.evaluation.metrics import log_loss
 from arenakit.inputs.features import (
     COMPACT_FEATURES,
@@ -30,6 +30,16 @@ from arenakit.inputs.features import (
     swap_features,
 )
 from arenakit.models.base import ArenaModel, ArenaTags, training_labels
+from arenakit.models.distill import (
+    DEFAULT_DISTILL_TEMPERATURE,
+    DEFAULT_DISTILL_WEIGHT,
+    DISTILL_SETTINGS,
+    carries_targets,
+    class_weights,
+    expand_rows,
+    fit_targets,
+    swap_weights,
+)
 from arenakit.models.property_params import PROPERTY_SETTINGS, UsesProperties
 
 DEFAULT_CS = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
@@ -81,6 +91,9 @@ class BaselineModel(UsesProperties, ArenaModel):
         response without a rating gets the training mean of that rating, and judge_rated_a / _b say
         which. None: no property features.
     properties_judge : whose ratings, when the file holds several judges or taxonomy versions.
+    distill_weight, distill_temperature : with a teacher on the fit frame (TEACHER_COLUMNS), each
+        row trains once per class with weight (1 - distill_weight) * onehot + distill_weight *
+        teacher at that temperature (arenakit.models.distill); without one they change nothing.
     """
 
     _fitted_attribute = "coef_"
@@ -96,6 +109,7 @@ class BaselineModel(UsesProperties, ArenaModel):
         "seed": integer(0),
         "max_iter": integer(1),
         **PROPERTY_SETTINGS,
+        **DISTILL_SETTINGS,
     }
 
     def __init__(
@@ -111,6 +125,8 @@ class BaselineModel(UsesProperties, ArenaModel):
         max_iter: int = 2000,
         properties: str | None = None,
         properties_judge: str | None = None,
+        distill_weight: float = DEFAULT_DISTILL_WEIGHT,
+        distill_temperature: float = DEFAULT_DISTILL_TEMPERATURE,
     ):
         self.C = C
         self.Cs = Cs
@@ -122,6 +138,8 @@ class BaselineModel(UsesProperties, ArenaModel):
         self.max_iter = max_iter
         self.properties = properties
         self.properties_judge = properties_judge
+        self.distill_weight = distill_weight
+        self.distill_temperature = distill_temperature
 
     def features(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The surface features of these rows, and the property features when properties is set."""
@@ -133,21 +151,28 @@ class BaselineModel(UsesProperties, ArenaModel):
         X = features[list(self.columns_)].to_numpy(dtype=np.float64)
         return signed_log(np.where(np.isnan(X), self.fill_, X))
 
-    def _fit_lr(self, features: pd.DataFrame, y: np.ndarray, C: float):
+    def _fit_lr(self, features: pd.DataFrame, weights: np.ndarray, C: float):
+        """weights: (n, 3) per-row class weights (one-hot for plain labels; arenakit.models.distill)."""
         if self.swap_augment:
-            features, y = with_swapped_rows(features, y, swap_features(features))
+            features = pd.concat([features, swap_features(features)], ignore_index=True)
+            weights = np.concatenate([weights, swap_weights(weights)])
         X = self._design(features)
         mean, scale = X.mean(axis=0), X.std(axis=0)
         scale[scale == 0] = 1.0
-        lr = LogisticRegression(C=C, max_iter=self.max_iter).fit((X - mean) / scale, y)
+        rows, classes, row_weights = expand_rows(weights)
+        # One-hot weights expand to the rows themselves: the plain fit, without sample weights.
+        sample_weight = None if np.all(row_weights == 1) and len(rows) == len(features) else row_weights
+        lr = LogisticRegression(C=C, max_iter=self.max_iter).fit((X[rows] - mean) / scale, classes, sample_weight)
         return mean, scale, lr
 
-    def _choose_C(self, features: pd.DataFrame, y: np.ndarray) -> tuple[float, dict]:
+    def _choose_C(self, features: pd.DataFrame, y: np.ndarray, weights: np.ndarray) -> tuple[float, dict]:
         splitter = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.seed)
         scores = {C: [] for C in self.Cs}
         for fit_rows, valid_rows in splitter.split(features, y):
+            # Scored on the held-out rows' labels (unlabelled extra rows have none).
+            valid_rows = valid_rows[y[valid_rows] >= 0]
             for C in self.Cs:
-                mean, scale, lr = self._fit_lr(features.iloc[fit_rows], y[fit_rows], C)
+                mean, scale, lr = self._fit_lr(features.iloc[fit_rows], weights[fit_rows], C)
                 valid = features.iloc[valid_rows]
                 proba = lr.predict_proba((self._design(valid) - mean) / scale)
                 if self.swap_average:
@@ -159,7 +184,12 @@ class BaselineModel(UsesProperties, ArenaModel):
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> BaselineModel:
         self.check_settings()
-        y = training_labels(frame, y)
+        if carries_targets(frame):
+            targets = fit_targets(frame, y)
+            y, weights = targets.labels, class_weights(targets, self.distill_weight, self.distill_temperature)
+        else:
+            y = training_labels(frame, y)
+            weights = np.eye(N_CLASSES)[y]
         ratings = self._fit_properties(frame)
         features = self.features(frame)
         added = tuple(ratings.columns()) if ratings is not None else ()
@@ -167,10 +197,10 @@ class BaselineModel(UsesProperties, ArenaModel):
         self.columns_ = chosen + tuple(c for c in added if c not in chosen)
         self.fill_ = imputation_values(features[list(self.columns_)])
         if self.C is None:
-            self.C_, self.C_scores_ = self._choose_C(features, y)
+            self.C_, self.C_scores_ = self._choose_C(features, y, weights)
         else:
             self.C_, self.C_scores_ = float(self.C), {}
-        self.mean_, self.scale_, lr = self._fit_lr(features, y, self.C_)
+        self.mean_, self.scale_, lr = self._fit_lr(features, weights, self.C_)
         self.coef_, self.intercept_ = lr.coef_, lr.intercept_
         return self
 

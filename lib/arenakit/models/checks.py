@@ -27,10 +27,11 @@ def _where(rows: np.ndarray, ids) -> str:
     return f"row position(s) {examples(rows)}"
 
 
-def check_labels(y, n_rows: int, ids=None) -> np.ndarray:
+def check_labels(y, n_rows: int, ids=None, every_class: bool = True) -> np.ndarray:
     """y as integer labels 0..2, one per row, every class present; ValueError saying what is wrong.
 
     Whole floats (2.0) are accepted; `ids` (the frame's id column), when given, names the bad rows.
+    every_class=False: a class may be absent (a distilled fit: its teacher gives every class some mass).
     """
     if n_rows == 0:
         raise ValueError(
@@ -67,7 +68,7 @@ def check_labels(y, n_rows: int, ids=None) -> np.ndarray:
             f"(value(s) {examples(labels[outside])}); labels are {LABEL_MEANING}: fix or drop those rows"
         )
     absent = [f"{index} ({CLASS_NAMES[index]})" for index in range(N_CLASSES) if not (labels == index).any()]
-    if absent:
+    if absent and every_class:
         raise ValueError(
             f"no training row has label {' or '.join(absent)} among {n_rows} rows: a model cannot learn a class "
             "it never sees. Train on more rows, or use fewer folds so each fold's training rows hold every class"

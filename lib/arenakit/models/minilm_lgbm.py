@@ -29,11 +29,21 @@ from arenakit.core.errors import ArtifactError
 from arenakit.core.paths import default_cache_dir
 from arenakit.core.schema import N_CLASSES
 from arenakit.core.settings import boolean, choice, integer, real, text
-from arenakit.core.swap import average_orders, with_swapped_rows
+from arenakit.core.swap import average_orders
 from arenakit.inputs.embedder import SentenceEmbedder
 from arenakit.inputs.features import FEATURES_VERSION, check_features_version, surface_features, swap_features
 from arenakit.inputs.formatting import FORMATTER_VERSION, check_formatter_version
 from arenakit.models.base import ArenaModel, ArenaTags, training_labels
+from arenakit.models.distill import (
+    DEFAULT_DISTILL_TEMPERATURE,
+    DEFAULT_DISTILL_WEIGHT,
+    DISTILL_SETTINGS,
+    carries_targets,
+    class_weights,
+    expand_rows,
+    fit_targets,
+    swap_weights,
+)
 from arenakit.models.property_params import PROPERTY_SETTINGS, UsesProperties
 from arenakit.models.protocol import CacheInfo
 
@@ -110,6 +120,9 @@ class MiniLMLightGBMModel(UsesProperties, ArenaModel):
     max_seq_length : tokens per embedded text; None: 256 on a GPU, 128 on a CPU.
     properties : an annotation file (python -m arenakit.annotate) whose ratings are added as features;
         None: none. properties_judge : whose ratings, when the file holds several judges.
+    distill_weight, distill_temperature : with a teacher on the fit frame (TEACHER_COLUMNS), each
+        row trains once per class with weight (1 - distill_weight) * onehot + distill_weight *
+        teacher at that temperature (arenakit.models.distill); without one they change nothing.
 
     model_path and cache_dir are paths of the machine that fitted the model: load_model never
     takes them from a saved model.json.
@@ -146,6 +159,7 @@ class MiniLMLightGBMModel(UsesProperties, ArenaModel):
         "seed": integer(0),
         "max_seq_length": integer(8, optional=True, none="256 on a GPU, 128 on a CPU"),
         **PROPERTY_SETTINGS,
+        **DISTILL_SETTINGS,
     }
 
     def __init__(
@@ -173,6 +187,8 @@ class MiniLMLightGBMModel(UsesProperties, ArenaModel):
         max_seq_length: int | None = None,
         properties: str | None = None,
         properties_judge: str | None = None,
+        distill_weight: float = DEFAULT_DISTILL_WEIGHT,
+        distill_temperature: float = DEFAULT_DISTILL_TEMPERATURE,
     ):
         self.model_path = model_path
         self.cache_dir = cache_dir
@@ -196,6 +212,8 @@ class MiniLMLightGBMModel(UsesProperties, ArenaModel):
         self.max_seq_length = max_seq_length
         self.properties = properties
         self.properties_judge = properties_judge
+        self.distill_weight = distill_weight
+        self.distill_temperature = distill_temperature
 
     def token_cap(self) -> int:
         """max_seq_length, or the default it resolves to on this device (256 on a GPU, 128 on a CPU)."""
@@ -256,14 +274,28 @@ class MiniLMLightGBMModel(UsesProperties, ArenaModel):
             "num_threads": lightgbm_threads(n_rows),
         }
 
-    def _dataset(self, table: pd.DataFrame, y: np.ndarray) -> lgb.Dataset:
+    def _dataset(self, table: pd.DataFrame, weights: np.ndarray) -> lgb.Dataset:
+        """weights: (n, 3) per-row class weights (one-hot for plain labels; arenakit.models.distill)."""
         if self.swap_augment:
-            table, y = with_swapped_rows(table, y, swap_features(table))
-        return lgb.Dataset(table, label=y, free_raw_data=False)
+            table = pd.concat([table, swap_features(table)], ignore_index=True)
+            weights = np.concatenate([weights, swap_weights(weights)])
+        rows, classes, row_weights = expand_rows(weights)
+        # One-hot weights expand to the rows themselves: the plain fit, without weights.
+        plain = len(rows) == len(table) and np.all(row_weights == 1)
+        return lgb.Dataset(
+            table.iloc[rows].reset_index(drop=True),
+            label=classes,
+            weight=None if plain else row_weights,
+            free_raw_data=False,
+        )
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> MiniLMLightGBMModel:
         self.check_settings()
-        y = training_labels(frame, y)
+        if carries_targets(frame):
+            targets = fit_targets(frame, y)
+            weights = class_weights(targets, self.distill_weight, self.distill_temperature)
+        else:
+            weights = np.eye(N_CLASSES)[training_labels(frame, y)]
         self._fit_properties(frame)
         table = self.features(frame.reset_index(drop=True))
         rng = np.random.default_rng(self.seed)
@@ -272,14 +304,14 @@ class MiniLMLightGBMModel(UsesProperties, ArenaModel):
         # A row and its swap stay on the same side of the split: the holdout is drawn first.
         probe = lgb.train(
             params,
-            self._dataset(table[~holdout], y[~holdout]),
+            self._dataset(table[~holdout], weights[~holdout]),
             num_boost_round=self.max_rounds,
-            valid_sets=[self._dataset(table[holdout], y[holdout])],
+            valid_sets=[self._dataset(table[holdout], weights[holdout])],
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
         )
         # Refit on every training row, with rounds scaled for the rows the holdout had kept out.
         self.best_rounds_ = max(1, int(round(probe.best_iteration / (1 - self.valid_fraction))))
-        self.booster_ = lgb.train(params, self._dataset(table, y), num_boost_round=self.best_rounds_)
+        self.booster_ = lgb.train(params, self._dataset(table, weights), num_boost_round=self.best_rounds_)
         self.columns_ = tuple(table.columns)
         return self
 

@@ -51,6 +51,8 @@ from arenakit.core.schema import N_CLASSES
 from arenakit.evaluation.metrics import evaluate, log_loss, log_loss_by_length
 from arenakit.evaluation.plots import plot_confusion_matrix, plot_log_loss_by_length, plot_reliability
 from arenakit.models.base import FOLD_PREFIX, MODEL_FILE, FoldEnsemble, load_model
+from arenakit.models.distill import DISTILL_SETTINGS
+from arenakit.pipeline.teachers import Teacher, announce, targets_digest, with_extra_rows, with_teacher
 
 FOLD_RECORD = "fold.json"
 CHECKPOINTS_DIR = "checkpoints"
@@ -124,12 +126,17 @@ class CVRun:
         }
 
 
-def _fold_key(model, fit_ids: np.ndarray) -> str:
-    """What a saved fold model must match to be reused: its training rows and its parameters."""
-    run_only = model.arena_tags.run_only_params
+def _fold_key(model, fit_ids: np.ndarray, targets: str = "", teacher: dict | None = None) -> str:
+    """What a saved fold model must match to be reused: its training rows, its parameters and its teacher.
+
+    targets: the digest of the fit frame's teacher probabilities and row weights (teachers.targets_digest);
+    without them the distillation settings change nothing, so they are left out (older folds stay valid).
+    """
+    run_only = set(model.arena_tags.run_only_params) | (set() if targets else set(DISTILL_SETTINGS))
     params = {k: v for k, v in model.settings().items() if k not in run_only}
     params = json.dumps(params, sort_keys=True, default=str)
-    return hashlib.sha256(np.asarray(fit_ids).astype(str).tobytes() + params.encode()).hexdigest()[:16]
+    extra = (targets + json.dumps(teacher, sort_keys=True, default=str)) if targets else ""
+    return hashlib.sha256(np.asarray(fit_ids).astype(str).tobytes() + params.encode() + extra.encode()).hexdigest()[:16]
 
 
 def _recorded_key(record: Path) -> str | None:
@@ -154,16 +161,18 @@ def _fold_files_whole(folder: Path) -> bool:
     return True
 
 
-def _fit_fold(model, fit_frame: pd.DataFrame, fold: int, fold_dir: Path | None):
+def _fit_fold(model, fit_frame: pd.DataFrame, fold: int, fold_dir: Path | None, teacher: dict | None = None):
     """A fitted clone for one fold: loaded when fold_dir holds a matching one, else trained (and saved)."""
     fold_model = clone(model)
+    if teacher is not None:
+        fold_model.teacher_ = teacher  # model.json records it (ArenaModel.save)
     if fold_dir is None:
         return fold_model.fit(fit_frame)
     folder = fold_dir / f"{FOLD_PREFIX}{fold}"
     if fold_model.arena_tags.checkpoint_param:
         checkpoints = fold_dir.parent / CHECKPOINTS_DIR / f"{FOLD_PREFIX}{fold}"
         fold_model.set_params(**{fold_model.arena_tags.checkpoint_param: str(checkpoints)})
-    key = _fold_key(model, fit_frame["id"].to_numpy())
+    key = _fold_key(model, fit_frame["id"].to_numpy(), targets_digest(fit_frame), teacher)
     record = folder / FOLD_RECORD
     if record.is_file() and _recorded_key(record) == key and _fold_files_whole(folder):
         return load_model(folder)
@@ -187,8 +196,15 @@ def cross_validate(
     progress: bool = True,
     only_folds: list[int] | None = None,
     fold_dir: Path | str | None = None,
+    teacher: Teacher | None = None,
+    extra: pd.DataFrame | None = None,
 ) -> CVRun:
-    """Fit one clone of `model` per fold (or per fold in only_folds); out-of-fold predictions, fold scores, test predictions."""
+    """Fit one clone of `model` per fold (or per fold in only_folds); out-of-fold predictions, fold scores, test predictions.
+
+    teacher: soft targets per fold (arenakit.pipeline.teachers): fold k trains on teacher fold k's
+    predictions. extra: rows appended to every fold's training rows (never predicted out-of-fold,
+    never scored); unlabelled ones (label UNLABELLED) train on the teacher's probabilities.
+    """
     folds = np.asarray(folds)
     if len(folds) != len(train):
         raise ValueError(f"{len(folds)} fold indices for {len(train)} train rows: use the folds of this train frame")
@@ -198,6 +214,10 @@ def cross_validate(
     if unknown or not chosen:
         raise ValueError(f"only_folds={only_folds}: the folds are {all_folds}")
     fold_dir = Path(fold_dir) if fold_dir is not None else None
+    if teacher is not None:
+        teacher.check_folds(chosen)
+    teacher_record = teacher.describe(model) if teacher is not None else None
+    warning = announce(teacher)
     y = train["label"].to_numpy()
     oof = np.full((len(train), N_CLASSES), np.nan)
     fold_models, fold_scores, fold_seconds = [], [], []
@@ -205,8 +225,9 @@ def cross_validate(
         chosen, desc=f"{name or type(model).__name__} folds", disable=not progress or not is_main_process()
     ):
         started = time.perf_counter()
-        fit_rows, valid_rows = folds != fold, folds == fold
-        fold_model = _fit_fold(model, train[fit_rows].reset_index(drop=True), fold, fold_dir)
+        valid_rows = folds == fold
+        fit_frame = with_teacher(with_extra_rows(train, folds, fold, extra), teacher, fold)
+        fold_model = _fit_fold(model, fit_frame, fold, fold_dir, teacher_record)
         with timed("predict"):
             oof[valid_rows] = predict_in_shards(fold_model.predict_proba, train[valid_rows].reset_index(drop=True))
         fold_models.append(fold_model)
@@ -225,8 +246,12 @@ def cross_validate(
             "n_folds": len(all_folds),
             "model": type(model).__name__,
             "params": {k: v for k, v in model.settings().items() if isinstance(v, (int, float, str, bool, type(None)))},
+            "teacher": teacher_record,
+            "extra_rows": 0 if extra is None else len(extra),
         }
     )
+    if warning:
+        metrics["notices"] = [warning]
     with timed("predict"):
         test_proba = (
             predict_in_shards(ensemble.predict_proba, test.reset_index(drop=True)) if test is not None else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from arenakit.core.settings import Setting, check_settings, integer, text
+from arenakit.core.settings import Setting, anything, check_settings, integer, text
 
 # Pipeline order: the ensemble reads every model's folder, so it runs last.
 PIPELINE = ("baseline", "minilm_lgbm", "deberta_lora", "ensemble")
@@ -23,6 +23,12 @@ RUN_SETTINGS: dict[str, Setting] = {
     "out_dir": text(),
     "n_folds": integer(2),
     "seed": integer(0),
+}
+# Distillation (issue 22; arenakit.pipeline.teachers): where the soft targets come from, and extra rows.
+DISTILL_PARAMETERS: dict[str, Setting] = {
+    "teacher": text(optional=True, none="no teacher: the labels alone"),
+    # A file, a list of files, or {file: weight}; read_extra_rows says what is wrong with anything else.
+    "extra_data": anything(),
 }
 NOTEBOOK_SOURCE = "notebook parameter (the parameters cell, or -p / papermill)"
 

@@ -53,6 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     lora.add_argument("--n-folds", type=int, default=5, help="folds of the run (default: 5)")
     lora.add_argument("--seed", type=int, default=42, help="seed of the fold assignment (default: 42)")
     add_parameter_option(lora, "a LoRA setting, repeatable (-p max_length=1024 -p lora_r=16)")
+    add_distillation_options(lora)
     add_teacher_predictions_parser(models)
     add_properties_command(models)
     args = parser.parse_args(argv)
@@ -60,6 +61,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(setting_names()))}")
     return args
+
+
+def add_distillation_options(parser: argparse.ArgumentParser) -> None:
+    """--teacher, --extra-data, --distill-weight, --distill-temperature (README: "The field's route")."""
+    group = parser.add_argument_group("distillation (issue 22)")
+    group.add_argument(
+        "--teacher",
+        help="soft targets per fold: 'ensemble' (the run's ensemble), a model of the run folder (e.g. minilm_lgbm), "
+        "or a teacher file (CSV of id, fold, winner_model_a, winner_model_b, winner_tie)",
+    )
+    group.add_argument(
+        "--extra-data", nargs="+", metavar="FILE", help="extra rows for the training folds only (never scored)"
+    )
+    group.add_argument("--distill-weight", type=float, help="share of the KL term in the loss (0 to 1)")
+    group.add_argument("--distill-temperature", type=float, help="temperature of teacher and student in the KL term")
+
+
+def distillation_settings(args: argparse.Namespace) -> dict:
+    """The distillation options given, as the settings they set (checked with the others)."""
+    chosen = {"distill_weight": args.distill_weight, "distill_temperature": args.distill_temperature}
+    return {key: value for key, value in chosen.items() if value is not None}
 
 
 def add_teacher_predictions_parser(models) -> None:
@@ -118,14 +140,21 @@ def synthetic_data_notice(data_dir, out_dir) -> str | None:
 def train_lora(args: argparse.Namespace) -> None:
     from arenakit.train.lora import LoRATrainingRun
 
-    parameters = dict(args.parameters)
+    parameters = {**dict(args.parameters), **distillation_settings(args)}
     if args.folds is not None:
         parameters["folds_to_train"] = args.folds
     notice = synthetic_data_notice(args.data_dir, args.out)
     if notice:
         print(notice, file=sys.stderr, flush=True)
     run = LoRATrainingRun(
-        args.data_dir, args.out, parameters, n_folds=args.n_folds, seed=args.seed, source="command line -p"
+        args.data_dir,
+        args.out,
+        parameters,
+        n_folds=args.n_folds,
+        seed=args.seed,
+        source="command line -p",
+        teacher=args.teacher,
+        extra_data=args.extra_data,
     )
     run.run_all()
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from arenakit.core.distributed import is_main_process, launched_processes, main_process_first
 from arenakit.core.phases import RUN_PHASES, timed
+from arenakit.core.settings import check_settings
 from arenakit.data import resolve_data_dir
 from arenakit.data.competition import load_competition
 from arenakit.data.folds import shared_folds
@@ -30,6 +31,8 @@ from arenakit.models.lora.architectures import estimator_for
 from arenakit.models.lora.predict import available_devices
 from arenakit.models.lora.profiles import NOTEBOOK, model_settings, pick_settings, resolve_settings
 from arenakit.pipeline.cv import CVRun, cross_validate
+from arenakit.pipeline.notebooks import DISTILL_PARAMETERS
+from arenakit.pipeline.teachers import load_teacher, read_extra_rows, training_rows
 
 # The run folder's subfolder for this model: the notebook's name, which the ensemble and the build look for.
 MODEL_NAME = "deberta_lora"
@@ -46,12 +49,16 @@ class LoRATrainingRun:
         n_folds: int = 5,
         seed: int = 42,
         source: str = NOTEBOOK,
+        teacher: str | None = None,
+        extra_data=None,
     ):
         """parameters: the settings given (a notebook passes its globals(): the LoRA settings among them
-        are taken); source: where they came from, named in errors."""
+        are taken); source: where they came from, named in errors. teacher and extra_data: distillation
+        (arenakit.pipeline.teachers.load_teacher's spec; files of extra rows, arenakit.data.extra)."""
         RUN_PHASES.reset()
         # Settings first: a wrong one stops the run before any data is read.
         given = pick_settings(parameters) if source == NOTEBOOK else dict(parameters)
+        check_settings({"teacher": teacher, "extra_data": extra_data}, DISTILL_PARAMETERS, source)
         self.settings = resolve_settings(given, source)
         settings = model_settings(self.settings)
         if not is_main_process():  # one set of progress bars: process 0's
@@ -64,6 +71,8 @@ class LoRATrainingRun:
             competition = load_competition(self.data_dir)
             self.train_frame, self.test_frame = competition.train, competition.test
             self.folds = shared_folds(self.out_dir, self.train_frame, n_folds=n_folds, seed=seed)
+            self.extra, self.extra_report = read_extra_rows(extra_data, self.train_frame, self.test_frame)
+            self.teacher = load_teacher(teacher, self.out_dir, training_rows(self.train_frame, self.extra))
         self.n_folds = n_folds
         self.result: CVRun | None = None
 
@@ -94,8 +103,12 @@ class LoRATrainingRun:
             only_folds=self.settings["folds_to_train"],
             fold_dir=self.model_dir / "folds",
             progress=self.model.runtime.progress,
+            teacher=self.teacher,
+            extra=self.extra,
         )
         self.result.metrics["training"] = self.histories()
+        if self.extra_report is not None:
+            self.result.metrics["extra_data"] = self.extra_report.to_dict()
         self.result.record_swap_asymmetry(self.train_frame, self.folds)
         return self.result
 

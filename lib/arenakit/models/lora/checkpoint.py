@@ -41,7 +41,7 @@ def load_trainable_state(model, state: dict[str, torch.Tensor]) -> None:
             params[name].copy_(value.to(params[name].device))
 
 
-def run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model, launch: dict) -> str:
+def run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model, launch: dict, targets=None) -> str:
     """Changes when the data, the settings, the starting weights or the launch change: another run's checkpoint is not resumed.
 
     launch: how the run is spread (processes, gradient accumulation, mixed precision): the
@@ -52,6 +52,8 @@ def run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model, lau
     for rows in (train_rows, valid_rows):
         rows.update_digest(digest)
     digest.update(np.asarray(y_train, np.int64).tobytes() + np.asarray(y_valid, np.int64).tobytes())
+    if targets is not None:  # soft targets (arenakit.models.distill): another teacher is another run
+        digest.update(targets.labels.tobytes() + targets.teacher.tobytes() + targets.weight.tobytes())
     for name, value in sorted(trainable_state(model).items()):
         digest.update(name.encode() + value.float().numpy().tobytes()[:4096])
     return digest.hexdigest()[:16]

@@ -33,6 +33,7 @@ from arenakit.data.folds import assign_folds, prompt_groups
 from arenakit.inputs.backbones import resolve_backbone
 from arenakit.inputs.formatting import FORMATTER_VERSION, check_formatter_version
 from arenakit.models.base import ArenaModel, ArenaTags, training_labels
+from arenakit.models.distill import carries_targets, fit_targets
 from arenakit.models.lora.backbone import load_tokenizer, quiet_transformers
 from arenakit.models.lora.batching import TokenRows
 from arenakit.models.lora.predict import available_devices, predict_proba
@@ -217,21 +218,33 @@ class LoRAClassifier(ArenaModel):
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray | None = None) -> LoRAClassifier:
         self.check_settings()
-        y = training_labels(frame, y)
+        # A teacher or row weights on the frame: soft targets (arenakit.models.distill); else labels alone.
+        targets = fit_targets(frame, y) if carries_targets(frame) else None
+        y = targets.labels if targets is not None else training_labels(frame, y)
         frame = frame.reset_index(drop=True)
         training = self.training
         if training.max_train_rows and len(frame) > training.max_train_rows:
             rng = np.random.default_rng(training.seed)
             keep = np.sort(rng.choice(len(frame), training.max_train_rows, replace=False))
             frame, y = frame.iloc[keep].reset_index(drop=True), y[keep]
+            targets = targets.subset(keep) if targets is not None else None
         torch.manual_seed(training.seed)
         self.__dict__.pop("_device_models", None)
         with timed("load"):
             self.model_ = self._new_network()
-        valid = inner_holdout(frame, y, training.valid_fraction, training.seed)
+        # Early stopping reads labels: unlabelled rows always train.
+        valid = np.zeros(len(frame), dtype=bool)
+        labelled = np.flatnonzero(y >= 0)
+        valid[labelled] = inner_holdout(
+            frame.iloc[labelled].reset_index(drop=True), y[labelled], training.valid_fraction, training.seed
+        )
         with timed("tokenize"):
             train_rows, y_train = self._train_rows(frame[~valid].reset_index(drop=True), y[~valid])
             valid_rows = self.model_inputs(frame[valid].reset_index(drop=True))
+        if targets is not None:
+            # Every architecture puts each row's swap right after it (with_swapped_rows, interleave).
+            targets = targets.subset(~valid)
+            targets = targets.with_swaps(interleave=True) if training.swap_augment else targets
         self.history_ = train_classifier(
             self.model_,
             train_rows,
@@ -241,6 +254,7 @@ class LoRAClassifier(ArenaModel):
             training,
             self.runtime,
             device=self._devices()[0],
+            targets=targets,
         )
         self.n_train_rows_ = int((~valid).sum())
         return self

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from arenakit.core.settings import Setting, SettingError, boolean, check_settings, choice, integer, list_of, real, text
+from arenakit.models.distill import DEFAULT_DISTILL_TEMPERATURE, DEFAULT_DISTILL_WEIGHT, DISTILL_SETTINGS
 from arenakit.models.lora.inputs import PROMPT_SHARE
 
 QUANTIZE = ("8bit", "4bit")  # bitsandbytes' LLM.int8 and NF4
@@ -121,6 +122,9 @@ class TrainingSettings(SettingsGroup):
     swap_augment: bool = True  # train on both A/B orders
     swap_same_batch: bool = True  # with swap_augment, a row and its swap in one batch
     seed: int = 42
+    # With a teacher on the fit frame (arenakit.models.distill): the KL term's share and temperature.
+    distill_weight: float = DEFAULT_DISTILL_WEIGHT
+    distill_temperature: float = DEFAULT_DISTILL_TEMPERATURE
 
     declared: ClassVar[dict[str, Setting]] = {
         "epochs": integer(1),
@@ -140,6 +144,7 @@ class TrainingSettings(SettingsGroup):
         "swap_augment": boolean(),
         "swap_same_batch": boolean(),
         "seed": integer(0),
+        **DISTILL_SETTINGS,
     }
 
     @property

@@ -24,6 +24,11 @@ Mixed precision (mixed_precision="auto"): bf16 on GPUs that have it (compute cap
 up: A100, H100, L4, RTX 30xx+), fp16 with a gradient scaler on older ones (T4, V100), none on CPU;
 bf16 or fp16 set by the launcher (accelerate launch --mixed_precision, its config file) wins.
 
+Soft targets (distillation, arenakit.models.distill): given `targets` (the teacher's
+probabilities and a weight per training row, in the rows' order, swaps included), each batch's
+loss is the mix of cross-entropy and T^2 x KL(teacher || student) there, averaged over the batch
+like the plain cross-entropy, so processes and gradient accumulation treat it alike.
+
 Validation: each process predicts its share of the validation rows; the shares are gathered in
 row order on every process, so all compute the same log loss and make the same early-stopping
 decision. Every `checkpoint_every` optimizer steps and at each epoch end, process 0 writes the
@@ -45,6 +50,7 @@ from tqdm.auto import tqdm
 from arenakit.core.distributed import accumulation_steps, gather_per_process, gather_rows, make_accelerator, row_shards
 from arenakit.core.phases import timed
 from arenakit.evaluation.metrics import evaluate
+from arenakit.models.distill import SoftTargets, distillation_loss
 from arenakit.models.lora.backbone import place_on
 from arenakit.models.lora.batching import TokenRows, length_grouped_batches
 from arenakit.models.lora.checkpoint import (
@@ -133,6 +139,7 @@ class Trainer:
         training: TrainingSettings,
         runtime: RuntimeSettings | None = None,
         device: str = "cpu",
+        targets: SoftTargets | None = None,
     ):
         runtime = runtime or RuntimeSettings()
         self.training, self.runtime, self.device = training, runtime, device
@@ -140,6 +147,14 @@ class Trainer:
         self.train_rows, self.valid_rows = train_rows, valid_rows
         self.y_valid = np.asarray(y_valid)
         self.labels = torch.as_tensor(np.asarray(y_train), dtype=torch.long)
+        # Soft targets (arenakit.models.distill): per row the teacher's probabilities and a weight.
+        if targets is not None and len(targets) != len(self.labels):
+            raise ValueError(f"{len(targets)} soft targets for {len(self.labels)} training rows: they must match")
+        self.targets = targets
+        if targets is not None:
+            self.labels = torch.as_tensor(targets.labels, dtype=torch.long)
+            self.teacher = torch.as_tensor(targets.teacher, dtype=torch.float32)
+            self.row_weight = torch.as_tensor(targets.weight, dtype=torch.float32)
         self.accelerator = make_accelerator(device, config.grad_accum, config.batch_size, runtime.mixed_precision)
         self.n_processes, self.process = self.accelerator.num_processes, self.accelerator.process_index
         self.grad_accum = accumulation_steps(self.accelerator)  # a launcher's config may set it
@@ -152,7 +167,7 @@ class Trainer:
             "grad_accum": self.grad_accum,
             "mixed_precision": self.accelerator.mixed_precision,
         }
-        self.fingerprint = run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model, launch)
+        self.fingerprint = run_fingerprint(train_rows, y_train, valid_rows, y_valid, config, model, launch, targets)
         self.checkpoint = Path(runtime.checkpoint_dir) / CHECKPOINT_FILE if runtime.checkpoint_dir else None
         self.loop = _Loop()
         saved = read_checkpoint(self.checkpoint, self.fingerprint, self.accelerator.is_main_process)
@@ -229,13 +244,28 @@ class Trainer:
         inputs = {key: value.to(self.device) for key, value in self.train_rows.batch(batch).items()}
         with accelerator.accumulate(self.model):
             logits = self.model(**inputs).logits
-            loss = self.loss_fn(logits.float(), self.labels[batch].to(self.device))
+            loss = self._loss(logits.float(), batch)
             accelerator.backward(loss * weight)
             if accelerator.sync_gradients and self.training.max_grad_norm:
                 accelerator.clip_grad_norm_(self.params, self.training.max_grad_norm)
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
         return loss.item()
+
+    def _loss(self, logits: torch.Tensor, batch: np.ndarray) -> torch.Tensor:
+        labels = self.labels[batch].to(self.device)
+        if self.targets is None:
+            return self.loss_fn(logits, labels)
+        config = self.training
+        return distillation_loss(
+            logits,
+            labels,
+            self.teacher[batch].to(self.device),
+            self.row_weight[batch].to(self.device),
+            config.distill_weight,
+            config.distill_temperature,
+            config.label_smoothing,
+        )
 
     def _predict_valid(self) -> np.ndarray:
         """Each process predicts its share of the validation rows; every process gets all, in row order."""
