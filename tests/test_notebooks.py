@@ -100,11 +100,13 @@ def test_run_stages_put_the_independent_model_notebooks_side_by_side(tmp_path):
 
 
 # Each fake notebook records when it ran and the thread count its kernel was given; the two model
-# notebooks that may run side by side wait for each other's start (up to 60 s), which proves they did.
+# notebooks that may run side by side wait for each other's start (up to partner_wait s), which
+# proves they did.
 TIMED_NOTEBOOK = """# %% tags=["parameters"]
 data_dir = None
 out_dir = "."
 fail = ""
+partner_wait = 60
 
 # %%
 import json, os, time
@@ -112,7 +114,7 @@ from pathlib import Path
 started = time.time()
 Path(out_dir, "NAME.started").touch()
 partner = {"minilm_lgbm": "deberta_lora", "deberta_lora": "minilm_lgbm"}.get("NAME")
-while partner and not Path(out_dir, f"{partner}.started").exists() and time.time() < started + 60:
+while partner and not Path(out_dir, f"{partner}.started").exists() and time.time() < started + partner_wait:
     time.sleep(0.05)
 if fail == "NAME":
     raise ValueError("boom in NAME")
@@ -148,6 +150,23 @@ def test_runner_runs_independent_notebooks_side_by_side_with_their_share_of_the_
     with pytest.raises(NotebookFailed, match="notebook deberta_lora failed .*ValueError: boom in deberta_lora"):
         run_pipeline(notebooks, out, data_dir=tmp_path, names=names[1:], jobs=2, parameters={"fail": "deberta_lora"})
     assert (out / "minilm_lgbm.started").exists() and not (out / "ensemble.json").exists()
+
+
+def test_runner_with_one_job_runs_notebooks_one_after_another_with_every_core(tmp_path, monkeypatch):
+    for name in THREAD_ENV:
+        monkeypatch.delenv(name, raising=False)
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    names = ["baseline", "minilm_lgbm", "deberta_lora", "ensemble"]
+    for name in names:
+        (notebooks / f"{name}.py").write_text(TIMED_NOTEBOOK.replace("NAME", name))
+    out = tmp_path / "out"
+    results = run_pipeline(notebooks, out, data_dir=tmp_path, jobs=1, parameters={"partner_wait": 0})
+    assert [result.name for result in results] == names
+    ran = [json.loads((out / f"{name}.json").read_text()) for name in names]
+    assert all(before["end"] <= after["start"] for before, after in zip(ran, ran[1:]))
+    assert not ran[1]["met"]  # minilm_lgbm ended before deberta_lora started
+    assert all(record["threads"] is None for record in ran)  # the kernel's own default: every core
 
 
 def test_build_run_executes_the_model_notebooks_on_the_synthetic_sample(tmp_path):
