@@ -12,6 +12,7 @@ from jupytext.compare import compare_notebooks
 from arenakit.kaggle_build.notebook_cells import BOOTSTRAP_TAG
 from arenakit.kaggle_build.runner import (
     THREAD_ENV,
+    THREAD_SHARE_FILE,
     NotebookFailed,
     available_notebooks,
     run_pipeline,
@@ -95,11 +96,13 @@ def test_run_stages_put_the_independent_model_notebooks_side_by_side(tmp_path):
 
 
 # Each fake notebook records when it ran and the thread count its kernel was given; the two model
-# notebooks that may run side by side wait for each other's start (up to 60 s), which proves they did.
+# notebooks that may run side by side wait for each other's start (up to partner_wait s), which
+# proves they did.
 TIMED_NOTEBOOK = """# %% tags=["parameters"]
 data_dir = None
 out_dir = "."
 fail = ""
+partner_wait = 60
 
 # %%
 import json, os, time
@@ -107,12 +110,24 @@ from pathlib import Path
 started = time.time()
 Path(out_dir, "NAME.started").touch()
 partner = {"minilm_lgbm": "deberta_lora", "deberta_lora": "minilm_lgbm"}.get("NAME")
-while partner and not Path(out_dir, f"{partner}.started").exists() and time.time() < started + 60:
+while partner and not Path(out_dir, f"{partner}.started").exists() and time.time() < started + partner_wait:
     time.sleep(0.05)
 if fail == "NAME":
     raise ValueError("boom in NAME")
 met = partner is not None and Path(out_dir, f"{partner}.started").exists()
-record = {"start": started, "end": time.time(), "threads": os.environ.get("OMP_NUM_THREADS"), "met": met}
+record = {"start": started, "threads": os.environ.get("OMP_NUM_THREADS"), "met": met}
+sharing = met and not fail and "ARENAKIT_THREAD_SHARE" in os.environ and len(os.sched_getaffinity(0)) > 1
+if sharing and "NAME" == "minilm_lgbm":  # outlives its partner, then takes the cores it left, as a batch loop would
+    from arenakit.core import follow_thread_share, threads_now
+    record["share_at_start"] = threads_now()
+    Path(out_dir, "NAME.shared").touch()
+    import torch
+    while follow_thread_share() == record["share_at_start"] and time.time() < started + 60:
+        time.sleep(0.05)
+    record["share_after_partner"], record["torch_threads"] = threads_now(), torch.get_num_threads()
+while sharing and "NAME" == "deberta_lora" and not Path(out_dir, "minilm_lgbm.shared").exists() and time.time() < started + 60:
+    time.sleep(0.05)
+record["end"] = time.time()
 Path(out_dir, "NAME.json").write_text(json.dumps(record))
 """
 
@@ -134,6 +149,11 @@ def test_runner_runs_independent_notebooks_side_by_side_with_their_share_of_the_
     assert left["met"] and right["met"]  # each saw the other start: side by side
     assert last["start"] >= max(left["end"], right["end"])  # the ensemble reads every model's folder
     assert left["threads"] == right["threads"] == str(max(1, usable_cores() // 2))
+    # deberta_lora's cores went to minilm_lgbm when it finished: every core, torch's threads too.
+    if usable_cores() > 1:  # (one core: nothing to share)
+        assert (left["share_at_start"], left["share_after_partner"]) == (usable_cores() // 2, usable_cores())
+        assert left["torch_threads"] == usable_cores() and left["end"] > right["end"]
+    assert not (out / THREAD_SHARE_FILE).exists()  # gone with the stage
     assert first["threads"] is None and last["threads"] is None  # alone: the kernel's own default
     # A notebook failing side by side stops the run with its name; the ensemble does not start.
     for stale in out.glob("*.started"):

@@ -18,6 +18,7 @@ from arenakit.inputs.formatting import FORMATTER_VERSION, FormatterVersionError
 from arenakit.kaggle_build.runner import run_pipeline
 from arenakit.models.base import load_model
 from arenakit.models.lora.cross_encoder import CrossEncoderClassifier
+from arenakit.models.lora.profiles import resolve_settings
 from arenakit.models.lora.siamese import HEAD_FILE, SymmetricHead, new_siamese
 from arenakit.models.lora.siamese_classifier import SiameseClassifier
 from arenakit.models.lora.siamese_inputs import SiameseRows, siamese_ids
@@ -235,3 +236,20 @@ def test_notebook_trains_the_siamese_model(tiny_deberta_dir, synthetic_dir, tmp_
     assert record["class"] == "SiameseClassifier"
     assert record["params"]["training"]["swap_augment"] is False  # the architecture's default
     assert result.report.read_text().count("<img") >= 4
+
+
+def test_the_cpu_profile_is_the_siamese_minilm_and_the_gpu_profile_stays_the_cross_encoder():
+    notebook = {"architecture": None, "swap_augment": None, "layers_to_transform": None}  # left at None
+    cpu = resolve_settings(notebook, "test", device="cpu")
+    assert (cpu["architecture"], cpu["backbone"], cpu["layers_to_transform"]) == ("siamese", "minilm", [5])
+    assert cpu["swap_augment"] is False and cpu["max_train_rows"] is None  # the Siamese default; every row
+    crossed = resolve_settings({**notebook, "architecture": "cross_encoder"}, "test", device="cpu")
+    assert crossed["architecture"] == "cross_encoder" and crossed["swap_augment"] is True  # both orders
+    gpu = resolve_settings({**notebook, "profile": "gpu"}, "test")
+    assert (gpu["architecture"], gpu["layers_to_transform"], gpu["max_length"]) == ("cross_encoder", None, 1024)
+    # Another backbone on a CPU: the architecture and blocks chosen for MiniLM's six do not apply.
+    other = resolve_settings({**notebook, "backbone": "/models/tiny-deberta"}, "test", device="cpu")
+    assert (other["architecture"], other["layers_to_transform"]) == ("cross_encoder", None)
+    assert other["max_length"] == 64 and other["learning_rate"] == 3e-3
+    with pytest.raises(SettingError, match="architecture"):
+        resolve_settings({**notebook, "architecture": "siamse"}, "test", device="cpu")

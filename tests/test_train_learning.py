@@ -18,6 +18,8 @@ from train_worker import command, torchrun
 
 # 100 training rows of fold 0 (of 3) in both A/B orders; 1 process with grad_accum 2 takes the steps of 2 with 1.
 ENCODER_SETTINGS = {
+    "architecture": "cross_encoder",  # the CPU profile's MiniLM is Siamese with adapters on block 5 only
+    "layers_to_transform": list(range(6)),
     "max_length": 40,
     "epochs": 4,
     "batch_size": 8,

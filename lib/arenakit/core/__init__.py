@@ -11,6 +11,7 @@ distributed  the processes of one run (Accelerate / torchrun) and sharded predic
 notices      problems the reader must see (bold in a notebook)
 parameters   KEY=VALUE parameters from a command line
 settings     each setting's declared type and range, checked wherever a value comes from; the precedence
+threads      the cores a notebook may use now, shared among notebooks running side by side
 """
 
 from arenakit.core.artifacts import (
@@ -31,6 +32,14 @@ from arenakit.core.paths import COMPETITION_FILES, KAGGLE_INPUT_ENV
 from arenakit.core.schema import CLASS_COLUMNS, CLASS_NAMES, N_CLASSES, SUBMISSION_FILE
 from arenakit.core.settings import SettingError
 from arenakit.core.swap import average_orders, swap_proba
+from arenakit.core.threads import (
+    SHARE_FILE_ENV,
+    SHARE_NAME_ENV,
+    follow_thread_share,
+    split_cores,
+    threads_now,
+    write_thread_share,
+)
 
 __all__ = [
     "CLASS_COLUMNS",
@@ -44,6 +53,8 @@ __all__ = [
     "N_CLASSES",
     "OOF_FILE",
     "PLOTS_DIR",
+    "SHARE_FILE_ENV",
+    "SHARE_NAME_ENV",
     "SUBMISSION_FILE",
     "TEST_FILE",
     "average_orders",
@@ -52,6 +63,10 @@ __all__ = [
     "sha256",
     "write_json",
     "examples",
+    "follow_thread_share",
+    "split_cores",
+    "threads_now",
+    "write_thread_share",
     "load_prediction_frame",
     "notice",
     "swap_proba",

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from arenakit.core.threads import follow_thread_share
 from arenakit.inputs import formatting
 
 KINDS = tuple(formatting.TEXT_KINDS)
@@ -305,6 +306,8 @@ class SentenceEmbedder:
         autocast = torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.precision == "bf16")
         with torch.inference_mode(), autocast:
             for start in range(0, len(ids), self.batch_size):
+                if self.device == "cpu":
+                    follow_thread_share()  # the cores of a notebook that finished beside this one
                 rows = order[start : start + self.batch_size]
                 width = int(lengths[rows].max())
                 input_ids = np.full((len(rows), width), pad_id, np.int64)

@@ -13,7 +13,13 @@ Notebooks that do not read each other's output run side by side when the machine
 (run_stages): the first model notebook alone (it writes the fold assignment every model shares),
 then the other models together, the submission notebook last (it reads every model's folder).
 Side by side, each kernel gets its share of the cores as its thread count (OMP_NUM_THREADS):
-two kernels of two threads each on two cores would spend their time waiting on each other.
+two kernels of two threads each on two cores would spend their time waiting on each other. When
+one finishes, its cores go to the ones still running: the runner keeps each live notebook's share
+in THREAD_SHARE_FILE in the run folder (arenakit.core.threads), rewritten at each finish, and the
+embedder's, the LoRA model's and LightGBM's loops take the new count between batches. (A count
+fixed at start left a core idle for minutes: deberta_lora's smoke run ended after 50 s, and
+minilm_lgbm then embedded alone on one thread of two.) A thread count the caller set
+(OMP_NUM_THREADS) is left alone and nothing is shared.
 """
 
 from __future__ import annotations
@@ -23,11 +29,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from arenakit.core import SHARE_FILE_ENV, SHARE_NAME_ENV, split_cores, write_thread_share
 from arenakit.data import FOLDS_FILE, resolve_data_dir
 from arenakit.pipeline import KERNEL, SUBMISSION_NOTEBOOK, available_notebooks
 
 # The thread-count variables a kernel's libraries read at start: torch and OpenMP (LightGBM), MKL, OpenBLAS.
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# In the run folder while notebooks run side by side: {notebook: threads} of those still running.
+THREAD_SHARE_FILE = "thread_share.json"
 
 
 class NotebookFailed(RuntimeError):
@@ -176,10 +185,15 @@ def run_stages(selected: list[str], out_dir: Path) -> list[list[str]]:
     return [stage for stage in stages if stage]
 
 
-def _run_notebook_with_threads(py_path: Path, out_dir: Path, parameters: dict, threads: int) -> NotebookResult:
-    """run_notebook in a worker process whose kernels use `threads` threads (unless the caller chose)."""
+def _run_notebook_with_threads(
+    py_path: Path, out_dir: Path, parameters: dict, threads: int, share_file: Path | None
+) -> NotebookResult:
+    """run_notebook in a worker process whose kernel starts with `threads` threads and, when
+    share_file is given, follows its share there (the worker may have run another notebook before)."""
     for name in THREAD_ENV:
-        os.environ.setdefault(name, str(threads))
+        os.environ[name] = str(threads)
+    if share_file is not None:
+        os.environ[SHARE_FILE_ENV], os.environ[SHARE_NAME_ENV] = str(share_file), py_path.stem
     return run_notebook(py_path, out_dir, parameters, progress_bar=False)
 
 
@@ -187,25 +201,55 @@ def run_side_by_side(paths: list[Path], out_dir: Path, parameters: dict, jobs: i
     """Run notebooks at most `jobs` at a time, each in a worker process, the cores shared out among them.
 
     A process each rather than a thread: papermill changes the working directory, and the kernels'
-    thread counts come from the environment they start with. A failure is raised once the
-    notebooks already running have finished; none is started after it.
+    thread counts come from the environment they start with. As each finishes, the cores are
+    shared again among the notebooks left (the first `jobs` of them run). A failure is raised
+    once the notebooks already running have finished; none is started after it.
     """
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from multiprocessing import get_context
 
     width = min(jobs, len(paths))
-    threads = max(1, usable_cores() // width)
-    print(f"running {', '.join(path.stem for path in paths)} side by side, {threads} thread(s) each", flush=True)
+    cores = usable_cores()
+    names = [path.stem for path in paths]
+    chosen = next((os.environ[name] for name in THREAD_ENV if os.environ.get(name)), None)
+    share_file = None if chosen else Path(out_dir) / THREAD_SHARE_FILE
+    shares = split_cores(cores, names[:width])
+    if share_file is not None:
+        write_thread_share(share_file, shares)
+    start_threads = {name: int(chosen) if chosen else shares.get(name, max(1, cores // width)) for name in names}
+    print(f"running {', '.join(names)} side by side, threads {start_threads} to start", flush=True)
+    results = {}
     with ProcessPoolExecutor(width, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_run_notebook_with_threads, path, out_dir, parameters, threads) for path in paths]
+        futures = {
+            pool.submit(_run_notebook_with_threads, path, out_dir, parameters, start_threads[path.stem], share_file): (
+                path.stem
+            )
+            for path in paths
+        }
+        pending = set(futures)
         try:
-            results = [future.result() for future in futures]
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    results[futures[future]] = future.result()
+                left = [name for name in names if name not in results]
+                if share_file is not None and left:
+                    write_thread_share(share_file, split_cores(cores, left[:width]))
+                    print(
+                        f"  {', '.join(sorted(futures[f] for f in done))} done; threads now "
+                        f"{split_cores(cores, left[:width])}",
+                        flush=True,
+                    )
         except BaseException:
             pool.shutdown(cancel_futures=True)
             raise
-    for result in results:
+        finally:
+            if share_file is not None:
+                share_file.unlink(missing_ok=True)
+    ordered = [results[name] for name in names]
+    for result in ordered:
         print(f"  {result.name}: {result.seconds:.0f} s", flush=True)
-    return results
+    return ordered
 
 
 def run_pipeline(

@@ -30,6 +30,7 @@ from arenakit.core.paths import default_cache_dir
 from arenakit.core.schema import N_CLASSES
 from arenakit.core.settings import boolean, choice, integer, real, text
 from arenakit.core.swap import average_orders
+from arenakit.core.threads import threads_now
 from arenakit.inputs.embedder import SentenceEmbedder
 from arenakit.inputs.features import FEATURES_VERSION, check_features_version, surface_features, swap_features
 from arenakit.inputs.formatting import FORMATTER_VERSION, check_formatter_version
@@ -69,8 +70,9 @@ def default_max_seq_length(device: str | None = None) -> int:
 
 
 def lightgbm_threads(n_rows: int) -> int:
-    """num_threads for LightGBM: 1 on small data, else 0 (LightGBM's default: every core)."""
-    return 1 if n_rows < MULTITHREAD_MIN_ROWS else 0
+    """num_threads for LightGBM: 1 on small data, else this notebook's share of the cores when
+    notebooks run side by side (threads_now), else 0 (LightGBM's default: every core)."""
+    return 1 if n_rows < MULTITHREAD_MIN_ROWS else threads_now() or 0
 
 
 def _cosine(left: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from arenakit.core.distributed import is_distributed, process_device
 from arenakit.core.notices import notice
 from arenakit.core.schema import N_CLASSES
+from arenakit.core.threads import follow_thread_share
 from arenakit.models.lora.backbone import is_quantized, place_on
 from arenakit.models.lora.batching import TokenRows, length_grouped_batches, split_rows, token_budget_batches
 
@@ -76,6 +77,8 @@ def _autocast_dtype(model) -> torch.dtype:
 
 
 def _forward(model, rows: TokenRows, batch: np.ndarray, device: str, pad_to: int | None) -> np.ndarray:
+    if device == "cpu":
+        follow_thread_share()  # the cores of a notebook that finished beside this one
     inputs = {k: v.to(device) for k, v in rows.batch(batch, pad_to).items()}
     with torch.autocast("cuda", dtype=_autocast_dtype(model), enabled=device.startswith("cuda")):
         logits = model(**inputs).logits

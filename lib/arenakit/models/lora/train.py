@@ -49,6 +49,7 @@ from tqdm.auto import tqdm
 
 from arenakit.core.distributed import accumulation_steps, gather_per_process, gather_rows, make_accelerator, row_shards
 from arenakit.core.phases import timed
+from arenakit.core.threads import follow_thread_share
 from arenakit.evaluation.metrics import evaluate
 from arenakit.models.distill import SoftTargets, distillation_loss
 from arenakit.models.lora.backbone import place_on
@@ -241,6 +242,8 @@ class Trainer:
 
     def _train_batch(self, batch: np.ndarray, weight: float) -> float:
         accelerator = self.accelerator
+        if self.device == "cpu":
+            follow_thread_share()  # the cores of a notebook that finished beside this one
         inputs = {key: value.to(self.device) for key, value in self.train_rows.batch(batch).items()}
         with accelerator.accumulate(self.model):
             logits = self.model(**inputs).logits
