@@ -234,6 +234,8 @@ extra, extra_report = read_extra_rows(extra_data, train, test)
 if extra_report is not None:
     print(extra_report)
 distill_from = load_teacher(teacher, out_dir, training_rows(train, extra))
+
+# %%
 model = BaselineModel(
     C=C,
     swap_augment=swap_augment,

@@ -229,10 +229,11 @@ model = MiniLMLightGBMModel(
     swap_augment=swap_augment,
     swap_average=swap_average,
     seed=seed,
-    properties=properties,
-    distill_weight=distill_weight,
-    distill_temperature=distill_temperature,
 )
+# Property features and distillation, when asked for (none by default).
+model.set_params(properties=properties, distill_weight=distill_weight, distill_temperature=distill_temperature)
+
+# %%
 model.features(train).shape
 
 # %% [markdown]
