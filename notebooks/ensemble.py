@@ -172,7 +172,8 @@ swap_average = True  # average each model's prediction with the swapped rows' wh
 inference = None  # per model, a profile or settings for its test inference, e.g. {"deberta_lora": "decoder_2xt4"}
 # (settings there beat swap_average above, which beats the profile's: {"deberta_lora": {"profile": ..., ...}})
 cascade = None  # e.g. {"deberta_lora": 0.3}: that model on the 30% of rows the cheaper ones are least sure of
-# (a candidate of the blend choice; None: only when the time budget needs one)
+# (a candidate of the blend choice; None: only when the time budget needs one); {"deberta_lora:swapped": 0.3}:
+# deberta_lora one order on every row, its A/B-swapped pass (swap TTA) on the 30% least sure
 time_budget_s = None  # inference budget; None: 9 h less a 1 h margin on Kaggle, unlimited locally
 timing_rows = 512  # test rows each model is timed on before the full run (their predictions are kept)
 min_tokens = 256  # the budget fallback never shortens a model's token cap (max_length, max_seq_length) below this
@@ -216,7 +217,8 @@ run.members_table()
 # %% [markdown]
 # ## Time budget
 # Each model is timed on a slice of test rows (with a fresh embedding cache) and the time is
-# extrapolated to the whole test. Over the budget, the fallback goes: swap-averaging off, then
+# extrapolated to the whole test. Over the budget, the fallback goes: swap-averaging off (its swapped
+# pass kept on the least certain rows the time allows, when the model saved both orders), then
 # each model's token cap halved, then the slowest model on the share of rows the time left allows
 # (a cascade stage: the rows the cheaper models are least sure of), then the slowest model dropped,
 # re-timing after each step.

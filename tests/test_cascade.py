@@ -249,3 +249,51 @@ def test_the_ensemble_records_the_cascade_predicts_later_stages_on_their_rows_an
     y, oofs = run.fit_rows
     standalone = cascade_curve(y, oofs, run.cascade_spec(oofs), run.stage_costs(), 25_000, (0.5,), **WEIGHTS_ONLY)
     assert standalone["log_loss"].tolist() == pytest.approx([curve["log_loss"].iloc[1]])
+
+
+def test_a_swapped_pass_runs_on_the_rows_routed_to_it_and_its_member_one_order_everywhere(cascade_run):
+    import pandas as pd
+
+    from arenakit.core.artifacts import ORDER_FILES
+    from arenakit.core.swap import swap_proba
+    from arenakit.data.competition import swap_ab
+    from arenakit.models.base import FoldEnsemble
+
+    folder = cascade_run.out_dir / "baseline"
+    one, swapped, oof = (pd.read_csv(folder / name).set_index("id") for name in (*ORDER_FILES, "oof.csv"))
+    np.testing.assert_allclose((one + swapped) / 2, oof, atol=1e-7)  # cross-validation kept both orders
+    competition, names = cascade_run.competition, ["baseline", "baseline_all_features"]
+    with pytest.raises(
+        SettingError, match=r"inference\['baseline'\] asks for swap_average=True, both orders on every row"
+    ):
+        EnsembleRun(
+            cascade_run.out_dir,
+            competition,
+            names,
+            cascade={"baseline:swapped": 0.5},
+            inference={"baseline": {"swap_average": True}},
+        )
+    run = EnsembleRun(cascade_run.out_dir, competition, names, cascade={"baseline:swapped": 0.5})
+    run.plan_budget(timing_rows=4)
+    run.fit_blend(**WEIGHTS_ONLY)
+    cascade = run.choice.cascade
+    assert cascade.names.index("baseline:swapped") > cascade.names.index("baseline")
+    assert not any("swapped" in label for label in run.choice.table.index if label != "cascade")
+    # Fitted on what inference gives: the member's one order, the swapped pass as its own stage.
+    ids = competition.train["id"]
+    np.testing.assert_allclose(run.fit_rows[1]["baseline"], one.reindex(ids).to_numpy())
+    np.testing.assert_allclose(run.fit_rows[1]["baseline:swapped"], swapped.reindex(ids).to_numpy())
+    run.choice.blend = run.blend = cascade
+    table = run.predict_test()
+    test = competition.test
+    folds = FoldEnsemble.load(folder / "folds", swap_average=False)
+    np.testing.assert_allclose(run.test_proba["baseline"], folds.predict_proba(test))  # one order on every row
+    routed = cascade.rows_for("baseline:swapped", run.test_proba)
+    got = run.test_proba["baseline:swapped"]
+    assert np.isfinite(got).all(axis=1).tolist() == routed.tolist() and 0 < routed.sum() < len(test)
+    np.testing.assert_allclose(got[routed], swap_proba(folds.predict_proba(swap_ab(test)))[routed])
+    assert table.loc["baseline:swapped", "test_rows"] == routed.sum()
+    run.write_submission()
+    stages = json.loads((run.out_dir / "ensemble" / "blend.json").read_text())["cascade"]["stages"]
+    swapped_stage = next(stage for stage in stages if stage["model"] == "baseline:swapped")
+    assert swapped_stage["test_rows"] == routed.sum() and swapped_stage["oof_share"] == pytest.approx(0.5, abs=0.02)

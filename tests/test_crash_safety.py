@@ -61,8 +61,9 @@ def test_the_ensemble_refuses_every_half_saved_folder_and_never_mixes(crashes):
     references = {name: _predictions(out / f"reference_{name}") for name in ("old", "new")}
     assert not references["old"]["oof"].equals(references["new"]["oof"])  # the two runs differ
     # Every write of the save was a kill point: each fold's record, model.json and state, then the
-    # model folder's record, oof.csv, test.csv, metrics.json, the fold models again and the final record.
-    assert crashes["points"] == 23 and crashes["killed"] == list(range(1, 24))
+    # model folder's record, oof.csv and its two orders apart (the baseline swap-averages), test.csv,
+    # metrics.json, the fold models again and the final record.
+    assert crashes["points"] == 25 and crashes["killed"] == list(range(1, 26))
     outcomes = {}
     for point in crashes["killed"]:
         try:
@@ -74,7 +75,7 @@ def test_the_ensemble_refuses_every_half_saved_folder_and_never_mixes(crashes):
             outcomes[point] = _which_run(member, competition, references)
     # Killed before its first write commits, the folder is still the old run, whole; from the first
     # write on (which marks the folder unfinished), it is refused until the last write completes it.
-    assert outcomes == {1: "old", **{point: "refused" for point in range(2, 24)}}
+    assert outcomes == {1: "old", **{point: "refused" for point in range(2, 26)}}
 
 
 def test_the_rerun_of_the_notebook_after_any_kill_ends_with_the_new_run_whole(crashes):

@@ -2,6 +2,9 @@
 
 <out_dir>/<model>/oof.csv        id + the three class columns, every train row once
 <out_dir>/<model>/test.csv       id + the three class columns, every test row once
+<out_dir>/<model>/oof_one_order.csv, oof_swapped.csv
+                                 a swap-averaged model's two orders apart (the swapped pass mapped back to
+                                 A/B order; oof.csv is their mean): what a cascade's swapped stage is fitted on
 <out_dir>/<model>/metrics.json   at least oof_log_loss; the full evaluate() report and fold scores
 <out_dir>/<model>/folds/fold_k/  the fold models (load with FoldEnsemble.load)
 <out_dir>/<model>/plots/         confusion matrix, reliability diagram, loss by length, ...
@@ -25,6 +28,7 @@ from arenakit.core.schema import CLASS_COLUMNS, N_CLASSES
 
 OOF_FILE = "oof.csv"
 TEST_FILE = "test.csv"
+ORDER_FILES = ("oof_one_order.csv", "oof_swapped.csv")
 METRICS_FILE = "metrics.json"
 FOLDS_DIR = "folds"
 PLOTS_DIR = "plots"

@@ -11,8 +11,12 @@ scores nothing. When the estimate exceeds the budget, the fallback goes in a fix
 quality first, re-timing after every step and stopping as soon as the estimate fits:
   1. each kind of cheaper step in arenakit.models.protocol.STEP_KINDS order (swap-averaging off,
      then the token cap halved, never below min_tokens), slowest model first; a model offers its
-     steps itself (ArenaModel.cheaper_steps), so any model kind takes part without a change here;
-  2. the slowest model on the share of rows the time left allows (a cascade stage: arenakit.ensemble.cascade,
+     steps itself (ArenaModel.cheaper_steps), so any model kind takes part without a change here.
+     Swap-averaging goes off on the rows the time left does not cover only: a model that saved its
+     two orders out-of-fold (`swappable`) keeps its swapped pass on the share of rows that fits, the
+     ones the models are least sure of (a swapped cascade stage, arenakit.ensemble.swapped);
+  2. the slowest model's swapped stage dropped (swap-averaging off on every row), then that model on
+     the share of rows the time left allows (a cascade stage: arenakit.ensemble.cascade,
      the rows the cheaper models are least sure of), from its timed cost per row, when that share is at
      least MIN_CASCADE_SHARE; never the cheapest per row, which runs on every row;
   3. the slowest model dropped, until one is left (that one runs whatever the estimate).
@@ -32,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from arenakit.core.paths import kaggle_input_root
-from arenakit.models.protocol import STEP_KINDS, CheaperStep, configured
+from arenakit.ensemble.cascade import swapped_stage
+from arenakit.models.protocol import STEP_KINDS, SWAP_STEP, CheaperStep, configured
 
 KAGGLE_RUN_ENV = "KAGGLE_KERNEL_RUN_TYPE"
 KAGGLE_LIMIT_S = 9 * 3600
@@ -160,7 +165,8 @@ class BudgetPlan:
     estimates: dict[str, float]
     dropped: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
-    shares: dict[str, float] = field(default_factory=dict)  # a cascaded model's share of the rows (absent: every row)
+    # A cascaded model's share of the rows (absent: every row); "name:swapped": the share its swapped pass takes.
+    shares: dict[str, float] = field(default_factory=dict)
     cascaded: list[str] = field(default_factory=list)  # models the budget put on a share of the rows
 
     @property
@@ -179,6 +185,7 @@ class BudgetPlan:
                 "estimate": format_seconds(seconds),
                 "settings": ", ".join(f"{k}={v}" for k, v in self.overrides[name].items()) or "as trained",
                 "share": self.shares.get(name, 1.0),
+                "swapped_share": self.shares.get(swapped_stage(name), 0.0),
                 "runs": name not in self.dropped,
             }
             for name, seconds in self.estimates.items()
@@ -195,6 +202,7 @@ def plan_within_budget(
     timing: Callable[[str, dict], Timing] | None = None,
     n_rows: int | None = None,
     shares: dict[str, float] | None = None,
+    swappable=(),
 ) -> BudgetPlan:
     """Fall back in the stated order until the summed estimate fits budget_s.
 
@@ -202,20 +210,26 @@ def plan_within_budget(
     estimate(name, overrides): seconds for the whole test with those settings; start: overrides
     to begin from (e.g. swap_average=True where supported); min_tokens: the floor of a token cap.
     timing(name, overrides) and n_rows (the test's rows): the fixed and per-row costs behind an
-    estimate, for the cascade step and for `shares` (a cascade asked for: model -> share of rows).
+    estimate, for the cascade step and for `shares` (a cascade asked for: model -> share of rows, or
+    "model:swapped" -> the share of its swapped pass). swappable: models whose swapped pass may be a stage.
     """
     overrides = {name: dict((start or {}).get(name, {})) for name in models}
     cascading = timing is not None and n_rows is not None
     plan = BudgetPlan(budget_s, overrides, {})
     if cascading:
-        plan.shares = {name: float(share) for name, share in (shares or {}).items() if name in models and share < 1}
+        plan.shares = {
+            name: float(share)
+            for name, share in (shares or {}).items()
+            if name.removesuffix(":swapped") in models and share < 1
+        }
 
     def cost(name: str) -> float:
-        share = plan.shares.get(name, 1.0)
-        if share >= 1.0:
+        """The model's seconds on its share of the rows, and its swapped pass's on that pass's share."""
+        share, swapped = plan.shares.get(name, 1.0), plan.shares.get(swapped_stage(name), 0.0)
+        if share >= 1.0 and not swapped:
             return estimate(name, overrides[name])
         timed = timing(name, overrides[name])
-        return timed.load_s + timed.warmup_s + timed.per_row_s * share * n_rows
+        return timed.load_s + timed.warmup_s + timed.per_row_s * (share + swapped) * n_rows
 
     plan.estimates = {name: cost(name) for name in models}
 
@@ -233,10 +247,28 @@ def plan_within_budget(
         before = plan.total_s
         overrides[name].update(step.settings)
         plan.estimates[name] = cost(name)
+        what = step.name
+        if step.kind == SWAP_STEP and name in swappable and cascading:
+            share = swapped_share_that_fits(name)
+            if share >= MIN_CASCADE_SHARE:
+                plan.shares[swapped_stage(name)] = share
+                plan.estimates[name] = cost(name)
+                what = (
+                    f"swap-averaging on the {share:.0%} of rows the models are least sure of only (its swapped "
+                    "pass a cascade stage), the share the time left allows"
+                )
         plan.steps.append(
-            f"over the time budget ({format_seconds(budget_s)} left): {step.name} for {name}; "
+            f"over the time budget ({format_seconds(budget_s)} left): {what} for {name}; "
             f"estimate {format_seconds(before)} -> {format_seconds(plan.total_s)}"
         )
+
+    def swapped_share_that_fits(name: str) -> float:
+        """The share of rows `name`'s swapped pass can take in the time left, to the percent below (under 1)."""
+        per_row = timing(name, overrides[name]).per_row_s
+        room = budget_s - plan.total_s
+        if room <= 0 or per_row <= 0:
+            return 0.0
+        return min(math.floor(100 * room / (per_row * n_rows)) / 100, 0.99)
 
     def share_that_fits(name: str) -> float:
         """The share of rows `name` can take in the time the others leave (0 when none), to the percent below."""
@@ -246,7 +278,8 @@ def plan_within_budget(
         if name == min(plan.kept, key=lambda other: per_row[other]):
             return 0.0  # the cheapest per row is stage 1: it runs on every row
         timed = timing(name, overrides[name])
-        room = budget_s - (plan.total_s - plan.estimates[name]) - timed.load_s - timed.warmup_s
+        swapped = plan.shares.get(swapped_stage(name), 0.0) * timed.per_row_s * n_rows
+        room = budget_s - (plan.total_s - plan.estimates[name]) - timed.load_s - timed.warmup_s - swapped
         if room <= 0 or timed.per_row_s <= 0:
             return 0.0
         share = math.floor(100 * room / (timed.per_row_s * n_rows)) / 100
@@ -264,6 +297,14 @@ def plan_within_budget(
     while over() and len(plan.kept) > 1:
         slowest = slowest_first()[0]
         before = plan.total_s
+        if swapped_stage(slowest) in plan.shares:  # swap TTA goes before the model's own rows do
+            del plan.shares[swapped_stage(slowest)]
+            plan.estimates[slowest] = cost(slowest)
+            plan.steps.append(
+                f"over the time budget ({format_seconds(budget_s)} left): swap-averaging off on every row for "
+                f"{slowest}; estimate {format_seconds(before)} -> {format_seconds(plan.total_s)}"
+            )
+            continue
         share = share_that_fits(slowest)
         if share >= MIN_CASCADE_SHARE:
             plan.shares[slowest] = share
@@ -276,6 +317,7 @@ def plan_within_budget(
             )
             continue
         plan.dropped.append(slowest)
+        plan.shares.pop(slowest, None)
         plan.steps.append(
             f"over the time budget ({format_seconds(budget_s)} left): dropped {slowest}, the slowest model"
             + (

@@ -22,6 +22,12 @@ ones) then routes the same kinds of rows, and the share of test rows each stage 
 not imposed. A stage of share 1 sees every row (threshold -inf); of share 0, none (+inf). A stage
 whose share the time budget counted on (CascadeSpec.required) also takes at most that share of any
 rows, the most uncertain first: a test less certain than the OOF rows cannot overrun Kaggle's limit.
+
+A stage can also be the A/B-swapped pass of a member that ran one order ("gemma_judge:swapped",
+swapped_stage): swap TTA on the least certain rows only. Its out-of-fold predictions are the
+member's swapped pass that cross-validation saved beside the one-order one (ORDER_FILES), and its
+stage blend weighs the two orders (with the stages before) on the rows it sees, as swap-averaging
+would with equal weights. It costs what the member's one-order pass costs per row.
 """
 
 from __future__ import annotations
@@ -39,7 +45,22 @@ from arenakit.evaluation.metrics import log_loss
 
 MEASURE = "entropy"
 CASCADE = "cascade"  # its label among the blend choice's candidates
+SWAPPED = ":swapped"  # a stage name's suffix: the A/B-swapped pass of the member it names
 _FLOOR = 1e-12
+
+
+def swapped_stage(name: str) -> str:
+    """The stage that runs `name`'s A/B-swapped pass."""
+    return f"{name}{SWAPPED}"
+
+
+def member_of(stage: str) -> str:
+    """The model a stage runs: its own name, or the member whose swapped pass it is."""
+    return stage.removesuffix(SWAPPED)
+
+
+def is_swapped(stage: str) -> bool:
+    return stage.endswith(SWAPPED)
 
 
 def entropy(proba: np.ndarray) -> np.ndarray:
@@ -68,18 +89,22 @@ def threshold_for_share(measure: np.ndarray, share: float) -> float:
 
 
 def check_cascade(cascade, names) -> dict[str, float]:
-    """The `cascade` parameter checked: None, or a dict from a model of the run to the share of rows it
-    takes (a number from 0 to 1); a misspelt name would leave that model on every row unnoticed."""
+    """The `cascade` parameter checked: None, or a dict from a model of the run (or its swapped pass,
+    "name:swapped") to the share of rows it takes (a number from 0 to 1); a misspelt name would leave
+    that model on every row unnoticed."""
     if cascade is None:
         return {}
-    example = "e.g. {'deberta_lora': 0.3}: deberta_lora on the 30% of rows the cheaper models are least sure of"
+    example = (
+        "e.g. {'deberta_lora': 0.3}: deberta_lora on the 30% of rows the cheaper models are least sure of; "
+        "{'deberta_lora:swapped': 0.3}: deberta_lora one order on every row, its swapped pass on the 30% least sure"
+    )
     if not isinstance(cascade, Mapping):
         raise SettingError(f"cascade={cascade!r}: cascade takes a dict from model name to a share of rows, {example}")
-    unknown = sorted(set(cascade) - set(names))
+    unknown = sorted(name for name in cascade if not isinstance(name, str) or member_of(name) not in names)
     if unknown:
         raise SettingError(
-            f"cascade= names {', '.join(map(repr, unknown))}, not a model of this run; its models are "
-            f"{', '.join(map(repr, names))}: correct the name"
+            f"cascade= names {', '.join(map(repr, unknown))}, not a model of this run (or its swapped pass, "
+            f"name{SWAPPED}); its models are {', '.join(map(repr, names))}: correct the name"
         )
     for name, share in cascade.items():
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
@@ -104,15 +129,22 @@ class CascadeSpec:
 
 def cascade_spec(costs: Mapping[str, float], shares: Mapping[str, float] | None, required=()) -> CascadeSpec:
     """Members in order of cost per row (costs: name -> seconds per row, in the members' order on a tie),
-    the cheapest that runs on every row first. A member with no share given runs on every row."""
+    the cheapest that runs on every row first. A member with no share given runs on every row; a swapped
+    stage comes after its member, which costs the same per row."""
     shares = {name: float(share) for name, share in (shares or {}).items() if name in costs}
-    ranked = sorted(costs, key=lambda name: costs[name])  # stable: the members' order breaks ties
+    alone = [name for name in costs if is_swapped(name) and member_of(name) not in costs]
+    if alone:
+        raise ValueError(f"cascade: {alone[0]} is a swapped pass; its member must be a stage before it")
+    # Stable: the members' order breaks ties, and a swapped pass follows the one order it re-reads.
+    ranked = sorted(costs, key=lambda name: (costs[member_of(name)], is_swapped(name)))
     every_row = [name for name in ranked if shares.get(name, 1.0) >= 1.0]
     if not every_row:
         raise ValueError(
             f"cascade: every member has a share below 1 ({', '.join(f'{n} {s}' for n, s in shares.items())}); "
             "one must run on every row (leave the cheapest out of `cascade`)"
         )
+    if is_swapped(every_row[0]):
+        raise ValueError(f"cascade: {every_row[0]} is a swapped pass; its member must be a stage before it")
     order = (every_row[0], *(name for name in ranked if name != every_row[0]))
     return CascadeSpec(order, {name: shares.get(name, 1.0) for name in order[1:]}, frozenset(required))
 

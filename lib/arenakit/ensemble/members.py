@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arenakit.core.artifacts import FOLDS_DIR, OOF_FILE, TEST_FILE, load_metrics, load_prediction_frame
+from arenakit.core.artifacts import FOLDS_DIR, OOF_FILE, ORDER_FILES, TEST_FILE, load_metrics, load_prediction_frame
 from arenakit.core.checksums import check_against_manifest
 from arenakit.core.completion import check_complete
 from arenakit.core.errors import counted
@@ -47,6 +47,9 @@ class Member:
     # An unfitted copy of the first fold model as saved: what the model protocol is asked
     # (cheaper steps, cache), with no weights held.
     prototype: object = None
+    # A swap-averaged model's out-of-fold predictions in each order (one order, swapped pass mapped back),
+    # indexed by id like oof; None when its folder holds none (trained one-order, symmetric, or before the kit saved them).
+    oof_orders: tuple[pd.DataFrame, pd.DataFrame] | None = None
     _loaded: tuple | None = field(default=None, repr=False)  # (overrides, FoldEnsemble) of the last load
 
     def load(self, **overrides) -> FoldEnsemble:
@@ -106,6 +109,9 @@ def load_member(name: str, out_dir: Path | str, train_ids) -> Member:
     try:
         check_against_manifest(folder)  # a dataset built by build.py: its files as they were uploaded
         oof = load_prediction_frame(folder / OOF_FILE)
+        orders = None
+        if all((folder / file).is_file() for file in ORDER_FILES):
+            orders = tuple(load_prediction_frame(folder / file) for file in ORDER_FILES)
         if (folder / TEST_FILE).is_file():  # held to the same rules: the run compares against it
             load_prediction_frame(folder / TEST_FILE)
         metrics = load_metrics(folder)
@@ -122,7 +128,7 @@ def load_member(name: str, out_dir: Path | str, train_ids) -> Member:
             f"{len(oof) - len(unknown)} that are: it was trained on other data. Re-run its notebook on this "
             "data folder."
         )
-    member = Member(name, folder, oof, metrics)
+    member = Member(name, folder, oof, metrics, oof_orders=orders)
     try:
         member.load()
     except Exception as error:  # whatever the model raises (missing weights, version, import): report it

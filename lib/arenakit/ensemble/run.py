@@ -19,7 +19,8 @@ carry on; with no usable model left the run fails with the reasons, and no submi
 A cascade (arenakit.ensemble.cascade) is asked for with `cascade` ({"deberta_lora": 0.3}: that model on
 the 30% of rows the cheaper ones are least sure of) or set by the time budget when a model does not
 fit on every row; it is then one more candidate of the blend choice, and inference runs each later
-stage only on the test rows routed to it.
+stage only on the test rows routed to it. A stage may be a member's A/B-swapped pass
+({"deberta_lora:swapped": 0.3}, arenakit.ensemble.swapped): swap TTA on the least certain rows only.
 """
 
 from __future__ import annotations
@@ -40,11 +41,19 @@ from arenakit.core.notices import notice
 from arenakit.core.schema import CLASS_COLUMNS, N_CLASSES, SUBMISSION_FILE
 from arenakit.core.settings import boolean, check_settings, integer, list_of, mapping, real, text
 from arenakit.ensemble.budget import Timer, format_seconds, plan_within_budget, resolve_time_budget
-from arenakit.ensemble.cascade import Cascade, CascadeSpec, cascade_spec, check_cascade
-from arenakit.ensemble.cascade_curve import SHARES, cascade_curve
+from arenakit.ensemble.cascade import (
+    Cascade,
+    check_cascade,
+    is_swapped,
+    member_of,
+    swapped_stage,
+)
 from arenakit.ensemble.choice import choose_blend
 from arenakit.ensemble.members import check_inference, load_members, start_overrides
+from arenakit.ensemble.run_cascade import CascadeStages
+from arenakit.ensemble.swapped import one_order_inference, order_predictions, predict_swapped, swap_stage_problem
 from arenakit.evaluation.submission import write_submission
+from arenakit.models.protocol import configured
 from arenakit.pipeline.notebooks import RUN_SETTINGS, SUBMISSION_NOTEBOOK, pipeline_models
 
 BLEND_FILE = "blend.json"
@@ -86,7 +95,7 @@ class NoUsableModel(RuntimeError):
     """Every model was left out: the message lists each one's reason."""
 
 
-class EnsembleRun:
+class EnsembleRun(CascadeStages):
     def __init__(
         self,
         out_dir: Path | str,
@@ -125,6 +134,8 @@ class EnsembleRun:
         for name, reason in problems.items():
             self._leave_out(name, reason)
         self._check_any_left()
+        # A swapped pass as a stage: its member runs one order, the stage adds the other where it routes.
+        self.inference = one_order_inference(self.cascade, self.members, self.inference)
         start_overrides(self.members, self.swap_average, self.inference)  # a mistyped setting fails here, not hours in
 
     @contextmanager
@@ -199,6 +210,7 @@ class EnsembleRun:
                 timing=lambda name, overrides: self.timer.time(members[name], overrides),
                 n_rows=len(test),
                 shares=self.cascade,
+                swappable={name for name, member in members.items() if swap_stage_problem(member) is None},
             )
         for step in self.plan.steps:
             self.notices.append(notice(step))
@@ -242,7 +254,17 @@ class EnsembleRun:
                 )
                 member.release()
         labels = train.set_index("id").loc[ids, "label"].to_numpy()
-        oofs = {m.name: m.oof.reindex(ids).to_numpy() for m in self.members if m.name not in self.not_blended}
+        oofs = {}
+        for member in self.members:
+            if member.name in self.not_blended:
+                continue
+            oofs[member.name] = member.oof.reindex(ids).to_numpy()
+            if member.oof_orders is None or configured(member.prototype, self._settings(member.name)).swap_averaged:
+                continue
+            # Run one order at inference: fitted on its one-order predictions, the swapped pass a stage if planned.
+            oofs[member.name], swapped = order_predictions(member, ids)
+            if swapped_stage(member.name) in self._shares():
+                oofs[swapped_stage(member.name)] = swapped
         return ids, labels, oofs
 
     def fit_blend(self, model_temperatures: bool = True, blend_temperature: bool = True) -> pd.DataFrame:
@@ -271,56 +293,6 @@ class EnsembleRun:
         self._save_blend(ids)
         return self.choice.table
 
-    def cascade_spec(self, oofs: Mapping | None = None, always: bool = False) -> CascadeSpec | None:
-        """The cascade of the blended members (oofs: by name), cheapest per row first, with the shares the
-        budget set or `cascade` asked for; None when neither did (always: a spec with every share at 1)."""
-        names = [name for name in self.names if oofs is None or name in oofs]
-        shares = {name: share for name, share in self._shares().items() if name in names}
-        if len(names) < 2 or not (shares or always):
-            return None
-        costs = {name: per_row for name, (_, per_row) in self.stage_costs().items()}
-        return cascade_spec({name: costs[name] for name in names}, shares, self._only_in_cascade(shares))
-
-    def _only_in_cascade(self, shares: dict[str, float]) -> list[str]:
-        """Models on a share of the rows that would not fit the budget on every row: no other candidate may
-        use them (the budget cascaded them, or a `cascade` share is what kept them within it)."""
-        if self.plan is None or math.isinf(self.plan.budget_s):
-            return []
-        test = len(self.competition.test)
-        return [
-            name
-            for name in shares
-            if self.plan.total_s
-            - self.plan.estimates[name]
-            + self.timer.time(next(m for m in self.members if m.name == name), self._settings(name)).estimate(test)
-            > self.plan.budget_s
-        ]
-
-    def stage_costs(self) -> dict[str, tuple[float, float]]:
-        """Each member's timed (fixed seconds, seconds per row) with its planned settings; zeros before plan_budget."""
-        timings = self.timer.timings if self.timer is not None else {}
-        costs = {}
-        for name in self.names:
-            timing = timings.get((name, tuple(sorted(self._settings(name).items()))))
-            costs[name] = (timing.load_s + timing.warmup_s, timing.per_row_s) if timing else (0.0, 0.0)
-        return costs
-
-    def cascade_curve(self, n_rows: int | None = None, shares=SHARES) -> pd.DataFrame:
-        """Cross-fitted OOF log loss and estimated seconds for n_rows test rows (None: this test.csv's) against
-        each later member's share of the rows, the chosen shares marked (empty with fewer than two members)."""
-        if self.fit_rows is None:
-            raise RuntimeError("call fit_blend() before cascade_curve(): the curve is fitted on its out-of-fold rows")
-        y, oofs = self.fit_rows
-        spec = self.cascade_spec(oofs, always=True)
-        if spec is None:
-            return pd.DataFrame(columns=["model", "share", "log_loss", "seconds", "chosen", "rows"])
-        n_rows = len(self.competition.test) if n_rows is None else n_rows
-        with self._timed("cascade curve"):
-            return cascade_curve(y, oofs, spec, self.stage_costs(), n_rows, shares, **self.blend_options)
-
-    def _shares(self) -> dict[str, float]:
-        return dict(self.plan.shares) if self.plan is not None else dict(self.cascade)
-
     def _save_blend(self, ids: pd.Index) -> None:
         folder = model_dir(self.out_dir, SUBMISSION_NOTEBOOK)
         folder.mkdir(parents=True, exist_ok=True)
@@ -347,22 +319,24 @@ class EnsembleRun:
         while True:
             # Predictions of some rows only (a cascade stage) serve no other blend: a refit predicts anew.
             self.test_proba = {name: p for name, p in self.test_proba.items() if np.isfinite(p).all()}
-            needed = [m for m in self.members if m.name not in self.test_proba and self._uses(m.name)]
+            needed = [name for name in self._stage_names() if name not in self.test_proba and self._uses(name)]
             if isinstance(self.blend, Cascade):  # stage by stage: a later one's rows follow from those before
-                needed.sort(key=lambda member: self.blend.names.index(member.name))
-            failed = {}
-            for member in needed:
+                needed.sort(key=self.blend.names.index)
+            members, failed = {member.name: member for member in self.members}, {}
+            for position, name in enumerate(needed):
+                member = members[member_of(name)]
                 rows = (
-                    self.blend.rows_for(member.name, self.test_proba, len(test))
-                    if isinstance(self.blend, Cascade)
-                    else None
+                    self.blend.rows_for(name, self.test_proba, len(test)) if isinstance(self.blend, Cascade) else None
                 )
                 try:
-                    with self._timed(f"inference: {member.name}"):
-                        self.test_proba[member.name] = self._predict(member, self._settings(member.name), test, rows)
+                    with self._timed(f"inference: {name}"):
+                        self.test_proba[name] = self._predict(
+                            member, self._settings(name), test, rows, is_swapped(name)
+                        )
                 except Exception as error:  # one model's failure must not cost the submission
                     failed[member.name] = f"inference on test.csv failed: {type(error).__name__}: {error}"
-                member.release()  # frees its memory (a GPU's) for the next model
+                if member.name not in map(member_of, needed[position + 1 :]):
+                    member.release()  # frees its memory (a GPU's) for the next model
             for name, reason in failed.items():
                 self._leave_out(name, reason)
             self._check_any_left()
@@ -379,7 +353,7 @@ class EnsembleRun:
                     "settings": ", ".join(f"{k}={v}" for k, v in self._settings(name).items()) or "as trained",
                     "seconds": self.seconds[f"inference: {name}"],
                 }
-                for name in self.names
+                for name in self._stage_names()
                 if name in self.test_proba
             ]
         ).set_index("model")
@@ -388,22 +362,27 @@ class EnsembleRun:
         return self.blend is None or name in self.blend.used
 
     def _settings(self, name: str) -> dict:
+        """The settings a stage's model runs with (a swapped pass: its member's)."""
+        name = member_of(name)
         if self.plan is not None:
             return self.plan.overrides[name]
         return start_overrides(self.members, self.swap_average, self.inference)[name]
 
-    def _predict(self, member, overrides: dict, test: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
-        """The member's predictions for every test row (rows: those only; NaN elsewhere); rows predicted
-        while timing are reused."""
+    def _predict(
+        self, member, overrides: dict, test: pd.DataFrame, rows: np.ndarray | None = None, swapped: bool = False
+    ) -> np.ndarray:
+        """The member's predictions for every test row (rows: those only; NaN elsewhere), of its swapped pass
+        mapped back with `swapped`; rows predicted while timing are reused."""
         proba = np.full((len(test), N_CLASSES), np.nan)
         wanted = np.ones(len(test), dtype=bool) if rows is None else rows
-        known = self.timer.reusable(member.name, overrides) if self.timer else None
+        known = self.timer.reusable(member.name, overrides) if self.timer and not swapped else None
         if known is not None:
             proba[known[0]] = known[1]
         proba[~wanted] = np.nan  # a cascade stage's rows only, though the timing slice predicted others
         rest = np.flatnonzero(np.isnan(proba).any(axis=1) & wanted)
         if len(rest):
-            proba[rest] = member.load(**overrides).predict_proba(test.iloc[rest].reset_index(drop=True))
+            ensemble, frame = member.load(**overrides), test.iloc[rest].reset_index(drop=True)
+            proba[rest] = predict_swapped(ensemble, frame) if swapped else ensemble.predict_proba(frame)
         if not np.isfinite(proba[wanted]).all():
             raise ValueError(
                 f"predict_proba gave {int((~np.isfinite(proba[wanted])).any(axis=1).sum())} rows with "
@@ -443,20 +422,6 @@ class EnsembleRun:
             "comparison": json.loads(self.choice.table.to_json(orient="index")),  # NaN as null
             "cascade": self._cascade_record(),
         }
-
-    def _cascade_record(self) -> dict | None:
-        """The cascade candidate's stages (thresholds, OOF rows and log loss), the share of test rows each
-        saw once predicted, and whether it was chosen; None when there was no cascade."""
-        candidate = self.choice.cascade if self.choice is not None else None
-        if candidate is None:
-            return None
-        record = {**candidate.to_dict(), "chosen": candidate is self.blend, "asked": self._shares()}
-        if candidate is self.blend and all(name in self.test_proba for name in candidate.used):
-            test_shares = candidate.shares(self.test_proba)
-            for stage in record["stages"]:
-                stage["test_share"] = test_shares.get(stage["model"])
-                stage["test_rows"] = round(test_shares.get(stage["model"], 0.0) * len(self.competition.test))
-        return record
 
     def time_table(self) -> pd.DataFrame:
         """Where this notebook's time went, phase by phase."""

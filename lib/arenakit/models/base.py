@@ -28,10 +28,10 @@ from arenakit.core.atomic import recording_writes, remove, write_json
 from arenakit.core.completion import file_hashes
 from arenakit.core.errors import ArtifactError, VersionMismatch
 from arenakit.core.settings import Setting, check_settings, refuse_unknown
-from arenakit.core.swap import average_orders, swap_asymmetry
+from arenakit.core.swap import swap_asymmetry, swap_proba
 from arenakit.data.competition import swap_ab
 from arenakit.models.checks import check_labels, check_parsed_frame, check_probabilities
-from arenakit.models.protocol import CacheInfo, CheaperStep, halved_token_cap
+from arenakit.models.protocol import SWAP_STEP, CacheInfo, CheaperStep, halved_token_cap
 
 MODEL_FILE = "model.json"
 # The saved record's format: 2 names it ("format") and lets a model store grouped parameters
@@ -71,7 +71,7 @@ class ArenaModel(BaseEstimator):
 
     Subclasses take a `swap_average` parameter: predict_proba then averages the prediction with
     the mapped-back prediction on the A/B-swapped rows, which makes it exactly symmetric. A
-    subclass that can do that more cheaply than predicting twice overrides _predict_swap_averaged.
+    subclass that can predict both orders more cheaply than twice overrides _predict_orders.
 
     What the ensemble, its time budget and the bench may know about a model is declared here
     (arenakit.models.protocol): inference_params, token_cap_param, symmetric, cheaper_steps and
@@ -130,24 +130,43 @@ class ArenaModel(BaseEstimator):
     def _predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
         raise NotImplementedError
 
-    def _predict_swap_averaged(self, frame: pd.DataFrame) -> np.ndarray:
-        return average_orders(self._predict_one_order(frame), self._predict_one_order(swap_ab(frame)))
+    def _predict_orders(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return self._predict_one_order(frame), swap_proba(self._predict_one_order(swap_ab(frame)))
 
     def predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
         """Probabilities for the rows as given, without swap averaging."""
         check_is_fitted(self)
         return self._predict_one_order(frame)
 
+    def predict_orders(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(the rows as given, the A/B-swapped rows mapped back to A/B order): two (n, 3) predictions whose
+        mean is the swap-averaged one. A cascade's swapped stage (arenakit.ensemble.cascade) blends them apart."""
+        check_is_fitted(self)
+        check_parsed_frame(frame)
+        name = type(self).__name__
+        one_order, swapped = self._predict_orders(frame)
+        return check_probabilities(one_order, len(frame), name), check_probabilities(swapped, len(frame), name)
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """(n, 3) probabilities in CLASS_COLUMNS order; swap-averaged when swap_average is set."""
         check_is_fitted(self)
         check_parsed_frame(frame)
-        proba = self._predict_swap_averaged(frame) if self.swap_average else self._predict_one_order(frame)
+        proba = np.mean(self._predict_orders(frame), axis=0) if self.swap_average else self._predict_one_order(frame)
         return check_probabilities(proba, len(frame), type(self).__name__)
 
     def swap_asymmetry(self, frame: pd.DataFrame) -> float:
         """How far the one-order prediction is from symmetric (0 = swapping A and B changes nothing)."""
         return swap_asymmetry(self.predict_one_order(frame), self.predict_one_order(swap_ab(frame)))
+
+    @property
+    def swap_averaged(self) -> bool:
+        """Whether predict_proba predicts both A/B orders and averages them (cross-validation then keeps the
+        two apart, for a cascade's swapped stage)."""
+        return self.settings().get("swap_average") is True and not self.symmetric
+
+    def one_order_settings(self) -> dict:
+        """The inference settings that make predict_proba one pass, in the rows' own order."""
+        return {"swap_average": False}
 
     @property
     def symmetric(self) -> bool:
@@ -169,7 +188,7 @@ class ArenaModel(BaseEstimator):
         """
         steps = []
         if self.settings().get("swap_average") is True and not self.symmetric:
-            steps.append(CheaperStep("swap_average", "swap-averaging off", {"swap_average": False}))
+            steps.append(CheaperStep(SWAP_STEP, "swap-averaging off", self.one_order_settings()))
         cap = self.token_cap()
         shorter = None if cap is None else halved_token_cap(self.token_cap_param, cap, min_tokens)
         if shorter is not None:

@@ -29,7 +29,7 @@ from arenakit.core.errors import ArtifactError
 from arenakit.core.paths import default_cache_dir
 from arenakit.core.schema import N_CLASSES
 from arenakit.core.settings import boolean, choice, integer, real, text
-from arenakit.core.swap import average_orders
+from arenakit.core.swap import swap_proba
 from arenakit.core.threads import threads_now
 from arenakit.inputs.embedder import SentenceEmbedder
 from arenakit.inputs.features import FEATURES_VERSION, check_features_version, surface_features, swap_features
@@ -323,10 +323,10 @@ class MiniLMLightGBMModel(UsesProperties, ArenaModel):
     def _predict_one_order(self, frame: pd.DataFrame) -> np.ndarray:
         return self._predict_table(self.features(frame.reset_index(drop=True)))
 
-    def _predict_swap_averaged(self, frame: pd.DataFrame) -> np.ndarray:
+    def _predict_orders(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         # From the features alone: the swapped rows need no second embedding pass.
         table = self.features(frame.reset_index(drop=True))
-        return average_orders(self._predict_table(table), self._predict_table(swap_features(table)))
+        return self._predict_table(table), swap_proba(self._predict_table(swap_features(table)))
 
     def feature_importance(self) -> pd.Series:
         """Total gain per feature, the embedding dimensions summed into one entry."""

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 # The kinds of cheaper inference the time budget gives up, in its order: the cheapest loss of
 # quality first (swap-averaging off costs a few thousandths of log loss; a shorter token cap
 # loses the text beyond it).
-STEP_KINDS = ("swap_average", "token_cap")
+SWAP_STEP = "swap_average"
+STEP_KINDS = (SWAP_STEP, "token_cap")
 
 
 @dataclass(frozen=True)
@@ -55,4 +56,4 @@ def halved_token_cap(param: str, cap: int, min_tokens: int) -> CheaperStep | Non
     return CheaperStep("token_cap", f"token cap {cap} -> {shorter}", {param: shorter})
 
 
-__all__ = ["STEP_KINDS", "CacheInfo", "CheaperStep", "configured", "halved_token_cap"]
+__all__ = ["STEP_KINDS", "SWAP_STEP", "CacheInfo", "CheaperStep", "configured", "halved_token_cap"]

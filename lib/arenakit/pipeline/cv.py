@@ -25,6 +25,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ from tqdm.auto import tqdm
 from arenakit.core.artifacts import (
     FOLDS_DIR,
     OOF_FILE,
+    ORDER_FILES,
     PLOTS_DIR,
     TEST_FILE,
     model_dir,
@@ -71,6 +73,9 @@ class CVRun:
     metrics: dict
     test_proba: np.ndarray | None = None
     oof_rows: np.ndarray | None = None  # which train rows have out-of-fold predictions (None: all)
+    # A swap-averaged model's (n, 2, 3) out-of-fold predictions in each order (the swapped one mapped
+    # back), whose mean is oof; None for a one-order or symmetric model.
+    oof_orders: np.ndarray | None = None
 
     def rows(self) -> np.ndarray:
         return np.ones(len(self.oof), dtype=bool) if self.oof_rows is None else self.oof_rows
@@ -84,6 +89,9 @@ class CVRun:
                 start_save(folder)  # from here until finish_save, the folder reads as unfinished
                 with recording_writes() as written:
                     save_predictions(folder / OOF_FILE, train["id"].to_numpy()[rows], self.oof[rows])
+                    if self.oof_orders is not None:
+                        for order, file in enumerate(ORDER_FILES):
+                            save_predictions(folder / file, train["id"].to_numpy()[rows], self.oof_orders[rows, order])
                     if self.test_proba is not None and test is not None:
                         save_predictions(folder / TEST_FILE, test["id"].to_numpy(), self.test_proba)
                     save_metrics(folder, self.metrics)
@@ -220,6 +228,8 @@ def cross_validate(
     warning = announce(teacher)
     y = train["label"].to_numpy()
     oof = np.full((len(train), N_CLASSES), np.nan)
+    # Both orders kept apart when the model swap-averages: a cascade may run the swapped pass on some rows only.
+    orders = np.full((len(train), 2, N_CLASSES), np.nan) if model.swap_averaged else None
     fold_models, fold_scores, fold_seconds = [], [], []
     for fold in tqdm(
         chosen, desc=f"{name or type(model).__name__} folds", disable=not progress or not is_main_process()
@@ -229,7 +239,12 @@ def cross_validate(
         fit_frame = with_teacher(with_extra_rows(train, folds, fold, extra), teacher, fold)
         fold_model = _fit_fold(model, fit_frame, fold, fold_dir, teacher_record)
         with timed("predict"):
-            oof[valid_rows] = predict_in_shards(fold_model.predict_proba, train[valid_rows].reset_index(drop=True))
+            held_out = train[valid_rows].reset_index(drop=True)
+            if orders is None:
+                oof[valid_rows] = predict_in_shards(fold_model.predict_proba, held_out)
+            else:
+                orders[valid_rows] = predict_in_shards(partial(_both_orders, fold_model), held_out)
+                oof[valid_rows] = orders[valid_rows].mean(axis=1)  # what predict_proba gives, one pass fewer
         fold_models.append(fold_model)
         fold_scores.append(log_loss(y[valid_rows], oof[valid_rows]))
         fold_seconds.append(time.perf_counter() - started)
@@ -256,4 +271,8 @@ def cross_validate(
         test_proba = (
             predict_in_shards(ensemble.predict_proba, test.reset_index(drop=True)) if test is not None else None
         )
-    return CVRun(name or type(model).__name__, oof, ensemble, metrics, test_proba, None if rows.all() else rows)
+    return CVRun(name or type(model).__name__, oof, ensemble, metrics, test_proba, None if rows.all() else rows, orders)
+
+
+def _both_orders(model, rows: pd.DataFrame) -> np.ndarray:
+    return np.stack(model.predict_orders(rows), axis=1)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from arenakit.core.atomic import write_folder
 from arenakit.core.errors import ArtifactError
-from arenakit.core.swap import average_orders, with_swapped_rows
+from arenakit.core.swap import swap_proba, with_swapped_rows
 from arenakit.data.competition import swap_ab
 from arenakit.inputs.backbones import resolve_backbone
 from arenakit.models.lora.backbone import (
@@ -95,8 +95,8 @@ class CrossEncoderClassifier(LoRAClassifier):
     def _copy_for(self, device: str):
         return place_on(attach_adapters(self._load_backbone(device), *adapter_state(self.model_)), device)
 
-    def _predict_swap_averaged(self, frame: pd.DataFrame) -> np.ndarray:
-        """Both orders in one pass over every device (or one order per half of the devices), mapped back, averaged."""
+    def _predict_orders(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Both orders in one pass over every device (or one order per half of the devices), the swapped one mapped back."""
         frame = frame.reset_index(drop=True)
         ids, swapped = self.input_ids(frame), self.input_ids(swap_ab(frame))
         rows = TokenRows(ids + swapped, self.tokenizer().pad_token_id)
@@ -108,7 +108,7 @@ class CrossEncoderClassifier(LoRAClassifier):
                 len(ids) + part for part in split_rows(lengths[len(ids) :], n_devices - first)
             ]
         proba = self._predict_rows(rows, parts)
-        return average_orders(proba[: len(ids)], proba[len(ids) :])
+        return proba[: len(ids)], swap_proba(proba[len(ids) :])
 
     def trainable_parameters(self) -> tuple[int, int]:
         named = list(self.model_.named_parameters())

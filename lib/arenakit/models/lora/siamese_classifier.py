@@ -67,8 +67,9 @@ class SiameseClassifier(LoRAClassifier):
         # A side never depends on the other: the swap is the same sequences exchanged.
         return rows.with_swaps(y) if self.training.swap_augment else (rows, y)
 
-    def _predict_swap_averaged(self, frame: pd.DataFrame) -> np.ndarray:
-        return self._predict_one_order(frame)
+    def _predict_orders(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        proba = self._predict_one_order(frame)  # symmetric: the swapped pass gives the same numbers
+        return proba, proba
 
     def _copy_for(self, device: str):
         return copy.deepcopy(self.model_).to(device)  # an encoder in full precision, a few hundred MB: copy it
