@@ -83,11 +83,14 @@ def test_the_models_dataset_carries_the_run_and_replaces_its_training_kernels(tm
         ["baseline", "deberta_lora", "folds.csv", "folds.json", MODELS_MARKER, "manifest.json", "dataset-metadata.json"]
     )
     lora = dataset / "deberta_lora"
+    # A swap-averaged model's two orders apart come along: the ensemble on Kaggle fits a swapped stage on them.
     assert sorted(p.name for p in lora.iterdir()) == [
         "complete.json",
         "folds",
         "metrics.json",
         "oof.csv",
+        "oof_one_order.csv",
+        "oof_swapped.csv",
         "plots",
         "test.csv",
     ]
