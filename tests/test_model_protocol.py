@@ -126,6 +126,7 @@ def test_minilm_token_cap_is_max_seq_length_resolved_per_device():
     )
     # Unset, the cap is what the model resolves for its device: 128 on a CPU, 256 on a GPU.
     assert MiniLMLightGBMModel(device="cpu").token_cap() == 128
+    assert MiniLMLightGBMModel(device="cpu", cache_dir="")._embedder().max_seq_length == 128  # what it embeds at
     assert MiniLMLightGBMModel(device="cpu").cheaper_steps(min_tokens=64)[-1].settings == {"max_seq_length": 64}
     assert MiniLMLightGBMModel(device="cuda").token_cap() == 256
 

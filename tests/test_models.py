@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from arenakit.core.swap import swap_proba
 from arenakit.data import load_competition, swap_ab
 from arenakit.data.folds import assign_folds, prompt_groups
 from arenakit.evaluation.metrics import log_loss
+from arenakit.inputs import formatting
+from arenakit.inputs.embedder import KINDS, text_keys
+from arenakit.inputs.features import swap_features
 from arenakit.models import FoldEnsemble, load_model
 from arenakit.models.baseline import BaselineModel
-from arenakit.models.minilm_lgbm import MiniLMLightGBMModel
+from arenakit.models.minilm_lgbm import TEXT_SETS, MiniLMLightGBMModel
 from arenakit.pipeline.cv import cross_validate
 
 UNIFORM = np.log(3)
@@ -115,6 +119,10 @@ def test_minilm_lgbm_save_load_and_formatter_version(small_minilm_run, synthetic
     loaded = load_model(tmp_path / "model")
     np.testing.assert_allclose(loaded.predict_proba(test), run.ensemble.models[0].predict_proba(test), atol=1e-12)
     record = json.loads((tmp_path / "model" / "model.json").read_text())
+    # Saved before the texts setting existed: it embedded all five kinds, whatever the default is now.
+    del record["params"]["texts"]
+    (tmp_path / "model" / "model.json").write_text(json.dumps(record))
+    assert load_model(tmp_path / "model").texts == "all"
     record["state"]["formatter_version"] = 0
     (tmp_path / "model" / "model.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="formatter version"):
@@ -125,3 +133,75 @@ def test_minilm_lgbm_on_real_rows_beats_the_target(real_rows):
     train, folds = real_rows
     run = cross_validate(MiniLMLightGBMModel(), train, folds, name="minilm_lgbm", progress=False)
     assert run.metrics["oof_log_loss"] < 1.045  # issue target; uniform is 1.0986
+
+
+class RecordingEmbedder:
+    """embed_sides' interface without a model: a fixed random vector per text key; records the kinds asked for."""
+
+    def __init__(self):
+        self.asked: list[tuple] = []
+
+    def embed_sides(self, frame, prompt_share=0.3, kinds=KINDS):
+        self.asked.append(tuple(kinds))
+        keys = text_keys(frame, kinds)
+        vector = lambda key: np.random.default_rng(int(key[:16], 16)).standard_normal(8).astype(np.float32)  # noqa: E731
+        return {kind: np.stack([vector(key) for key in keys[kind]]) for kind in kinds}
+
+
+@pytest.mark.parametrize("texts", ["all", "sides"])
+def test_minilm_lgbm_texts_kinds_columns_and_swap_rule(synthetic, texts):
+    rows = synthetic[0].iloc[:12].reset_index(drop=True)
+    model = MiniLMLightGBMModel(texts=texts)
+    model.embedder_ = RecordingEmbedder()
+    table = model.features(rows)
+    assert model.embedder_.asked == [TEXT_SETS[texts]]
+    embedding_columns = [f"diff_emb_{i}" for i in range(8)] + ["pair_cos_sides"]
+    if texts == "all":
+        embedding_columns += ["pair_cos_responses", "prompt_cos_a", "prompt_cos_b", "diff_prompt_cos"]
+    assert list(table.columns[: len(embedding_columns)]) == embedding_columns
+    assert not table.columns[len(embedding_columns) :].str.contains("cos|emb").any()  # the surface features
+    # The swap rule: the swapped rows' features are the features with A and B exchanged, bit for bit.
+    pd.testing.assert_frame_equal(model.features(swap_ab(rows)), swap_features(table), check_exact=True)
+
+
+def test_minilm_lgbm_sides_formats_and_embeds_only_the_sides(synthetic, monkeypatch):
+    rows = synthetic[0].iloc[:6].reset_index(drop=True)
+    model = MiniLMLightGBMModel(texts="sides", cache_dir="", device="cpu", precision="fp32", max_seq_length=32)
+    formatted, embedded = [], []
+    real_format = formatting.format_conversations
+
+    def recording_format(conversations, *args, **kwargs):
+        formatted.extend(len(conversation) for conversation in conversations)
+        return real_format(conversations, *args, **kwargs)
+
+    monkeypatch.setattr(formatting, "format_conversations", recording_format)
+    model._embedder().show_progress = False
+    model._embedder().model.register_forward_hook(lambda m, a, out: embedded.append(len(out["sentence_embedding"])))
+    table = model.features(rows)
+    keys = text_keys(rows, ("a", "b"))
+    n_sides = len(set(keys["a"]) | set(keys["b"]))
+    # Every text formatted is a side (prompt and response: two turn columns), each distinct side once.
+    assert formatted == [2] * n_sides and sum(embedded) == n_sides
+    assert "pair_cos_sides" in table.columns and "pair_cos_responses" not in table.columns
+    assert table.filter(like="diff_emb_").shape[1] == 384
+
+
+def test_minilm_lgbm_sides_fits_is_symmetric_and_round_trips(small_minilm_run, synthetic, tmp_path):
+    # The same rows as small_minilm_run: its sides' vectors are in the session's embedding cache.
+    _, train = small_minilm_run
+    test = synthetic[1].iloc[:20]
+    model = MiniLMLightGBMModel(texts="sides", max_rounds=300, early_stopping_rounds=30).fit(train)
+    assert "pair_cos_sides" in model.columns_ and not any("prompt_cos" in column for column in model.columns_)
+    check_symmetric(model, test)
+    loaded = load_model(model.save(tmp_path / "model"))
+    assert loaded.texts == "sides"
+    np.testing.assert_allclose(loaded.predict_proba(test), model.predict_proba(test), atol=1e-12)
+
+
+def test_minilm_lgbm_embeds_the_sides_on_a_cpu_all_on_a_gpu_and_a_fitted_model_what_it_was_fitted_on():
+    assert MiniLMLightGBMModel(device="cpu").embedded_texts() == "sides"
+    assert MiniLMLightGBMModel(device="cuda").embedded_texts() == "all"
+    assert MiniLMLightGBMModel(device="cuda", texts="sides").embedded_texts() == "sides"
+    fitted_on_a_cpu = MiniLMLightGBMModel(device="cuda")
+    fitted_on_a_cpu.columns_ = ("diff_emb_0", "pair_cos_sides", "length_diff")
+    assert fitted_on_a_cpu.embedded_texts() == "sides"  # predicting on a GPU, it embeds what its booster reads
