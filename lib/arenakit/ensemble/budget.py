@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from arenakit.core.paths import kaggle_input_root
-from arenakit.ensemble.cascade import swapped_stage
+from arenakit.ensemble.cascade import member_of, swapped_stage
 from arenakit.models.protocol import STEP_KINDS, SWAP_STEP, CheaperStep, configured
 
 KAGGLE_RUN_ENV = "KAGGLE_KERNEL_RUN_TYPE"
@@ -218,9 +218,7 @@ def plan_within_budget(
     plan = BudgetPlan(budget_s, overrides, {})
     if cascading:
         plan.shares = {
-            name: float(share)
-            for name, share in (shares or {}).items()
-            if name.removesuffix(":swapped") in models and share < 1
+            name: float(share) for name, share in (shares or {}).items() if member_of(name) in models and share < 1
         }
 
     def cost(name: str) -> float:

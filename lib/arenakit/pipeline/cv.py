@@ -244,7 +244,7 @@ def cross_validate(
                 oof[valid_rows] = predict_in_shards(fold_model.predict_proba, held_out)
             else:
                 orders[valid_rows] = predict_in_shards(partial(_both_orders, fold_model), held_out)
-                oof[valid_rows] = orders[valid_rows].mean(axis=1)  # what predict_proba gives, one pass fewer
+                oof[valid_rows] = orders[valid_rows].mean(axis=1)  # exactly what predict_proba gives
         fold_models.append(fold_model)
         fold_scores.append(log_loss(y[valid_rows], oof[valid_rows]))
         fold_seconds.append(time.perf_counter() - started)
